@@ -1,0 +1,156 @@
+"""Pinhole cameras in the OpenCV convention of the ``drwr-scene`` format.
+
+World -> camera: ``x_cam = R @ x_world + t``; the camera looks along +z, x right, y down.
+Pixels: ``u = fx*x/z + s*y/z + cx``, ``v = fy*y/z + cy``; the centre of pixel (0, 0) is at
+``u = v = 0``, so a W-pixel-wide image spans ``u in [-0.5, W - 0.5]``.
+
+Shapes: I views, J points. ``K (I,3,3)``, ``R (I,3,3)``, ``t (I,3)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+__all__ = [
+    "project",
+    "project_np",
+    "look_at",
+    "intrinsics",
+    "view_directions",
+    "make_cameras",
+    "camera_centers",
+    "LAYOUTS",
+]
+
+LAYOUTS = ("fibonacci", "ring", "random")
+
+
+def project(
+    points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Project points into every view.
+
+    Args:
+        points: (J, 3) world points.
+        K: (I, 3, 3) intrinsics.  R: (I, 3, 3) rotations.  t: (I, 3) translations.
+
+    Returns:
+        uv: (I, J, 2) pixel coordinates (u = column, v = row; pixel (0,0) centre at 0,0).
+        depth: (I, J) camera-space z.
+    """
+    if points.ndim != 2 or points.shape[-1] != 3:
+        raise ValueError(f"points must be (J, 3), got {tuple(points.shape)}")
+    if K.shape[-2:] != (3, 3) or R.shape[-2:] != (3, 3) or t.shape[-1] != 3:
+        raise ValueError("K and R must be (I, 3, 3) and t (I, 3)")
+    cam = torch.einsum("iab,jb->ija", R, points) + t[:, None, :]  # (I, J, 3)
+    z = cam[..., 2]
+    zs = torch.where(z.abs() < 1e-8, torch.full_like(z, 1e-8), z)
+    x = cam[..., 0] / zs
+    y = cam[..., 1] / zs
+    u = K[:, 0, 0, None] * x + K[:, 0, 1, None] * y + K[:, 0, 2, None]
+    v = K[:, 1, 1, None] * y + K[:, 1, 2, None]
+    return torch.stack([u, v], dim=-1), z
+
+
+def project_np(
+    points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy version of :func:`project`; same shapes, float64."""
+    uv, z = project(
+        torch.as_tensor(np.asarray(points, np.float64)),
+        torch.as_tensor(np.asarray(K, np.float64)),
+        torch.as_tensor(np.asarray(R, np.float64)),
+        torch.as_tensor(np.asarray(t, np.float64)),
+    )
+    return uv.numpy(), z.numpy()
+
+
+def camera_centers(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """World positions of the camera centres, (I, 3): ``C = -R^T t``."""
+    return -np.einsum("iba,ib->ia", np.asarray(R), np.asarray(t))
+
+
+def look_at(
+    eye: np.ndarray, target: np.ndarray | None = None, up: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """World->camera (R (3,3), t (3,)) of a camera at ``eye`` looking at ``target``.
+
+    ``up`` is the world direction that appears upwards in the image (default +z; +y when the
+    view direction is parallel to z).
+    """
+    eye = np.asarray(eye, np.float64)
+    target = np.zeros(3) if target is None else np.asarray(target, np.float64)
+    fwd = target - eye
+    n = np.linalg.norm(fwd)
+    if n < 1e-12:
+        raise ValueError("eye and target coincide")
+    fwd /= n
+    up = np.array([0.0, 0.0, 1.0]) if up is None else np.asarray(up, np.float64)
+    if abs(np.dot(up, fwd)) > 0.999:
+        up = np.array([0.0, 1.0, 0.0])
+    right = np.cross(fwd, up)
+    right /= np.linalg.norm(right)
+    down = np.cross(fwd, right)
+    R = np.stack([right, down, fwd])  # rows: camera x, y, z axes in world coordinates
+    t = -R @ eye
+    return R, t
+
+
+def intrinsics(res: int, fov_deg: float) -> np.ndarray:
+    """K (3,3) of a square ``res``-pixel image with horizontal field of view ``fov_deg``."""
+    f = 0.5 * res / math.tan(math.radians(fov_deg) / 2)
+    c = (res - 1) / 2.0
+    return np.array([[f, 0.0, c], [0.0, f, c], [0.0, 0.0, 1.0]])
+
+
+def view_directions(n: int, layout: str = "fibonacci", seed: int = 0) -> np.ndarray:
+    """Unit directions from the object to the cameras, (n, 3).
+
+    fibonacci: evenly over the sphere; ring: around the equator at 20 degrees elevation,
+    alternating +-; random: uniform on the sphere (seeded).
+    """
+    if n < 1:
+        raise ValueError("need at least one view")
+    if layout == "fibonacci":
+        i = np.arange(n) + 0.5
+        z = 1 - 2 * i / n
+        phi = math.pi * (3 - math.sqrt(5)) * i
+        r = np.sqrt(1 - z * z)
+        d = np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
+    elif layout == "ring":
+        az = 2 * math.pi * np.arange(n) / n
+        el = np.radians(np.where(np.arange(n) % 2 == 0, 20.0, -20.0 if n > 2 else 20.0))
+        d = np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], 1)
+    elif layout == "random":
+        d = np.random.default_rng(seed).normal(size=(n, 3))
+    else:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+
+def make_cameras(
+    n_views: int,
+    res: int,
+    layout: str = "fibonacci",
+    radius: float = 2.0,
+    fov_deg: float | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cameras on a sphere of ``radius`` around the origin, all looking at it.
+
+    With ``fov_deg=None`` the field of view is chosen so that a ball of radius 0.55 (a
+    normalised object: bounding-box diagonal 1, centred) fills the image with a small margin.
+
+    Returns K (I,3,3), R (I,3,3), t (I,3), float64.
+    """
+    if radius <= 0.6:
+        raise ValueError("radius must exceed 0.6 (the normalised object would be cut)")
+    if fov_deg is None:
+        fov_deg = 2 * math.degrees(math.asin(min(0.58 / radius, 0.99)))
+    dirs = view_directions(n_views, layout, seed)
+    K = np.repeat(intrinsics(res, fov_deg)[None], n_views, 0)
+    Rs, ts = zip(*(look_at(radius * d) for d in dirs))
+    return K, np.stack(Rs), np.stack(ts)

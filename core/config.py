@@ -1,0 +1,88 @@
+"""The fit configuration: one dataclass drives the CLI flags and the GUI sliders.
+
+Every field carries ``metadata`` with ``help`` (text for ``--help`` and tooltips), and for
+numbers ``min``/``max`` (slider range), optional ``log`` (log-scaled slider), ``live`` (may
+change while a fit runs; otherwise applies on Reset) and ``flag`` (CLI flag name when it
+differs from ``--field-name``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = ["FitConfig", "PRESETS", "config_fields", "apply_preset", "LIVE_FIELDS"]
+
+
+def _f(default: Any, help: str, **meta: Any) -> Any:
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass
+class FitConfig:
+    """Parameters of one single-shape DRWR fit."""
+
+    points: int = _f(2000, "number of points J in the cloud", min=16, max=200_000, log=True,
+                     live=False)
+    iterations: int = _f(1500, "optimisation steps", min=1, max=100_000, log=True, live=True)
+    lr: float = _f(0.01, "Adam learning rate (world units; the object's box diagonal is 1)",
+                   min=1e-4, max=0.1, log=True, live=True, flag="lr")
+    lr_final: float = _f(0.1, "learning rate at the last step, as a fraction of lr (cosine decay)",
+                         min=0.0, max=1.0, live=True)
+    beta: float = _f(3.0, "β: weight of the structure-aware repulsion against the silhouette "
+                     "loss (paper: 3)", min=0.0, max=20.0, live=True)
+    sigma: float = _f(1.5, "σ: repulsion length scale in pixels of the silhouette image; "
+                      "pairs farther than ~4σ do not interact", min=0.25, max=8.0, live=True)
+    R: int = _f(5, "R: number of square neighbourhoods (radius 1..R pixels) averaged into the "
+                "boundary bias δ; fewer = sharper boundary (paper: 5)", min=1, max=10, live=True,
+                flag="R")
+    views_per_step: int = _f(0, "views used per step (0 = all)", min=0, max=200, live=True)
+    init: str = _f("hull", "initialisation: 'hull' (inside a coarse visual hull) or 'box' "
+                   "(uniform in the cameras' common box, as in the paper)", choices=("hull", "box"),
+                   live=False)
+    seed: int = _f(0, "random seed (initial points, view sampling)", min=0, max=2**31 - 1,
+                   live=False)
+    device: str = _f("auto", "compute device: auto (CUDA when present), cpu or cuda",
+                     choices=("auto", "cpu", "cuda"), live=False)
+    preset: str = _f("default", "named preset the other values started from", live=False)
+
+    def replace(self, **changes: Any) -> "FitConfig":
+        """A copy with ``changes`` validated and applied."""
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field when a value is out of range or not a choice."""
+        for f in fields(self):
+            v = getattr(self, f.name)
+            m = f.metadata
+            if "choices" in m and v not in m["choices"]:
+                raise ValueError(f"{f.name} must be one of {m['choices']}, got {v!r}")
+            if "min" in m and not (m["min"] <= v <= m["max"]):
+                raise ValueError(f"{f.name} must be in [{m['min']}, {m['max']}], got {v!r}")
+
+
+LIVE_FIELDS = tuple(f.name for f in fields(FitConfig) if f.metadata.get("live"))
+
+#: Named starting points. ``drwr-paper`` follows the paper: β=3, R=5, uniform box start.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "drwr-paper": {"init": "box", "beta": 3.0, "R": 5},
+}
+
+
+def apply_preset(name: str, **overrides: Any) -> FitConfig:
+    """FitConfig of preset ``name`` with ``overrides`` (None values ignored)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    vals = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+    cfg = FitConfig(preset=name, **vals)
+    cfg.validate()
+    return cfg
+
+
+def config_fields(cls: type = FitConfig) -> list[dataclasses.Field]:
+    """The dataclass fields, in order, for building CLI flags and GUI controls."""
+    return list(fields(cls))

@@ -1,0 +1,177 @@
+"""Point-cloud files: write PLY (binary little-endian or ASCII) and OBJ, read PLY/OBJ/XYZ.
+
+points: (N, 3) float; colors: optional (N, 3) uint8 (or floats in [0, 1]).
+Reading a mesh file (faces present) returns its vertices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["write_ply", "write_obj", "write_points", "read_points", "POINT_FORMATS"]
+
+POINT_FORMATS = (".ply", ".obj", ".xyz")
+
+
+def _check(points: np.ndarray, colors: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    pts = np.asarray(points, np.float32)
+    if pts.ndim != 2 or pts.shape[1] != 3:
+        raise ValueError(f"points must be (N, 3), got {pts.shape}")
+    if colors is None:
+        return pts, None
+    col = np.asarray(colors)
+    if col.shape != pts.shape:
+        raise ValueError(f"colors must be (N, 3) like points, got {col.shape}")
+    if col.dtype != np.uint8:
+        col = np.clip(np.round(col.astype(np.float64) * 255), 0, 255).astype(np.uint8)
+    return pts, col
+
+
+def write_ply(
+    path: str | Path, points: np.ndarray, colors: np.ndarray | None = None, binary: bool = True
+) -> Path:
+    """Write a PLY point cloud (float x, y, z; optional uchar red, green, blue)."""
+    pts, col = _check(points, colors)
+    path = Path(path)
+    fmt = "binary_little_endian" if binary else "ascii"
+    header = ["ply", f"format {fmt} 1.0", "comment DRWR Studio", f"element vertex {len(pts)}",
+              "property float x", "property float y", "property float z"]
+    if col is not None:
+        header += ["property uchar red", "property uchar green", "property uchar blue"]
+    header.append("end_header")
+    with open(path, "wb") as f:
+        f.write(("\n".join(header) + "\n").encode("ascii"))
+        if binary:
+            if col is None:
+                f.write(pts.astype("<f4").tobytes())
+            else:
+                rec = np.empty(len(pts), dtype=[("p", "<f4", 3), ("c", "u1", 3)])
+                rec["p"], rec["c"] = pts, col
+                f.write(rec.tobytes())
+        else:
+            if col is None:
+                np.savetxt(f, pts, fmt="%.7g")
+            else:
+                for p, c in zip(pts, col):
+                    f.write(f"{p[0]:.7g} {p[1]:.7g} {p[2]:.7g} {c[0]} {c[1]} {c[2]}\n".encode())
+    return path
+
+
+def write_obj(path: str | Path, points: np.ndarray, colors: np.ndarray | None = None) -> Path:
+    """Write an OBJ of vertices only (``v x y z [r g b]`` with colours in [0, 1])."""
+    pts, col = _check(points, colors)
+    path = Path(path)
+    with open(path, "w") as f:
+        f.write("# DRWR Studio point cloud\n")
+        if col is None:
+            np.savetxt(f, pts, fmt="v %.7g %.7g %.7g")
+        else:
+            data = np.hstack([pts, col / 255.0])
+            np.savetxt(f, data, fmt="v %.7g %.7g %.7g %.4f %.4f %.4f")
+    return path
+
+
+def write_points(path: str | Path, points: np.ndarray, colors: np.ndarray | None = None) -> Path:
+    """Write by extension: .ply (binary), .obj or .xyz."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext == ".ply":
+        return write_ply(path, points, colors)
+    if ext == ".obj":
+        return write_obj(path, points, colors)
+    if ext == ".xyz":
+        pts, _ = _check(points, None)
+        np.savetxt(path, pts, fmt="%.7g")
+        return path
+    raise ValueError(f"{path}: unknown point format {ext!r} (use .ply, .obj or .xyz)")
+
+
+def read_points(path: str | Path) -> np.ndarray:
+    """Read (N, 3) float64 points from PLY (points or mesh vertices), OBJ (v lines) or XYZ.
+
+    Raises ValueError naming the file when it is missing, unreadable or has no x, y, z.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    ext = path.suffix.lower()
+    if ext == ".xyz" or ext == ".txt":
+        try:
+            arr = np.loadtxt(path, ndmin=2)
+        except ValueError as exc:
+            raise ValueError(f"{path}: not an XYZ text file ({exc})") from None
+        if arr.shape[1] < 3:
+            raise ValueError(f"{path}: needs at least 3 columns x y z")
+        return arr[:, :3].astype(np.float64)
+    if ext == ".obj":
+        rows = []
+        with open(path, errors="replace") as f:
+            for line in f:
+                if line.startswith("v "):
+                    rows.append([float(x) for x in line.split()[1:4]])
+        if not rows:
+            raise ValueError(f"{path}: no vertices ('v x y z' lines)")
+        return np.asarray(rows, np.float64)
+    if ext == ".ply":
+        return _read_ply(path)
+    import trimesh  # other mesh formats: vertices
+
+    try:
+        obj = trimesh.load(path, force="mesh")
+    except Exception as exc:  # trimesh raises many kinds
+        raise ValueError(f"{path}: cannot read ({exc})") from None
+    return np.asarray(obj.vertices, np.float64)
+
+
+_PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2",
+              "int16": "i2", "ushort": "u2", "uint16": "u2", "int": "i4", "int32": "i4",
+              "uint": "u4", "uint32": "u4", "float": "f4", "float32": "f4", "double": "f8",
+              "float64": "f8"}
+
+
+def _read_ply(path: Path) -> np.ndarray:
+    with open(path, "rb") as f:
+        if f.readline().strip() != b"ply":
+            raise ValueError(f"{path}: not a PLY file")
+        fmt, elements, cur = None, [], None
+        while True:
+            line = f.readline()
+            if not line:
+                raise ValueError(f"{path}: PLY header has no end_header")
+            tok = line.decode("ascii", "replace").split()
+            if not tok:
+                continue
+            if tok[0] == "format":
+                fmt = tok[1]
+            elif tok[0] == "element":
+                cur = [tok[1], int(tok[2]), []]
+                elements.append(cur)
+            elif tok[0] == "property" and cur is not None:
+                cur[2].append(tok[1:])
+            elif tok[0] == "end_header":
+                break
+        if not elements or elements[0][0] != "vertex":
+            raise ValueError(f"{path}: PLY has no vertex element first")
+        name, n, props = elements[0]
+        names = [p[-1] for p in props]
+        if not {"x", "y", "z"} <= set(names):
+            raise ValueError(f"{path}: PLY vertex element lacks x, y, z properties")
+        if any(p[0] == "list" for p in props):
+            raise ValueError(f"{path}: list properties in the vertex element are not supported")
+        if fmt == "ascii":
+            rows = [f.readline().split() for _ in range(n)]
+            try:
+                arr = np.asarray(rows, np.float64).reshape(n, len(names))
+            except ValueError:
+                raise ValueError(f"{path}: truncated or malformed ASCII PLY body") from None
+            cols = [names.index(k) for k in "xyz"]
+            return arr[:, cols]
+        endian = "<" if fmt == "binary_little_endian" else ">"
+        dt = np.dtype([(p[-1], endian + _PLY_TYPES[p[0]]) for p in props])
+        data = f.read(dt.itemsize * n)
+        if len(data) < dt.itemsize * n:
+            raise ValueError(f"{path}: truncated PLY body")
+        rec = np.frombuffer(data, dt, count=n)
+        return np.stack([rec["x"], rec["y"], rec["z"]], 1).astype(np.float64)
