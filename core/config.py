@@ -25,12 +25,15 @@ class FitConfig:
 
     points: int = _f(2000, "number of points J in the cloud", min=16, max=200_000, log=True,
                      live=False)
-    iterations: int = _f(1500, "optimisation steps", min=1, max=100_000, log=True, live=True)
-    lr: float = _f(0.01, "Adam learning rate (world units; the object's box diagonal is 1)",
+    iterations: int = _f(200, "optimisation steps", min=1, max=100_000, log=True, live=True)
+    lr: float = _f(0.002, "Adam learning rate (world units; the object's box diagonal is 1)",
                    min=1e-4, max=0.1, log=True, live=True, flag="lr")
     lr_final: float = _f(0.1, "learning rate at the last step, as a fraction of lr (cosine decay)",
                          min=0.0, max=1.0, live=True)
-    beta: float = _f(3.0, "β: weight of the structure-aware repulsion against the silhouette "
+    sil_weight: float = _f(100.0, "λ: weight of the silhouette loss, measured in pixels outside "
+                           "the silhouette (see core.losses)", min=0.1, max=1000.0, log=True,
+                           live=True)
+    beta: float = _f(0.0, "β: weight of the structure-aware repulsion against the silhouette "
                      "loss (paper: 3)", min=0.0, max=20.0, live=True)
     sigma: float = _f(1.5, "σ: repulsion length scale in pixels of the silhouette image; "
                       "pairs farther than ~4σ do not interact", min=0.25, max=8.0, live=True)
@@ -38,14 +41,20 @@ class FitConfig:
                 "boundary bias δ; fewer = sharper boundary (paper: 5)", min=1, max=10, live=True,
                 flag="R")
     views_per_step: int = _f(0, "views used per step (0 = all)", min=0, max=200, live=True)
-    init: str = _f("hull", "initialisation: 'hull' (inside a coarse visual hull) or 'box' "
-                   "(uniform in the cameras' common box, as in the paper)", choices=("hull", "box"),
-                   live=False)
+    surface_weight: float = _f(0.0, "μ: pull towards the visual hull's surface, (h - level)² "
+                               "in pixels² (0 = off, the paper's volume-filling DRWR)", min=0.0,
+                               max=100.0, live=True)
+    spread_weight: float = _f(0.0, "ν: 3-D repulsion among nearest neighbours for even density "
+                              "on the surface (0 = off)", min=0.0, max=100.0, live=True)
+    init: str = _f("surface", "initialisation: 'surface' (evenly on the visual hull's surface), "
+                   "'hull' (uniform inside the hull) or 'box' (uniform in the box the cameras "
+                   "share, as in the paper)", choices=("surface", "hull", "box"), live=False)
     seed: int = _f(0, "random seed (initial points, view sampling)", min=0, max=2**31 - 1,
                    live=False)
     device: str = _f("auto", "compute device: auto (CUDA when present), cpu or cuda",
                      choices=("auto", "cpu", "cuda"), live=False)
-    preset: str = _f("default", "named preset the other values started from", live=False)
+    preset: str = _f("default", "named preset the other values started from",
+                     choices=("default", "drwr-paper"), live=False)
 
     def replace(self, **changes: Any) -> "FitConfig":
         """A copy with ``changes`` validated and applied."""
@@ -66,10 +75,14 @@ class FitConfig:
 
 LIVE_FIELDS = tuple(f.name for f in fields(FitConfig) if f.metadata.get("live"))
 
-#: Named starting points. ``drwr-paper`` follows the paper: β=3, R=5, uniform box start.
+#: Named starting points. ``default``: points spread evenly (farthest-point sampling) on the
+#: visual hull's surface, then DRWR's silhouette loss pulls any point outside a mask back in;
+#: repulsion off (β = 0), because on a surface cloud it costs accuracy (see README, Accuracy).
+#: ``drwr-paper`` follows the paper: uniform start in the box, β = 3, R = 5, 1500 steps.
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "drwr-paper": {"init": "box", "beta": 3.0, "R": 5},
+    "drwr-paper": {"init": "box", "beta": 3.0, "R": 5, "surface_weight": 0.0,
+                   "spread_weight": 0.0, "iterations": 1500, "lr": 0.01},
 }
 
 

@@ -25,7 +25,7 @@ if ! python -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1; then
     pip install -q "torch>=2.2"            # a CUDA build for machines with a GPU
   else
-    pip install -q torch==2.13.0 || pip install -q "torch>=2.2" --index-url https://download.pytorch.org/whl/cpu
+    pip install -q torch==2.13.0 || pip install -q "torch>=2.2"
   fi
 fi
 EXTRA=${1:-}

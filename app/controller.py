@@ -1,0 +1,188 @@
+"""The controller: owns the scene, the fit worker and its thread, and background tasks.
+
+The window talks to this object only; it turns GUI intents (run, pause, a slider moved, open
+a scene) into worker requests, and forwards the worker's signals. Everything here runs on the
+GUI thread except the worker loop and :func:`run_task` functions.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import fields
+from typing import Any, Callable
+
+import numpy as np
+from PyQt5 import QtCore
+
+from .worker import FitWorker, Frame, start_worker
+
+__all__ = ["FitController", "param_specs", "frusta_segments", "run_task"]
+
+HIDDEN_FIELDS = ("preset",)  # not a control: the panel edits the values themselves
+LABELS = {"lr": "learning rate", "lr_final": "final lr fraction", "beta": "β", "sigma": "σ",
+          "views_per_step": "views per step", "points": "points J"}
+
+
+def param_specs(config: Any = None) -> list[dict[str, Any]]:
+    """Plain dicts (name, label, help, min, max, log, live, choices, default, kind) for the
+    parameter panel, from the FitConfig field metadata; defaults from ``config``."""
+    from core.config import FitConfig
+
+    cfg = config or FitConfig()
+    out = []
+    for f in fields(FitConfig):
+        if f.name in HIDDEN_FIELDS:
+            continue
+        m = dict(f.metadata)
+        v = getattr(cfg, f.name)
+        spec = {"name": f.name, "label": LABELS.get(f.name, f.name), "help": m.get("help", ""),
+                "live": bool(m.get("live")), "default": v,
+                "kind": "int" if isinstance(v, int) else type(v).__name__}
+        for k in ("min", "max", "log", "choices"):
+            if k in m:
+                spec[k] = m[k]
+        out.append(spec)
+    return out
+
+
+def frusta_segments(K: np.ndarray, R: np.ndarray, t: np.ndarray, H: int, W: int,
+                    depth: float = 0.3) -> np.ndarray:
+    """Line segments (I*8, 2, 3) of a pyramid per camera (OpenCV convention)."""
+    segs = []
+    corners_px = np.array([[-0.5, -0.5, 1], [W - 0.5, -0.5, 1], [W - 0.5, H - 0.5, 1],
+                           [-0.5, H - 0.5, 1]], float)
+    for k, r, tt in zip(K, R, t):
+        c = -r.T @ tt
+        rays = (np.linalg.inv(k) @ corners_px.T).T * depth  # camera frame, z = depth
+        pts = (r.T @ (rays - tt).T).T  # world
+        for i in range(4):
+            segs.append((c, pts[i]))
+            segs.append((pts[i], pts[(i + 1) % 4]))
+    return np.asarray(segs, np.float32)
+
+
+class _TaskSignals(QtCore.QObject):
+    done = QtCore.pyqtSignal(object)
+    failed = QtCore.pyqtSignal(str)
+
+
+_tasks: set[_TaskSignals] = set()
+
+
+def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
+             on_error: Callable[[str], None]) -> threading.Thread:
+    """Run ``fn`` in a daemon thread; deliver the result or the error on the GUI thread."""
+    sig = _TaskSignals()
+    _tasks.add(sig)
+    sig.done.connect(on_done)
+    sig.failed.connect(on_error)
+
+    def body() -> None:
+        try:
+            res = fn()
+        except Exception as exc:  # reported to the user, not raised in a thread
+            sig.failed.emit(str(exc) or exc.__class__.__name__)
+        else:
+            sig.done.emit(res)
+        finally:
+            QtCore.QTimer.singleShot(0, lambda: _tasks.discard(sig))
+
+    th = threading.Thread(target=body, daemon=True)
+    th.start()
+    return th
+
+
+class FitController(QtCore.QObject):
+    """One scene and one fit at a time."""
+
+    scene_changed = QtCore.pyqtSignal(object)  # Scene
+    state_changed = QtCore.pyqtSignal(str)
+    errored = QtCore.pyqtSignal(str)
+    cd_ready = QtCore.pyqtSignal(int, float)
+    fit_ready = QtCore.pyqtSignal(int)  # points
+    fields_ready = QtCore.pyqtSignal(object)  # (I, H, W) float32
+    published = QtCore.pyqtSignal()
+
+    def __init__(self, parent: QtCore.QObject | None = None, autosave_s: float = 60.0) -> None:
+        super().__init__(parent)
+        from core.config import FitConfig
+
+        self.config = FitConfig()
+        self.scene: Any = None
+        self.worker: FitWorker | None = None
+        self.thread: QtCore.QThread | None = None
+        self.autosave_s = autosave_s
+        self._old: list[tuple[FitWorker, QtCore.QThread]] = []
+
+    # -- scene and fit ---------------------------------------------------------------------
+    def load(self, scene: Any, config: Any = None, run: bool = True) -> None:
+        """Start fitting ``scene`` (stopping any previous fit)."""
+        self.stop_worker()
+        self.scene = scene
+        if config is not None:
+            self.config = config
+        self.scene_changed.emit(scene)
+        w, th = start_worker(scene, self.config, run=run, autosave_s=self.autosave_s)
+        w.errored.connect(self.errored)
+        w.state_changed.connect(self.state_changed)
+        w.cd_ready.connect(self.cd_ready)
+        w.ready.connect(self.fit_ready)
+        w.published.connect(self.published)
+        w.fields_ready.connect(self.fields_ready)
+        self.worker, self.thread = w, th
+
+    def command(self, name: str, values: dict[str, Any] | None = None) -> None:
+        """run, pause, step, stop, or reset (applying ``values``, e.g. the panel's)."""
+        w = self.worker
+        if w is None:
+            return
+        if name == "reset":
+            try:
+                self.config = self.config.replace(**(values or {}))
+            except (ValueError, TypeError) as exc:
+                self.errored.emit(f"reset: {exc}")
+                return
+            w.reset(self.config)
+        elif name == "step":
+            w.step_once()
+        else:
+            getattr(w, name)()
+
+    def set_live(self, changes: dict[str, Any]) -> None:
+        """Forward live parameter changes (validated here, applied between steps)."""
+        try:
+            self.config = self.config.replace(**changes)
+        except (ValueError, TypeError) as exc:
+            self.errored.emit(str(exc))
+            return
+        if self.worker is not None:
+            self.worker.set_params(**changes)
+
+    def take(self) -> Frame | None:
+        return None if self.worker is None else self.worker.take()
+
+    def latest_points(self) -> np.ndarray | None:
+        snap = None if self.worker is None else self.worker.last_snapshot()
+        return None if snap is None else snap.points
+
+    def state(self) -> str:
+        return "none" if self.worker is None else self.worker.state
+
+    # -- shutdown --------------------------------------------------------------------------
+    def stop_worker(self, wait_ms: int = 5000) -> bool:
+        """Ask the worker to quit and wait for its thread; True when it stopped."""
+        ok = True
+        if self.worker is not None and self.thread is not None:
+            w, th = self.worker, self.thread
+            self.worker = self.thread = None
+            for sig in (w.errored, w.state_changed, w.cd_ready, w.ready, w.published,
+                        w.fields_ready):
+                try:
+                    sig.disconnect()
+                except TypeError:
+                    pass
+            w.quit()
+            ok = th.wait(wait_ms)
+            if not ok:  # keep references alive; a stuck step finishes later
+                self._old.append((w, th))
+        return ok

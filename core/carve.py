@@ -1,0 +1,39 @@
+"""Where the object is, for initialising fits: the box all cameras see it in, and random
+points inside the visual hull (reusing the carving field of :mod:`core.hull`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .hull import LEVEL, _carve_box, _field, _sd_maps
+from .scene import Scene
+
+__all__ = ["scene_box", "sample_in_hull"]
+
+
+def scene_box(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """(lo (3,), hi (3,)) around everything that projects inside every mask.
+
+    Raises SceneError naming the scene when no point does (cameras behind the object, masks
+    that do not match the cameras).
+    """
+    return _carve_box(scene, _sd_maps(scene.masks))
+
+
+def sample_in_hull(scene: Scene, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3) points uniform in the visual hull (rejection sampling in the carved box)."""
+    sd = _sd_maps(scene.masks)
+    lo, hi = _carve_box(scene, sd)
+    out: list[np.ndarray] = []
+    have = 0
+    for _ in range(200):
+        cand = rng.uniform(lo, hi, size=(max(4 * n, 4096), 3))
+        keep = cand[_field(scene, sd, cand, -1e9) > LEVEL]
+        out.append(keep)
+        have += len(keep)
+        if have >= n:
+            break
+    pts = np.concatenate(out)
+    if len(pts) < n:  # a hull too thin to hit: fall back to the box
+        pts = np.concatenate([pts, rng.uniform(lo, hi, size=(n - len(pts), 3))])
+    return pts[:n]

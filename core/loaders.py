@@ -1,0 +1,37 @@
+"""Open whatever the user points at as a :class:`Scene`.
+
+A ``drwr-scene`` folder (scene.json) is read directly; other dataset layouts are detected from
+the folder's contents by :mod:`core.datasets` when present.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .scene import Scene, SceneError, read_scene
+
+__all__ = ["load_scene"]
+
+
+def load_scene(path: str | Path, res: int | None = None, views: list[int] | None = None,
+               max_views: int | None = None) -> Scene:
+    """Read a scene from ``path``; optionally keep a subset of views.
+
+    Raises SceneError naming the file and problem.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SceneError(f"{p}: no such file or folder")
+    if (p / "scene.json").is_file() or p.name == "scene.json":
+        scene = read_scene(p)
+    else:
+        try:
+            from .datasets import detect_and_load
+        except ImportError:
+            raise SceneError(f"{p}: not a drwr-scene folder (no scene.json)") from None
+        scene = detect_and_load(p, res=res)
+    if views is not None:
+        scene = scene.subset(views)
+    elif max_views is not None and max_views < scene.n_views:
+        scene = scene.subset(list(range(max_views)))
+    return scene

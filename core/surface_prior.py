@@ -1,0 +1,93 @@
+"""Surface terms of the default fit: the visual hull as a prior, and even 3-D spacing.
+
+DRWR's image-space repulsion spreads points evenly in every *projection*, which fills the
+hull's volume; users asking for "the shape" want points on the surface. These terms pull the
+points onto the surface of the visual hull of the masks and spread them evenly over it:
+
+- ``HullPrior.field(points)``: the carving field h (pixels, positive inside every mask;
+  trilinear on the 128^3 grid of core.hull). The surface term is ``(h - LEVEL)^2``.
+- :func:`spread_loss`: 3-D repulsion among each point's k nearest neighbours,
+  ``Σ_j Σ_{k∈N(j)} exp(-|x_j - x_k|^2 / h^2)`` with h the expected spacing of J points on
+  the hull's surface (sqrt(area / J)), for even density.
+- :func:`farthest_point_sample`: even initial points on the hull surface.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.spatial import cKDTree
+from skimage.measure import marching_cubes
+
+from .hull import LEVEL, hull_volume
+from .make_scene import sample_surface
+from .scene import Scene
+
+__all__ = ["HullPrior", "spread_loss", "knn_indices", "farthest_point_sample"]
+
+
+def farthest_point_sample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """n of the (N, 3) points chosen greedily farthest from those already chosen -> (n, 3)."""
+    P = torch.as_tensor(np.asarray(points, np.float32))
+    N = len(P)
+    if n >= N:
+        return P.numpy().astype(np.float64)
+    idx = torch.empty(n, dtype=torch.long)
+    idx[0] = seed % N
+    d = ((P - P[idx[0]]) ** 2).sum(1)
+    for k in range(1, n):
+        idx[k] = torch.argmax(d)
+        d = torch.minimum(d, ((P - P[idx[k]]) ** 2).sum(1))
+    return P[idx].numpy().astype(np.float64)
+
+
+def knn_indices(points: np.ndarray, k: int) -> np.ndarray:
+    """(J, k) indices of each point's k nearest other points (scipy KD-tree)."""
+    k = min(k, len(points) - 1)
+    _, idx = cKDTree(points).query(points, k=k + 1)
+    return idx[:, 1:]
+
+
+def spread_loss(points: torch.Tensor, nbr: torch.Tensor, h: float) -> torch.Tensor:
+    """Σ_j Σ_k exp(-|x_j - x_nbr[j,k]|² / h²). points (J, 3), nbr (J, k) long -> scalar."""
+    d2 = ((points[:, None, :] - points[nbr]) ** 2).sum(-1)  # (J, k)
+    return torch.exp(-(d2 / (h * h)).clamp(max=80.0)).sum()
+
+
+class HullPrior:
+    """The visual hull of a scene as a differentiable field, and its surface for sampling."""
+
+    def __init__(self, scene: Scene, res: int = 128, device: torch.device | str = "cpu") -> None:
+        hv = hull_volume(scene, res)
+        verts, faces, _, _ = marching_cubes(hv.vol, LEVEL, spacing=tuple(hv.spacing))
+        self.vertices = verts + hv.lo
+        self.faces = faces.astype(np.int64)
+        tri = self.vertices[self.faces]
+        self.area = float(0.5 * np.linalg.norm(
+            np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
+        n = np.array(hv.vol.shape)
+        self.lo = torch.tensor(hv.lo, dtype=torch.float32, device=device)
+        self.extent = torch.tensor(hv.spacing * (n - 1), dtype=torch.float32, device=device)
+        # grid_sample wants (N, C, D, H, W) with grid (x, y, z) -> (W, H, D): store [z, y, x]
+        vol = torch.tensor(hv.vol.transpose(2, 1, 0).copy(), dtype=torch.float32, device=device)
+        self.vol = vol[None, None]
+        self.clip = hv.clip
+
+    def spacing(self, n_points: int) -> float:
+        """Expected distance between neighbours of n_points spread evenly over the surface."""
+        return math.sqrt(self.area / max(n_points, 1))
+
+    def surface_points(self, n: int, seed: int = 0, pool: int = 4) -> np.ndarray:
+        """(n, 3) evenly spaced points on the hull surface (farthest-point sampling)."""
+        cand = sample_surface(self.vertices, self.faces, pool * n, seed)
+        return farthest_point_sample(cand, n, seed)
+
+    def field(self, points: torch.Tensor) -> torch.Tensor:
+        """Carving field h at points (J, 3) -> (J,) pixels (LEVEL on the hull surface)."""
+        g = 2.0 * (points - self.lo) / self.extent - 1.0
+        out = F.grid_sample(self.vol, g[None, None, None], mode="bilinear",
+                            padding_mode="border", align_corners=True)
+        return out.reshape(-1)

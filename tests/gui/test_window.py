@@ -1,0 +1,144 @@
+"""The main window on the demo scene: runs, live parameters, run controls, export, pixels."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from PyQt5 import QtCore
+
+from tests.gui.conftest import J, load_demo
+
+
+def it(w: Any) -> int:
+    return w.controller.worker.fitter.iteration
+
+
+def click(qtbot: Any, w: Any, name: str) -> None:
+    """Click a run button once the GUI has caught up with the worker's state."""
+    button = w.run_controls.buttons[name]
+    qtbot.waitUntil(button.isEnabled, timeout=3000)
+    qtbot.mouseClick(button, QtCore.Qt.LeftButton)
+
+
+def test_welcome_page_without_scene(window: Any) -> None:
+    assert window.stack.currentWidget() is window.welcome
+    assert window.controller.state() == "none"
+    assert not window.run_controls.buttons["run"].isEnabled()
+
+
+def test_demo_runs_iterations(running: Any, qtbot: Any) -> None:
+    qtbot.waitUntil(lambda: running.last_iteration >= 5, timeout=15000)
+    assert running.stack.currentWidget() is running.splitter
+    assert running.cloud_view.cloud.n_points == J
+    assert running.loss_plot.history().shape[1] == 4
+    assert "it/s" in running.speed_label.text() or running.speed_label.text()
+
+
+def test_beta_slider_changes_running_fitter(running: Any, qtbot: Any) -> None:
+    ctl = running.params.controls["beta"]
+    ctl.slider.setValue(ctl.slider.maximum() // 2)  # beta range 0..20 -> 10
+    want = ctl.value()
+    assert want == pytest.approx(10.0, abs=0.05)
+    qtbot.waitUntil(lambda: running.controller.worker.fitter.config.beta == pytest.approx(want),
+                    timeout=3000)
+    assert running.controller.state() == "running"
+
+
+def test_pause_stops_and_run_resumes(running: Any, qtbot: Any) -> None:
+    click(qtbot, running, "pause")
+    qtbot.waitUntil(lambda: running.controller.state() == "paused", timeout=3000)
+    i0 = it(running)
+    qtbot.wait(400)
+    assert it(running) == i0
+    click(qtbot, running, "run")
+    qtbot.waitUntil(lambda: it(running) > i0, timeout=5000)
+
+
+def test_step_advances_exactly_one(window: Any, qtbot: Any) -> None:
+    load_demo(window, qtbot, run=False)
+    qtbot.waitUntil(lambda: window.controller.state() == "paused", timeout=3000)
+    i0 = it(window)
+    click(qtbot, window, "step")
+    qtbot.waitUntil(lambda: it(window) == i0 + 1, timeout=3000)
+    qtbot.wait(300)
+    assert it(window) == i0 + 1
+    qtbot.waitUntil(lambda: window.last_iteration == i0 + 1, timeout=3000)
+
+
+def test_reset_applies_point_count(window: Any, qtbot: Any) -> None:
+    load_demo(window, qtbot, run=False)
+    window.params.controls["points"].spin.setValue(200)
+    assert window.run_controls.buttons["reset"].text() == "Reset *"
+    click(qtbot, window, "reset")
+    qtbot.waitUntil(lambda: window.cloud_view.cloud is not None
+                    and window.cloud_view.cloud.n_points == 200, timeout=5000)
+    assert window.run_controls.buttons["reset"].text() == "Reset"
+
+
+def test_export_while_running(running: Any, qtbot: Any, tmp_path: Any) -> None:
+    from core.pointio import read_points
+
+    qtbot.waitUntil(lambda: it(running) >= 2, timeout=10000)
+    out = running.export_cloud(str(tmp_path / "cloud.ply"))
+    assert running.controller.state() == "running"
+    assert read_points(out).shape == (J, 3)
+
+
+@pytest.mark.gl
+def test_screenshot_shows_cloud_and_dots(running: Any, qtbot: Any, tmp_path: Any) -> None:
+    from widgets.silhouette_panels import INSIDE, OUTSIDE
+
+    qtbot.waitUntil(lambda: running.last_iteration >= 1, timeout=10000)
+    running.refresh_now()
+    img = running.cloud_view.screenshot()
+    bg = np.array([0x1D, 0x20, 0x25])
+    assert (np.abs(img[..., :3].astype(int) - bg).sum(-1) > 30).sum() > 200
+    # the panels: dots drawn in the inside / outside colours
+    panel = running.panels.panels[0]
+    n = len(panel.inside.data) + len(panel.outside.data)
+    assert n == J
+    qimg = panel.grab().toImage().convertToFormat(4)  # Format_RGB32
+    arr = np.frombuffer(qimg.constBits().asstring(qimg.byteCount()), np.uint8)
+    arr = arr.reshape(qimg.height(), qimg.bytesPerLine() // 4, 4)[..., 2::-1]  # BGRA -> RGB
+    near = lambda c: (np.abs(arr.astype(int) - np.array(c[:3])).sum(-1) < 90).sum()  # noqa: E731
+    assert near(INSIDE) + near(OUTSIDE) > 20
+    path = tmp_path / "shot.png"
+    running.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000
+
+
+def test_close_stops_thread(running: Any, qtbot: Any) -> None:
+    thread = running.controller.thread
+    assert thread.isRunning()
+    t0 = time.perf_counter()
+    running.close()
+    assert not thread.isRunning()
+    assert time.perf_counter() - t0 < 5
+
+
+def test_overlays_gt_and_frusta(running: Any, qtbot: Any) -> None:
+    running.cloud_view.layer_boxes["gt"].setChecked(True)
+    running.cloud_view.layer_boxes["frusta"].setChecked(True)
+    assert running.cloud_view.has_layer("gt") and running.cloud_view.has_layer("frusta")
+    running.cloud_view.layer_boxes["gt"].setChecked(False)
+    running.cloud_view.view_from("Top")
+    running.cloud_view.set_color_mode("depth")
+    running.cloud_view.set_point_size(6)
+
+
+def test_errors_keep_cloud_and_report(running: Any, qtbot: Any, monkeypatch: Any) -> None:
+    from core.fit import FitDiverged
+
+    w = running.controller.worker
+
+    def boom() -> dict:
+        raise FitDiverged("the fit diverged at iteration 3 (non-finite loss)")
+
+    qtbot.waitUntil(lambda: running.frames_drawn > 0, timeout=5000)
+    monkeypatch.setattr(w.fitter, "step", boom)
+    qtbot.waitUntil(lambda: "diverged" in running.last_error, timeout=5000)
+    assert running.controller.state() == "stopped"
+    assert running.controller.latest_points() is not None
