@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scene", metavar="PATH", help="drwr-scene folder to open")
     p.add_argument("--run", action="store_true", help="start fitting the --scene at once")
     p.add_argument("--points", type=int, metavar="J", help="number of points")
+    p.add_argument("--preset", choices=["default", "drwr-paper"],
+                   help="fit preset (default: 'default'; --demo uses 'drwr-paper' so the cloud "
+                   "visibly forms from a uniform box)")
     p.add_argument("--exit-after", type=float, metavar="SECONDS",
                    help="run for SECONDS, save --screenshot/--export, then exit")
     p.add_argument("--screenshot", metavar="FILE", help="PNG of the whole window (--exit-after)")
@@ -49,22 +52,25 @@ def run_gui(argv: list[str]) -> int:
     from PyQt5 import QtCore, QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["drwr-studio"])
-    from core.config import FitConfig
 
     from .window import MainWindow
 
     headless = args.exit_after is not None
     try:
-        config = FitConfig().replace(**({"points": args.points} if args.points else {}))
+        from core.config import apply_preset
+
+        preset = args.preset or ("drwr-paper" if args.demo else "default")
+        config = apply_preset(preset, points=args.points)
     except ValueError as exc:
         print(f"drwr-studio: {exc}", file=sys.stderr)
         return 2
     scene = None
     if args.scene and not args.demo:
-        from core.scene import SceneError, read_scene
+        from core.loaders import load_scene
+        from core.scene import SceneError
 
         try:
-            scene = read_scene(args.scene)
+            scene = load_scene(args.scene)
         except (SceneError, OSError, ValueError) as exc:
             if headless:
                 print(f"drwr-studio: {exc}", file=sys.stderr)

@@ -112,9 +112,9 @@ class MenuMixin:
         self._load_async(demo_scene, "demo scene", run)
 
     def load_scene_path(self, path: str, run: bool = True) -> None:
-        from core.scene import read_scene
+        from core.loaders import load_scene
 
-        self._load_async(lambda: read_scene(path), str(path), run, recent=str(path))
+        self._load_async(lambda: load_scene(path), str(path), run, recent=str(path))
 
     def open_scene_dialog(self) -> None:
         path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open scene folder")
