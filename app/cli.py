@@ -120,8 +120,11 @@ def _to_original(scene, pts):
 
 
 def _metrics_reference(scene):
-    """The scene for metrics, with ground truth in the same coordinates as exported points."""
-    return scene if not scene.extra.get("to_original") else scene.extra.get("_original_scene", scene)
+    """The scene for metrics in the coordinates of exported points (the dataset's original
+    world when scene.extra has 'to_original': cameras and ground truth mapped back)."""
+    from core.datasets import original_scene
+
+    return original_scene(scene)
 
 
 # -- make-scene ------------------------------------------------------------------------------
@@ -187,10 +190,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from core.scene import write_scene
 
     scene = load_scene(args.src, res=args.res, views=_parse_views(args.views),
-                       max_views=args.max_views)
-    scene.extra.pop("_original_scene", None)
+                       max_views=args.max_views, fmt=args.format)
     folder = write_scene(scene, args.out)
-    print(f"wrote {scene.n_views} views to {folder}")
+    H, W = scene.resolution
+    fmt = scene.extra.get("format", "drwr-scene")
+    print(f"wrote {scene.n_views} views ({fmt}, {W}x{H}) to {folder}")
     return 0
 
 
@@ -249,8 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("convert", help="convert a dataset folder into a drwr-scene folder")
     c.add_argument("src")
     c.add_argument("out")
-    c.add_argument("--format", help="force a format (default: detect)")
-    c.add_argument("--res", type=int, help="working resolution (longest side)")
+    c.add_argument("--format", help="force a format: blender, nerfstudio, dtu, dpc, colmap or "
+                   "drwr-scene (default: detect from the folder's contents)")
+    c.add_argument("--res", type=int, help="working resolution, longest side (default 128)")
     c.add_argument("--views", help="comma-separated view indices")
     c.add_argument("--max-views", type=int)
     c.set_defaults(func=cmd_convert)

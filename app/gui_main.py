@@ -43,6 +43,9 @@ def _prepare_env() -> None:
         d = tempfile.mkdtemp(prefix="drwr-xdg-")
         os.environ["XDG_RUNTIME_DIR"] = d
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Mesa's software renderer spawns a thread per core; one is plenty for a point cloud and
+    # leaves the other core to the fit.
+    os.environ.setdefault("LP_NUM_THREADS", "1")
 
 
 def run_gui(argv: list[str]) -> int:

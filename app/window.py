@@ -27,6 +27,8 @@ from .window_menus import MenuMixin
 __all__ = ["MainWindow"]
 
 TICK_MS = 33
+#: drawing may use at most this share of wall time (2 shared cores: leave them to the fit)
+DRAW_SHARE = 0.25
 GT_DISPLAY = 20000  # ground-truth points drawn at most
 HULL_RES = 96
 
@@ -192,12 +194,21 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self._error_box.show()
 
     # -- display ---------------------------------------------------------------------------
+    _next_draw = 0.0
+
     def _tick(self) -> None:
+        import time
+
+        now = time.perf_counter()
+        if now < self._next_draw:  # keep drawing to <= DRAW_SHARE of the GUI thread's time
+            return
         try:
             frame = self.controller.take()
             self._update_status(frame)
             if frame is not None:
                 self.draw_frame(frame)
+                spent = time.perf_counter() - now
+                self._next_draw = now + spent / DRAW_SHARE
         except Exception as exc:  # a slot must never raise (PyQt5 aborts)
             self.timer.stop()
             self.show_error(f"display failed: {exc.__class__.__name__}: {exc}")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("LP_NUM_THREADS", "1")
 
 
 def _its(step_count: callable, run_for: callable, seconds: float) -> float:
@@ -41,12 +42,12 @@ def compare_its(points: int, seconds: float, rounds: int) -> tuple[list, list, f
     from PyQt5 import QtCore, QtWidgets
 
     from app.window import MainWindow
-    from core.config import FitConfig
+    from core.config import apply_preset
     from core.demo import demo_scene
     from core.fit import Fitter
 
     torch.set_num_threads(1)
-    cfg = FitConfig(points=points, iterations=100_000)
+    cfg = apply_preset("drwr-paper", points=points, iterations=100_000)
     fitter = Fitter(demo_scene(), cfg)
     for _ in range(3):  # warm-up
         fitter.step()

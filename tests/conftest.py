@@ -18,6 +18,7 @@ os.environ.setdefault("XDG_RUNTIME_DIR", os.path.join(_tmp, "runtime"))
 os.makedirs(os.environ["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_tmp, "config")  # QSettings of the tests
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("LP_NUM_THREADS", "1")
 
 HAVE_X = bool(os.environ.get("DISPLAY")) or shutil.which("Xvfb") is not None
 if not HAVE_X:
