@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("scene")
     h.add_argument("--out", required=True)
     h.add_argument("--points", type=int, default=10_000, help="surface points to sample")
-    h.add_argument("--grid", type=int, default=128, help="voxel grid resolution (>= 128)")
+    h.add_argument("--grid", type=int, default=128, help="voxel grid resolution (default 128, the baseline's setting; >= 8)")
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--res", type=int)
     h.add_argument("--views")
@@ -275,4 +275,8 @@ def run_cli(argv: list[str]) -> int:
         return 2
     except ValueError as exc:  # validation errors from config, readers
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # output path is a file, no permission, disk full ...
+        where = exc.filename or ""
+        print(f"error: {where}: {exc.strerror or exc}", file=sys.stderr)
         return 2

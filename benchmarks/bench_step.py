@@ -26,7 +26,7 @@ chunked kernel, CD x 100 (``core.metrics.evaluate``) of both and their relative 
 (target within 2 %).  ``--quality-J 2000,8000`` adds J=8000 (the exact kernel then takes
 ~100 x 15 s on one core).
 
-    python benchmarks/bench_step.py                 # full table, ~10 min on one loaded core
+    python benchmarks/bench_step.py                 # full table, ~10-13 min on one loaded core
     python benchmarks/bench_step.py --quick         # I=8, J in {2k, 8k}; < 2 min
     python benchmarks/bench_step.py --out benchmarks/results_cpu.md --device cpu
 """

@@ -148,6 +148,8 @@ class Fitter:
         """
         t0 = time.perf_counter()
         cfg = self.config
+        if not bool(torch.isfinite(self.points).all()):
+            self._diverged()
         lr = self.current_lr()
         for g in self.optimizer.param_groups:
             g["lr"] = lr
@@ -171,10 +173,7 @@ class Fitter:
         self.optimizer.step()
         vals = torch.stack([total, sil, rep, surf, spread]).detach().cpu().tolist()
         if not all(math.isfinite(v) for v in vals) or not torch.isfinite(self.points).all():
-            with torch.no_grad():
-                self.points.copy_(self._good)
-            self.optimizer = torch.optim.Adam([self.points], lr=cfg.lr)
-            raise FitDiverged(f"the fit diverged at iteration {self.iteration} (non-finite loss)")
+            self._diverged()
         self.iteration += 1
         if self.iteration % 25 == 0:
             self._good = self.points.detach().clone()
@@ -182,6 +181,14 @@ class Fitter:
         self.last_losses = {"total": vals[0], "silhouette": vals[1], "repulsion": vals[2],
                             "surface": vals[3], "spread": vals[4]}
         return self.last_losses
+
+    def _diverged(self) -> None:
+        """Restore the last good points and raise FitDiverged."""
+        with torch.no_grad():
+            self.points.copy_(self._good)
+        self.optimizer = torch.optim.Adam([self.points], lr=self.config.lr)
+        raise FitDiverged(f"the fit diverged at iteration {self.iteration} (non-finite values); "
+                          "the last good points were kept")
 
     def run(self, iterations: int | None = None) -> np.ndarray:
         """Run to the configured (or given) number of iterations; returns the points."""

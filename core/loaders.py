@@ -14,22 +14,23 @@ __all__ = ["load_scene"]
 
 
 def load_scene(path: str | Path, res: int | None = None, views: list[int] | None = None,
-               max_views: int | None = None) -> Scene:
+               max_views: int | None = None, fmt: str | None = None) -> Scene:
     """Read a scene from ``path``; optionally keep a subset of views.
 
-    Raises SceneError naming the file and problem.
+    ``res`` (working resolution) and ``fmt`` (force a dataset format, see core.datasets) apply
+    to dataset folders only. Raises SceneError naming the file and problem.
     """
     p = Path(path)
     if not p.exists():
         raise SceneError(f"{p}: no such file or folder")
-    if (p / "scene.json").is_file() or p.name == "scene.json":
+    is_native = (p / "scene.json").is_file() or p.name == "scene.json"
+    if fmt == "drwr-scene" or (fmt is None and is_native):
         scene = read_scene(p)
     else:
-        try:
-            from .datasets import detect_and_load
-        except ImportError:
-            raise SceneError(f"{p}: not a drwr-scene folder (no scene.json)") from None
-        scene = detect_and_load(p, res=res)
+        from .datasets import detect_and_load
+
+        # datasets read only the selected views (and normalise with them)
+        return detect_and_load(p, res=res, fmt=fmt, views=views, max_views=max_views)
     if views is not None:
         scene = scene.subset(views)
     elif max_views is not None and max_views < scene.n_views:

@@ -96,6 +96,19 @@ def read_points(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
+    try:
+        pts = _read_points(path)
+    except ValueError as exc:
+        msg = str(exc)
+        raise ValueError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+    except (IndexError, KeyError, UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"{path}: malformed file ({exc.__class__.__name__}: {exc})") from None
+    if not np.all(np.isfinite(pts)):
+        raise ValueError(f"{path}: contains non-finite coordinates")
+    return pts
+
+
+def _read_points(path: Path) -> np.ndarray:
     ext = path.suffix.lower()
     if ext == ".xyz" or ext == ".txt":
         try:
@@ -110,7 +123,10 @@ def read_points(path: str | Path) -> np.ndarray:
         with open(path, errors="replace") as f:
             for line in f:
                 if line.startswith("v "):
-                    rows.append([float(x) for x in line.split()[1:4]])
+                    vals = line.split()[1:4]
+                    if len(vals) < 3:
+                        raise ValueError(f"vertex line with fewer than 3 coordinates: {line!r}")
+                    rows.append([float(x) for x in vals])
         if not rows:
             raise ValueError(f"{path}: no vertices ('v x y z' lines)")
         return np.asarray(rows, np.float64)
@@ -169,6 +185,9 @@ def _read_ply(path: Path) -> np.ndarray:
             cols = [names.index(k) for k in "xyz"]
             return arr[:, cols]
         endian = "<" if fmt == "binary_little_endian" else ">"
+        unknown = [p[0] for p in props if p[0] not in _PLY_TYPES]
+        if unknown:
+            raise ValueError(f"unknown PLY property type {unknown[0]!r}")
         dt = np.dtype([(p[-1], endian + _PLY_TYPES[p[0]]) for p in props])
         data = f.read(dt.itemsize * n)
         if len(data) < dt.itemsize * n:

@@ -96,9 +96,12 @@ def _load_mask(path: Path, where: str) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode in ("RGBA", "LA"):
-                arr = np.asarray(im.getchannel("A"))
-            else:
+            arr = None
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                alpha = np.asarray(im.convert("RGBA").getchannel("A"))
+                if alpha.min() != alpha.max():  # a real cut-out: alpha is the mask
+                    arr = alpha
+            if arr is None:  # opaque (or no alpha): the grey values are the mask
                 arr = np.asarray(im.convert("L"))
     except (UnidentifiedImageError, OSError) as exc:
         raise SceneError(f"{path}: cannot read mask image ({exc.__class__.__name__})") from None
@@ -209,6 +212,7 @@ def write_scene(scene: Scene, path: str | Path) -> Path:
     if scene.gt_points is not None:
         write_ply(folder / "gt_points.ply", scene.gt_points)
         meta["ground_truth"] = "gt_points.ply"
-    meta["extra"] = scene.extra
+    # private keys (leading "_") may hold non-JSON objects; they are not part of the file
+    meta["extra"] = {k: v for k, v in scene.extra.items() if not str(k).startswith("_")}
     (folder / "scene.json").write_text(json.dumps(meta, indent=1))
     return folder

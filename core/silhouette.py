@@ -3,8 +3,9 @@
 For each view the binary mask v (H, W) gives three maps (all (I, H, W) float32):
 
 - ``sd``     signed distance in pixels to the silhouette's pixel edges (positive inside):
-  ``edt(mask) - edt(~mask)`` is >= 1 at foreground and <= -1 at background pixel centres, so its
-  bilinear interpolation crosses 0 on the pixel edge between them.
+  ``edt(mask) - 0.5`` at foreground and ``-(edt(~mask) - 0.5)`` at background pixel centres
+  (>= 0.5 and <= -0.5), so its bilinear interpolation crosses 0 on the pixel edge between them
+  with slope 1.
 - ``field``  vG = clip(1 + min(sd, 0) / D, 0, 1), D = max(H, W): 1 inside the silhouette up to its
   pixel edges, a normalised linearly falling distance field outside. It is evaluated from the
   bilinearly sampled sd (:func:`outside_distance`), not by sampling vG bilinearly between pixel
@@ -33,7 +34,7 @@ __all__ = ["signed_distance", "smooth_field", "boundary_bias", "sample_maps", "s
 
 
 def signed_distance(masks: np.ndarray) -> np.ndarray:
-    """(I, H, W) float32 signed pixel distance, positive inside: edt(mask) - edt(~mask)."""
+    """(I, H, W) float32 signed distance (pixels) to the pixel edges, positive inside."""
     masks = np.asarray(masks, bool)
     if masks.ndim != 3:
         raise ValueError(f"masks must be (I, H, W), got {masks.shape}")
@@ -41,7 +42,9 @@ def signed_distance(masks: np.ndarray) -> np.ndarray:
     for i, m in enumerate(masks):
         if not m.any():
             raise ValueError(f"mask {i} is empty")
-        out[i] = ndimage.distance_transform_edt(m) - ndimage.distance_transform_edt(~m)
+        inside = ndimage.distance_transform_edt(m) - 0.5  # to the nearest pixel edge
+        outside = ndimage.distance_transform_edt(~m) - 0.5
+        out[i] = np.where(m, inside, -outside)
     return out
 
 
@@ -53,7 +56,8 @@ def smooth_field(masks: np.ndarray) -> np.ndarray:
     """
     sd = signed_distance(masks)
     D = float(max(sd.shape[1:]))
-    return np.clip(1.0 + np.minimum(sd, 0.0) / D, 0.0, 1.0).astype(np.float32)
+    d = np.where(sd < 0, -sd + 0.5, 0.0)  # centre-to-centre distance to the nearest fg pixel
+    return np.clip(1.0 - d / D, 0.0, 1.0).astype(np.float32)
 
 
 def boundary_bias(masks: np.ndarray, R: int) -> np.ndarray:
@@ -85,7 +89,8 @@ def sample_maps(maps: torch.Tensor, uv: torch.Tensor, zero_outside: bool = True)
     if uv.shape[0] != I or uv.shape[-1] != 2:
         raise ValueError(f"uv must be ({I}, J, 2), got {tuple(uv.shape)}")
     scale = uv.new_tensor([2.0 / max(W - 1, 1), 2.0 / max(H - 1, 1)])
-    grid = (uv * scale - 1.0)[:, None]  # (I, 1, J, 2)
+    # grid_sample may crash on non-finite coordinates: send them far outside instead
+    grid = torch.nan_to_num(uv * scale - 1.0, nan=-4.0, posinf=4.0, neginf=-4.0)[:, None]
     pad = "zeros" if zero_outside else "border"
     out = F.grid_sample(maps, grid, mode="bilinear", padding_mode=pad, align_corners=True)
     out = out[:, :, 0]  # (I, C, J)
