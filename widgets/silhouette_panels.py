@@ -113,6 +113,7 @@ class SilhouettePanels(QtWidgets.QScrollArea):
     def _rebuild(self, n: int) -> None:
         for p in self.panels:
             self._grid.removeWidget(p)
+            p.close()  # pyqtgraph: detach the scene first, so no paint reaches a freed scene
             p.deleteLater()
         self.panels = []
         for i in range(n):
@@ -157,6 +158,7 @@ class SilhouettePanels(QtWidgets.QScrollArea):
         if self._zoom is not None:
             self._zoom[0].close()
         dlg = QtWidgets.QDialog(self.window())
+        dlg.setAttribute(QtCore.Qt.WA_DeleteOnClose)
         dlg.setWindowTitle(f"View {index}")
         big = SilhouettePanel(index, 560, dot=5.0)
         big.setToolTip(f"view {index}")
@@ -165,9 +167,14 @@ class SilhouettePanels(QtWidgets.QScrollArea):
             big.set_points(self._last[0][index], self._last[1][index])
         lay = QtWidgets.QVBoxLayout(dlg)
         lay.addWidget(big)
-        dlg.finished.connect(lambda _=0: setattr(self, "_zoom", None))
+        dlg.finished.connect(lambda _=0: self._close_zoom(dlg, big))
         self._zoom = (dlg, big)
         dlg.show()
+
+    def _close_zoom(self, dlg: QtWidgets.QDialog, big: "SilhouettePanel") -> None:
+        big.close()  # detach its scene before Qt deletes the dialog (WA_DeleteOnClose)
+        if self._zoom is not None and self._zoom[0] is dlg:
+            self._zoom = None
 
     def zoom_dialog(self) -> QtWidgets.QDialog | None:
         return None if self._zoom is None else self._zoom[0]

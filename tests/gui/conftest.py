@@ -28,10 +28,12 @@ def window(qtbot: Any, tmp_path: Any) -> Any:
 
 def load_demo(w: Any, qtbot: Any, run: bool = True, points: int = J) -> Any:
     """Start the demo fit in ``w``; wait for the first frame on screen."""
-    from core.config import FitConfig
+    from core.config import apply_preset
     from core.demo import demo_scene
 
-    w.controller.load(demo_scene(), FitConfig(points=points), run=run)
+    # the paper's preset with many iterations: a fit that keeps running during the test
+    cfg = apply_preset("drwr-paper", points=points, iterations=100_000)
+    w.controller.load(demo_scene(), cfg, run=run)
     qtbot.waitUntil(lambda: w.frames_drawn > 0, timeout=20000)
     return w.controller.worker
 
@@ -42,3 +44,19 @@ def running(window: Any, qtbot: Any) -> Any:
     load_demo(window, qtbot, run=True)
     qtbot.waitUntil(lambda: window.controller.state() == "running", timeout=5000)
     return window
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_between_tests() -> Any:
+    """Collect garbage (old widgets, pyqtgraph scenes) at a quiet moment, not mid-paint: in a
+    process that has run many other tests, the collector otherwise fires during a paint and
+    frees a scene a view still draws (pyqtgraph 'pure virtual method called' / segfault)."""
+    import gc
+
+    from PyQt5 import QtWidgets
+
+    QtWidgets.QApplication.processEvents()
+    gc.collect()
+    yield
+    QtWidgets.QApplication.processEvents()
+    gc.collect()
