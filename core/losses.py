@@ -7,7 +7,8 @@ For view i and point j projected to p_ij (pixels):
   distance) and D = max(H, W): the paper's l1 expressed in pixels, i.e. the distance in
   pixels from p_ij to the silhouette (0 inside).
 - repulsion:  ``l2_ij = w_ij e^{δ_ij} Σ_{j'≠j} w_ij' exp(-|p_ij - p_ij'|² / σ²)`` with
-  w the bilinear silhouette value (0 outside: no repulsion there) and δ the boundary bias.
+  w the silhouette value (1 inside, falling to 0 across the last half pixel before the pixel
+  edge, 0 outside: no repulsion there; see drwr_terms) and δ the boundary bias.
 - total: ``L = mean_i Σ_j (λ l1_ij + β l2_ij)``.
 
 Balance: the paper's L = Σ (l1 + β l2) with l1 in [0, 1]. Fitting free points with Adam, the
@@ -68,7 +69,11 @@ def drwr_terms(
     uv, depth = project(points, K, R, t)
     sil = silhouette_loss(sd, uv)
     with torch.no_grad():
-        w = sample_maps(mask, uv)
+        # w: 1 from the outermost foreground pixel centres inwards, falling linearly to 0 at
+        # the silhouette's pixel edge (sd = 0), 0 beyond: no repulsion pushes a point out of
+        # the silhouette once it is past the edge, where only the silhouette loss acts.
+        w = (2.0 * sample_maps(sd, uv, zero_outside=False)).clamp(0.0, 1.0)
+        w = torch.where(sample_maps(mask, uv) > 0, w, torch.zeros_like(w))  # 0 off the image
         delta = sample_maps(bias, uv)
         w = torch.where(depth > 0, w, torch.zeros_like(w))
     rep = repulsion(uv, w, delta, sigma) if with_repulsion else torch.zeros_like(w)

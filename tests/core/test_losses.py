@@ -117,7 +117,9 @@ def _dense_total(pts, K, R, t, maps, views, sigma, lam, beta):
         K, R, t, sd, mask, bias = K[views], R[views], t[views], sd[views], mask[views], bias[views]
     uv, depth = project(pts, K, R, t)
     sil = silhouette_loss(sd, uv)
-    w = (sample_maps(mask, uv) * (depth > 0)).detach()
+    # w: 1 inside, a ramp to 0 over the last half pixel before the pixel edge, 0 outside
+    ramp = (2.0 * sample_maps(sd, uv, zero_outside=False)).clamp(0.0, 1.0)
+    w = (ramp * (sample_maps(mask, uv) > 0) * (depth > 0)).detach()
     delta = sample_maps(bias, uv).detach()
     rep = repulsion_naive(uv, w, delta, sigma)
     return lam * sil.sum(1).mean() + beta * rep.sum(1).mean()
