@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ __all__ = ["MainWindow"]
 TICK_MS = 33
 #: drawing may use at most this share of wall time (2 shared cores: leave them to the fit)
 DRAW_SHARE = 0.25
+#: seconds between refreshes of the silhouette panels and loss plot while a fit runs
+PANEL_S = 1.0
 GT_DISPLAY = 20000  # ground-truth points drawn at most
 HULL_RES = 96
 
@@ -86,6 +89,9 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self.welcome.recent.connect(self.open_recent)
         self.refresh_recent()
 
+        self._last_frame: Any = None
+        self._pending_rows: list[np.ndarray] = []  # loss rows not yet in the plot
+        self._panels_t = 0.0
         self.timer = QtCore.QTimer(self, interval=TICK_MS)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
@@ -167,6 +173,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
 
     def _on_fit_ready(self, points: int) -> None:
         self.loss_plot.clear()
+        self._pending_rows = []
         self.params.mark_applied()
         self.last_iteration = -1
 
@@ -197,8 +204,6 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
     _next_draw = 0.0
 
     def _tick(self) -> None:
-        import time
-
         now = time.perf_counter()
         if now < self._next_draw:  # keep drawing to <= DRAW_SHARE of the GUI thread's time
             return
@@ -217,17 +222,36 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         snap = frame.snapshot
         if snap.iteration < self.last_iteration:  # after a reset
             self.loss_plot.clear()
+            self._pending_rows = []
         self.cloud_view.set_points(snap.points, snap.point_loss)
-        self.panels.set_projections(snap.uv, snap.inside)
-        self.loss_plot.add_rows(frame.history)
+        self._pending_rows.append(np.asarray(frame.history).reshape(-1, 4))
+        self._last_frame = frame
+        # With the embedded OpenGL view, Qt composites the whole window in (software) GL for
+        # every widget that repaints: the 8+ panels cost ~8x a 3D frame. While a fit runs,
+        # they and the plot refresh at most every PANEL_S; at once when paused or stepping.
+        if self.controller.state() != "running" or time.perf_counter() - self._panels_t >= PANEL_S:
+            self._draw_panels()
         self.last_iteration = snap.iteration
         self.frames_drawn += 1
         self.iter_label.setText(f"iteration {snap.iteration}")
         self.speed_label.setText(f"{frame.its:.1f} it/s" if frame.its else "– it/s")
 
+    def _draw_panels(self) -> None:
+        """Panels from the newest frame; loss rows collected since the last panel refresh."""
+        if self._last_frame is None:
+            return
+        snap = self._last_frame.snapshot
+        self.panels.set_projections(snap.uv, snap.inside)
+        if self._pending_rows:
+            self.loss_plot.add_rows(np.concatenate(self._pending_rows))
+            self._pending_rows = []
+        self._panels_t = time.perf_counter()
+
+
     def refresh_now(self) -> None:
         """Draw the newest frame (if any) immediately and flush paints (screenshots)."""
         self._tick()
+        self._draw_panels()
         QtWidgets.QApplication.processEvents()
         self.cloud_view.plotter.render()
 

@@ -44,7 +44,8 @@ def test_silhouette_panels_layout_and_zoom(qtbot: Any) -> None:
     inside = uv[..., 0] > 15
     s.set_projections(uv, inside)
     assert len(s.panels) == 5
-    assert len(s.panels[0].outside.data) == int((~inside[0]).sum())
+    assert s.panels[0].n_outside == int((~inside[0]).sum())
+    assert s.panels[0].n_inside == int(inside[0].sum())
     s.enlarge(2)
     assert s.zoom_dialog() is not None
     s.zoom_dialog().close()

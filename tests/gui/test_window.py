@@ -99,8 +99,7 @@ def test_screenshot_shows_cloud_and_dots(running: Any, qtbot: Any, tmp_path: Any
     assert (np.abs(img[..., :3].astype(int) - bg).sum(-1) > 30).sum() > 200
     # the panels: dots drawn in the inside / outside colours
     panel = running.panels.panels[0]
-    n = len(panel.inside.data) + len(panel.outside.data)
-    assert n == J
+    assert panel.n_inside + panel.n_outside == J  # every point drawn
     qimg = panel.grab().toImage().convertToFormat(4)  # Format_RGB32
     arr = np.frombuffer(qimg.constBits().asstring(qimg.byteCount()), np.uint8)
     arr = arr.reshape(qimg.height(), qimg.bytesPerLine() // 4, 4)[..., 2::-1]  # BGRA -> RGB
