@@ -20,19 +20,6 @@ from core.fit import FitDiverged, Fitter, Snapshot
 from core.make_scene import make_scene
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def scene():
-    return make_scene("blob", views=4, res=32, gt_points=0, seed=0)
-
-
 def cfg(**kw) -> FitConfig:
     base = dict(points=150, iterations=50, init="box", beta=3.0, lr=0.01, device="cpu", seed=0)
     base.update(kw)

@@ -14,19 +14,6 @@ from core.repulsion import AUTO_GRID_MIN_J, repulsion_naive
 from core.silhouette import SilhouetteMaps, sample_maps, signed_distance
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def scene():
-    return make_scene("blob", views=4, res=32, gt_points=0, seed=0)
-
-
 @pytest.fixture(scope="module")
 def maps(scene):
     return SilhouetteMaps(scene.masks, 3)

@@ -21,14 +21,6 @@ from core.repulsion import (
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def make(kind: str, I=3, J=500, res=32, dtype=torch.float64, seed=0, zeros=0.0, device="cpu"):
     g = torch.Generator().manual_seed(seed)
     if kind == "random":

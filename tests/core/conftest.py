@@ -1,0 +1,23 @@
+"""Shared fixtures of the engine tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.make_scene import make_scene
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread per test (2 shared cores), restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """A tiny made scene: the blob, 4 views at 32², no ground truth."""
+    return make_scene("blob", views=4, res=32, gt_points=0, seed=0)
