@@ -17,7 +17,6 @@ import torch
 from core.cameras import project_np
 from core.config import LIVE_FIELDS, FitConfig
 from core.fit import FitDiverged, Fitter, Snapshot
-from core.make_scene import make_scene
 
 
 def cfg(**kw) -> FitConfig:

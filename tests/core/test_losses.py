@@ -9,7 +9,6 @@ import torch
 
 from core.cameras import project
 from core.losses import drwr_terms, silhouette_loss
-from core.make_scene import make_scene
 from core.repulsion import AUTO_GRID_MIN_J, repulsion_naive
 from core.silhouette import SilhouetteMaps, sample_maps, signed_distance
 
