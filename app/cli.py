@@ -93,7 +93,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     bar.close()
     elapsed = time.perf_counter() - t0
     pts = fitter.points_np()
-    points_out = _to_original(scene, pts)
+    points_out = scene.to_original(pts)
     _atomic_write(out, points_out)
     print(f"wrote {len(pts)} points to {out} ({fitter.iteration} iterations, {elapsed:.1f} s)")
     if interrupted:
@@ -106,17 +106,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _print_metrics(metrics)
     _write_json(args.metrics_json, result)
     return 0
-
-
-def _to_original(scene, pts):
-    """Points in the dataset's original coordinates (scene.extra['to_original'] 4x4, if any)."""
-    import numpy as np
-
-    T = scene.extra.get("to_original") if scene.extra else None
-    if T is None:
-        return pts
-    T = np.asarray(T, np.float64)
-    return (pts @ T[:3, :3].T + T[:3, 3]).astype(np.float32)
 
 
 def _metrics_reference(scene):
@@ -152,9 +141,10 @@ def cmd_hull(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out, _to_original(scene, hull.points))
-    print(f"wrote {len(hull.points)} visual-hull points to {out} ({elapsed:.1f} s)")
-    m = evaluate(_to_original(scene, hull.points), _metrics_reference(scene))
+    pts = scene.to_original(hull.points)
+    _atomic_write(out, pts)
+    print(f"wrote {len(pts)} visual-hull points to {out} ({elapsed:.1f} s)")
+    m = evaluate(pts, _metrics_reference(scene))
     _print_metrics(m)
     _write_json(args.metrics_json, {"scene": str(args.scene), "time_s": elapsed, "metrics": m})
     return 0

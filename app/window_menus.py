@@ -222,7 +222,7 @@ class MenuMixin:
         pts = self.controller.latest_points()
         if pts is None:
             raise RuntimeError("there is no cloud to export yet")
-        return write_points(path, pts)
+        return write_points(path, self.controller.scene.to_original(pts))  # dataset's world
 
     def export_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export cloud", "cloud.ply",

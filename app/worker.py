@@ -317,7 +317,7 @@ class FitWorker(QObject):
 
             path = self.autosave_to or autosave_path(self.scene)
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_points(path, snap.points)
+            write_points(path, self.scene.to_original(snap.points))  # dataset's world
         except Exception as exc:
             self.errored.emit(f"autosave failed: {exc}")
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["Scene", "SceneError", "read_scene", "write_scene", "FORMAT", "VERSION"]
+__all__ = ["Scene", "SceneError", "read_scene", "write_scene", "load_json", "FORMAT", "VERSION"]
 
 FORMAT = "drwr-scene"
 VERSION = 1
@@ -64,6 +64,15 @@ class Scene:
     def resolution(self) -> tuple[int, int]:
         """(H, W) of every mask."""
         return int(self.masks.shape[1]), int(self.masks.shape[2])
+
+    def to_original(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) points mapped to the dataset's original world by ``extra["to_original"]``
+        (a 4x4 affine, set by the dataset readers); unchanged when the scene has none."""
+        T = self.extra.get("to_original") if self.extra else None
+        if T is None:
+            return points
+        T = np.asarray(T, np.float64)
+        return np.asarray(points, np.float64) @ T[:3, :3].T + T[:3, 3]
 
     def subset(self, views: list[int]) -> "Scene":
         """A scene with only the given views (indices into this one)."""
@@ -118,6 +127,16 @@ def _load_image(path: Path) -> np.ndarray:
         raise SceneError(f"{path}: cannot read image ({exc.__class__.__name__})") from None
 
 
+def load_json(path: Path) -> Any:
+    """Parsed JSON of ``path``; SceneError naming the file when it is missing or not JSON."""
+    if not path.is_file():
+        raise SceneError(f"{path}: file is missing")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SceneError(f"{path}: not valid JSON ({exc})") from None
+
+
 def read_scene(path: str | Path) -> Scene:
     """Read a ``drwr-scene`` v1 folder (or its scene.json), validating everything.
 
@@ -132,10 +151,7 @@ def read_scene(path: str | Path) -> Scene:
         raise SceneError(f"{folder}: no such scene folder")
     if not sj.is_file():
         raise SceneError(f"{sj}: missing (a drwr-scene folder needs scene.json)")
-    try:
-        meta = json.loads(sj.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SceneError(f"{sj}: not valid JSON ({exc})") from None
+    meta = load_json(sj)
     if not isinstance(meta, dict):
         raise SceneError(f"{sj}: top level must be an object")
     if meta.get("format") != FORMAT:

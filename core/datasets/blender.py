@@ -29,14 +29,13 @@ Conventions (source: NeRF's ``load_blender.py`` / ``run_nerf_helpers.get_rays``,
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..scene import Scene, SceneError
+from ..scene import Scene, SceneError, load_json
 from .common import (View, add_view, finish, opengl_c2w_to_opencv, read_rgb_alpha,
                      select)
 
@@ -50,12 +49,7 @@ def is_blender(path: Path) -> bool:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise SceneError(f"{path}: file is missing")
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SceneError(f"{path}: not valid JSON ({exc})") from None
+    meta = load_json(path)
     if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list):
         raise SceneError(f"{path}: expected an object with a 'frames' list")
     return meta

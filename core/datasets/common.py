@@ -306,9 +306,7 @@ def original_scene(scene: Scene) -> Scene:
         Ks.append(K)
         Rs.append(R)
         ts.append(t)
-    gt = scene.gt_points
-    if gt is not None:
-        gt = gt @ T[:3, :3].T + T[:3, 3]
+    gt = None if scene.gt_points is None else scene.to_original(scene.gt_points)
     extra = {k: v for k, v in scene.extra.items() if k != "to_original"}
     return Scene(masks=scene.masks, K=np.stack(Ks), R=np.stack(Rs), t=np.stack(ts),
                  images=scene.images, gt_points=gt, name=scene.name, path=scene.path,

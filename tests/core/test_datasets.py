@@ -19,7 +19,7 @@ from scipy import ndimage
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from app.cli import _metrics_reference, _to_original, run_cli
+from app.cli import _metrics_reference, run_cli
 from core.cameras import look_at, project_np, view_directions
 from core.config import FitConfig
 from core.datasets import detect_and_load, detect_format, original_scene
@@ -321,7 +321,7 @@ def _fit_cd(scene: Scene, gt_orig: np.ndarray, scale: float, init: str) -> float
     cfg = FitConfig(points=300, iterations=150, seed=0, device="cpu", init=init,
                     beta=3.0 if init == "box" else 0.0)
     pts = Fitter(scene, cfg).run()
-    return chamfer(_to_original(scene, pts), gt_orig)["cd"] / scale
+    return chamfer(scene.to_original(pts), gt_orig)["cd"] / scale
 
 
 @pytest.mark.parametrize(("fmt", "init"), [("blender", "box"), ("dtu", "surface")])

@@ -314,3 +314,20 @@ def test_opaque_rgba_mask_uses_grey_values(folder):
     _write_view(folder, img)
     back = read_scene(folder)
     assert np.array_equal(back.masks[1], m)
+
+
+# -- to_original -----------------------------------------------------------------------------
+def test_to_original_identity_without_key(tiny):
+    pts = np.random.default_rng(0).normal(size=(10, 3))
+    assert np.array_equal(tiny.to_original(pts), pts)
+
+
+def test_to_original_applies_the_affine(tiny):
+    T = np.eye(4)
+    T[:3, :3] = 2.0 * np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]])
+    T[:3, 3] = [1.0, -2.0, 0.5]
+    s = Scene(masks=tiny.masks, K=tiny.K, R=tiny.R, t=tiny.t, name="t",
+              extra={"to_original": T.tolist()})
+    pts = np.random.default_rng(1).normal(size=(7, 3))
+    want = np.array([T @ np.append(p, 1.0) for p in pts])[:, :3]  # naive homogeneous reference
+    assert np.allclose(s.to_original(pts), want)
