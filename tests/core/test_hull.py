@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from core.hull import look_center, visual_hull
+from core.hull import look_center, thin_pixels, visual_hull, voxel_hull
 from core.make_scene import make_scene
 from core.metrics import chamfer, inside_fraction
 from core.scene import Scene, SceneError
@@ -31,7 +31,8 @@ def test_sphere_hull_contains_sphere(sphere_scene):
 def test_chair_hull_keeps_thin_legs():
     s = make_scene("chair", views=8, res=64, gt_points=5000, seed=0)
     h = visual_hull(s, res=96, n_points=4000)
-    assert inside_fraction(h.points, s) >= 0.99
+    # leg points in views where the leg's line has gaps count as outside (see core.hull)
+    assert inside_fraction(h.points, s) >= 0.85
     assert h.points[:, 2].min() < s.gt_points[:, 2].min() + 0.02  # legs reach the floor
     assert chamfer(h.points, s.gt_points)["cd"] < 2.0
 
@@ -61,3 +62,42 @@ def test_inconsistent_masks_raise(sphere_scene):
     bad = Scene(masks=masks, K=sphere_scene.K, R=sphere_scene.R, t=sphere_scene.t, name="bad")
     with pytest.raises(SceneError, match="bad"):
         visual_hull(bad, res=32)
+
+
+def test_thin_pixels_are_the_one_and_two_pixel_structures():
+    m = np.zeros((40, 40), bool)
+    m[5:20, 5:20] = True  # a thick square
+    m[25, 2:38] = True  # a one-pixel line
+    m[30:32, 2:38] = True  # a two-pixel band
+    m[20:35, 12] = True  # a one-pixel line leaving the square
+    t = thin_pixels(m)
+    assert not t[5:20, 5:20].any() and not (t & ~m).any()
+    assert t[25, 2:38].all() and t[30:32, 2:38].all()
+    assert t[23, 12] and not t[20, 12]  # next to the square it counts as thick
+
+
+def test_table_hull_keeps_legs_broken_in_the_masks():
+    """Sub-pixel legs rasterise into broken lines; the hull still has them (a strict carving
+    loses all four at this setting: the median leg point was 0.31 from the hull)."""
+    from scipy.spatial import cKDTree
+
+    s = make_scene("table", views=8, res=64, layout="random", seed=100, gt_points=20000)
+    gaps = sum(thin_pixels(m).sum() for m in s.masks)
+    assert gaps > 0  # the scene does have thin structures
+    h = visual_hull(s, res=128, n_points=4000)
+    legs = s.gt_points[s.gt_points[:, 2] < 0.0]
+    d, _ = cKDTree(h.points).query(legs)
+    assert np.median(d) < 0.015 and np.mean(d < 0.03) > 0.9
+    assert inside_fraction(h.points, s) >= 0.9
+
+
+def test_voxel_hull_of_a_sphere(sphere_scene):
+    p = voxel_hull(sphere_scene, res=64, n_points=3000)
+    assert p.shape == (3000, 3)
+    r = 0.5 / np.sqrt(3)
+    pixel = 2.0 / sphere_scene.K[0, 0, 0]
+    voxel = 1.2 / 63  # the carved box is a little larger than the sphere's
+    rad = np.linalg.norm(p, axis=1)
+    assert rad.min() >= r - pixel - voxel and rad.max() <= r + 3 * pixel + voxel
+    # by its definition the surface sits on the pixel edges: about half the samples inside
+    assert 0.2 < inside_fraction(p, sphere_scene) < 0.8
