@@ -28,8 +28,9 @@ from .window_menus import MenuMixin
 __all__ = ["MainWindow"]
 
 TICK_MS = 33
-#: drawing may use at most this share of wall time (2 shared cores: leave them to the fit)
-DRAW_SHARE = 0.25
+#: drawing (3D render included) may use at most this share of wall time: with software
+#: OpenGL every frame also costs the X server, and on 2 shared cores the fit pays for both
+DRAW_SHARE = 0.1
 #: seconds between refreshes of the silhouette panels and loss plot while a fit runs
 PANEL_S = 1.0
 GT_DISPLAY = 20000  # ground-truth points drawn at most
@@ -223,7 +224,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         if snap.iteration < self.last_iteration:  # after a reset
             self.loss_plot.clear()
             self._pending_rows = []
-        self.cloud_view.set_points(snap.points, snap.point_loss)
+        self.cloud_view.set_points(snap.points, snap.point_loss, sync=True)  # timed in _tick
         self._pending_rows.append(np.asarray(frame.history).reshape(-1, 4))
         self._last_frame = frame
         # With the embedded OpenGL view, Qt composites the whole window in (software) GL for

@@ -33,8 +33,9 @@ from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 __all__ = ["FitWorker", "Frame", "start_worker", "autosave_path"]
 
-PUBLISH_S = 0.033
-SNAPSHOT_SHARE = 0.05  # snapshots may take at most this share of the loop's time
+PUBLISH_S = 0.1  # at most 10 snapshots a second: the window draws fewer on a CPU machine
+SNAPSHOT_SHARE = 0.02  # snapshots may take at most this share of the loop's time
+CD_SHARE = 0.02  # the live Chamfer distance may take at most this share
 CD_GT_SAMPLES = 3000
 
 
@@ -77,6 +78,7 @@ class FitWorker(QObject):
         self.scene = scene
         self.config = config
         self.cd_every = cd_every
+        self._next_cd = 0.0
         self.autosave_s = autosave_s
         self.autosave_to = autosave_to
         self._requests: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -266,8 +268,12 @@ class FitWorker(QObject):
         with self._lock:
             self._rows.append((f.iteration, losses["total"], losses["silhouette"],
                                losses["repulsion"]))
-        if self._gt_sub is not None and self.cd_every and f.iteration % self.cd_every == 0:
+        if (self._gt_sub is not None and self.cd_every and f.iteration % self.cd_every == 0
+                and time.perf_counter() >= self._next_cd):
+            c0 = time.perf_counter()
             self._chamfer()
+            cost = time.perf_counter() - c0
+            self._next_cd = c0 + cost / CD_SHARE  # every cd_every steps, within CD_SHARE
         return True
 
     def _fail(self, msg: str) -> None:
