@@ -39,6 +39,7 @@ from skimage.measure import marching_cubes
 
 from .cameras import camera_centers
 from .make_scene import sample_surface
+from .metrics import inside_all
 from .scene import Scene, SceneError
 
 __all__ = ["HullResult", "HullVolume", "hull_volume", "visual_hull", "voxel_hull", "look_center",
@@ -247,28 +248,18 @@ def voxel_hull(scene: Scene, res: int = 128, n_points: int = 10000, seed: int = 
     """(n_points, 3) samples on the plain res^3 visual hull (the benchmarks' baseline).
 
     A voxel is occupied iff its centre lies in front of every camera and the nearest pixel of
-    its projection is foreground in every mask; the surface is the 0.5 level of the occupancy
-    (marching cubes), sampled uniformly by area. The grid covers the same box as
-    :func:`hull_volume`. Raises SceneError when no voxel is occupied.
+    its projection is foreground in every mask (core.metrics.inside_all); the surface is the
+    0.5 level of the occupancy (marching cubes), sampled uniformly by area. The grid covers
+    the same box as :func:`hull_volume`. Raises SceneError when no voxel is occupied.
     """
     if res < 8:
         raise ValueError(f"res must be >= 8, got {res}")
     lo, hi = _carve_box(scene, _sd_maps(scene.masks, thin=False))
     spacing = (hi - lo) / (res - 1)
     pts = _grid(lo, hi, res)
-    occ = np.ones(len(pts), bool)
-    H, W = scene.resolution
-    for i in range(scene.n_views):
-        cam = pts @ scene.R[i].T + scene.t[i]
-        z = np.where(cam[:, 2] > 1e-9, cam[:, 2], 1.0)
-        x, y = cam[:, 0] / z, cam[:, 1] / z
-        K = scene.K[i]
-        u = np.rint(K[0, 0] * x + K[0, 1] * y + K[0, 2])
-        v = np.rint(K[1, 1] * y + K[1, 2])
-        ok = (cam[:, 2] > 1e-9) & (u >= 0) & (u < W) & (v >= 0) & (v < H)
-        hit = np.zeros(len(pts), bool)
-        hit[ok] = scene.masks[i][v[ok].astype(np.int64), u[ok].astype(np.int64)]
-        occ &= hit
+    step = 1 << 18  # points per chunk: bounds the (I, chunk) projection arrays
+    occ = np.concatenate([inside_all(pts[s : s + step], scene)
+                          for s in range(0, len(pts), step)])
     if not occ.any():
         raise SceneError(f"{scene.path or scene.name}: the visual hull is empty at res {res}")
     vol = np.pad(occ.reshape(res, res, res).astype(np.float32), 1)

@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 from .cameras import project_np
 from .scene import Scene
 
-__all__ = ["chamfer", "fscore", "inside_fraction", "silhouette_iou", "evaluate", "FSCORE_TAUS"]
+__all__ = ["chamfer", "fscore", "inside_all", "inside_fraction", "silhouette_iou", "evaluate", "FSCORE_TAUS"]
 
 FSCORE_TAUS = (0.01, 0.02)  # in scene units (normalised objects: bbox diagonal 1)
 
@@ -69,15 +69,19 @@ def _pixels(points: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray, n
     return rr, cc, ok
 
 
-def inside_fraction(points: np.ndarray, scene: Scene) -> float:
-    """Fraction of points (J,3) whose nearest pixel is foreground in every mask.
+def inside_all(points: np.ndarray, scene: Scene) -> np.ndarray:
+    """(J,) bool: the nearest pixel of each point (J,3) is foreground in every mask.
 
     A point behind a camera or projecting outside an image counts as outside.
     """
-    p = _points(points, "points")
-    rr, cc, ok = _pixels(p, scene)
+    rr, cc, ok = _pixels(points, scene)
     inside = scene.masks[np.arange(scene.n_views)[:, None], rr, cc] & ok
-    return float(inside.all(0).mean())
+    return inside.all(0)
+
+
+def inside_fraction(points: np.ndarray, scene: Scene) -> float:
+    """Fraction of points (J,3) that are :func:`inside_all` masks."""
+    return float(inside_all(_points(points, "points"), scene).mean())
 
 
 def silhouette_iou(points: np.ndarray, scene: Scene, close_px: int = 1) -> np.ndarray:
