@@ -224,12 +224,18 @@ class MenuMixin:
             raise RuntimeError("there is no cloud to export yet")
         return write_points(path, self.controller.scene.to_original(pts))  # dataset's world
 
-    def export_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export cloud", "cloud.ply",
-                                                        "PLY (*.ply);;OBJ (*.obj);;XYZ (*.xyz)")
+    def _save_dialog(self, title: str, default: str, filters: str, save: Any,
+                     verb: str = "saved") -> None:
+        """Ask for a file name, call ``save(path)`` (it may return the path written) and say
+        so in the status bar."""
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, default, filters)
         if path:
-            out = self.export_cloud(path)
-            self.statusBar().showMessage(f"exported {out}", 5000)
+            out = save(path)
+            self.statusBar().showMessage(f"{verb} {path if out is None else out}", 5000)
+
+    def export_dialog(self) -> None:
+        self._save_dialog("Export cloud", "cloud.ply", "PLY (*.ply);;OBJ (*.obj);;XYZ (*.xyz)",
+                          self.export_cloud, "exported")
 
     def save_screenshot(self, path: str) -> None:
         """Grab the whole window (3D view included) to a PNG."""
@@ -238,11 +244,7 @@ class MenuMixin:
             raise RuntimeError(f"could not write {path}")
 
     def screenshot_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save screenshot", "drwr.png",
-                                                        "PNG (*.png)")
-        if path:
-            self.save_screenshot(path)
-            self.statusBar().showMessage(f"saved {path}", 5000)
+        self._save_dialog("Save screenshot", "drwr.png", "PNG (*.png)", self.save_screenshot)
 
     def save_turntable(self, path: str, frames: int = 36) -> None:
         import imageio.v2 as imageio
@@ -251,8 +253,4 @@ class MenuMixin:
         imageio.mimsave(str(path), imgs, duration=0.08, loop=0)
 
     def turntable_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save turntable", "turntable.gif",
-                                                        "GIF (*.gif)")
-        if path:
-            self.save_turntable(path)
-            self.statusBar().showMessage(f"saved {path}", 5000)
+        self._save_dialog("Save turntable", "turntable.gif", "GIF (*.gif)", self.save_turntable)
