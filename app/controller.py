@@ -169,6 +169,12 @@ class FitController(QtCore.QObject):
     def state(self) -> str:
         return "none" if self.worker is None else self.worker.state
 
+    _retired_cpu_s = 0.0  # CPU seconds of the workers already stopped
+
+    def fit_cpu_s(self) -> float:
+        """CPU seconds all fit workers have used (the rest of the process is the display)."""
+        return self._retired_cpu_s + (0.0 if self.worker is None else self.worker.cpu_s)
+
     # -- shutdown --------------------------------------------------------------------------
     def stop_worker(self, wait_ms: int = 5000) -> bool:
         """Ask the worker to quit and wait for its thread; True when it stopped."""
@@ -176,6 +182,7 @@ class FitController(QtCore.QObject):
         if self.worker is not None and self.thread is not None:
             w, th = self.worker, self.thread
             self.worker = self.thread = None
+            self._retired_cpu_s += w.cpu_s
             for sig in (w.errored, w.state_changed, w.cd_ready, w.ready, w.published,
                         w.fields_ready):
                 try:

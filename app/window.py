@@ -28,8 +28,9 @@ from .window_menus import MenuMixin
 __all__ = ["MainWindow"]
 
 TICK_MS = 33
-#: drawing (3D render included) may use at most this share of wall time: with software
-#: OpenGL every frame also costs the X server, and on 2 shared cores the fit pays for both
+#: while a fit runs, the display (this thread, its paint events and the GL driver's threads:
+#: the process's CPU time minus the fit worker's) may use at most this share of wall time.
+#: On 2 shared cores with software OpenGL every CPU millisecond of drawing slows the fit.
 DRAW_SHARE = 0.1
 #: seconds between refreshes of the silhouette panels and loss plot while a fit runs
 PANEL_S = 1.0
@@ -203,18 +204,25 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
 
     # -- display ---------------------------------------------------------------------------
     _next_draw = 0.0
+    _display_cpu: float | None = None  # display CPU seconds when the last frame began
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        if now < self._next_draw:  # keep drawing to <= DRAW_SHARE of the GUI thread's time
+        if self.controller.state() != "running":  # the budget holds while a fit runs
+            self._display_cpu, self._next_draw = None, 0.0
+        if now < self._next_draw:  # keep the display's CPU to <= DRAW_SHARE of wall time
             return
         try:
             frame = self.controller.take()
             self._update_status(frame)
             if frame is not None:
+                # what the previous frame cost, its deferred paints and GL work included
+                running = self.controller.state() == "running"
+                cpu = time.process_time() - self.controller.fit_cpu_s()
+                last, self._display_cpu = self._display_cpu, (cpu if running else None)
                 self.draw_frame(frame)
-                spent = time.perf_counter() - now
-                self._next_draw = now + spent / DRAW_SHARE
+                if running and last is not None:
+                    self._next_draw = now + min(max(0.0, cpu - last), 0.5) / DRAW_SHARE
         except Exception as exc:  # a slot must never raise (PyQt5 aborts)
             self.timer.stop()
             self.show_error(f"display failed: {exc.__class__.__name__}: {exc}")
@@ -224,7 +232,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         if snap.iteration < self.last_iteration:  # after a reset
             self.loss_plot.clear()
             self._pending_rows = []
-        self.cloud_view.set_points(snap.points, snap.point_loss, sync=True)  # timed in _tick
+        self.cloud_view.set_points(snap.points, snap.point_loss)  # renders in the next paint
         self._pending_rows.append(np.asarray(frame.history).reshape(-1, 4))
         self._last_frame = frame
         # With the embedded OpenGL view, Qt composites the whole window in (software) GL for

@@ -4,11 +4,14 @@ Shape (after superqt / napari workers): one loop runs steps while *running*; bet
 it applies requests queued by the GUI thread (run, pause, step, stop, set_params, reset,
 quit). The GUI never touches the Fitter or its tensors.
 
-Publishing: the newest :class:`Frame` (a frozen Snapshot plus it/s and the loss rows since
-the last take) goes into a lock-protected *latest* slot at most every ~33 ms (and never so
-often that snapshots cost more than ~5 % of the compute), with a lightweight
-``published`` signal. A QTimer on the GUI thread calls :meth:`FitWorker.take` and draws only
-the newest frame, so slow renders neither queue snapshots nor slow the optimiser.
+Publishing is on demand: while a fit runs, the worker copies a :class:`Frame` (a frozen
+Snapshot plus it/s and the loss rows since the last take) into a lock-protected *latest* slot
+only after the GUI asked for one (:meth:`FitWorker.take` on an empty slot asks), at most
+every ``PUBLISH_S`` and never so often that snapshots cost more than ``SNAPSHOT_SHARE`` of the
+loop; a lightweight ``published`` signal follows. So the window's frame rate, not a fixed
+rate, sets how many snapshots are made, the frame drawn is at most a step old, and slow
+renders neither queue snapshots nor slow the optimiser. Paused, stepping and finished fits
+publish at once.
 
 Errors: any exception in a step -> ``errored(str)``, the loop pauses and the last good
 snapshot stays. Non-finite points (``FitDiverged``) stop the fit with a clear message.
@@ -33,7 +36,7 @@ from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 __all__ = ["FitWorker", "Frame", "start_worker", "autosave_path"]
 
-PUBLISH_S = 0.1  # at most 10 snapshots a second: the window draws fewer on a CPU machine
+PUBLISH_S = 0.1  # at most 10 snapshots a second, and only as many as the window asks for
 SNAPSHOT_SHARE = 0.02  # snapshots may take at most this share of the loop's time
 CD_SHARE = 0.02  # the live Chamfer distance may take at most this share
 CD_GT_SAMPLES = 3000
@@ -84,12 +87,14 @@ class FitWorker(QObject):
         self._requests: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._lock = threading.Lock()
         self._latest: Frame | None = None
+        self._wanted = True  # the GUI asked for a frame (take() found the slot empty)
         self._last_snapshot: Any = None
         self._rows: list[tuple[float, float, float, float]] = []
         self._running = run
         self._state = "starting"
         self.fitter: Any = None
         self._gt_sub: np.ndarray | None = None
+        self.cpu_s = 0.0  # CPU seconds this worker's thread has used (updated after each step)
 
     # -- requests (any thread) -------------------------------------------------------------
     def request(self, kind: str, payload: Any = None) -> None:
@@ -118,9 +123,12 @@ class FitWorker(QObject):
 
     # -- read-outs (any thread) ------------------------------------------------------------
     def take(self) -> Frame | None:
-        """The newest unseen Frame (or None); clears the slot."""
+        """The newest unseen Frame, clearing the slot; or None, and then the running loop
+        publishes one after its current step."""
         with self._lock:
             frame, self._latest = self._latest, None
+            if frame is None:
+                self._wanted = True
         return frame
 
     def last_snapshot(self) -> Any:
@@ -191,7 +199,9 @@ class FitWorker(QObject):
             if block:
                 continue
             t0 = time.perf_counter()
-            if not self._step_and_record():
+            ok = self._step_and_record()
+            self.cpu_s = time.thread_time()
+            if not ok:
                 continue
             run_time += time.perf_counter() - t0
             speed_n += 1
@@ -204,7 +214,7 @@ class FitWorker(QObject):
                 self._set_state("done")
                 self._publish(force=True, its=its)
                 continue
-            if now - last_pub >= max(PUBLISH_S, snap_cost / SNAPSHOT_SHARE):
+            if self._wanted and now - last_pub >= max(PUBLISH_S, snap_cost / SNAPSHOT_SHARE):
                 s0 = time.perf_counter()
                 self._publish(its=its)
                 snap_cost = time.perf_counter() - s0
@@ -306,6 +316,7 @@ class FitWorker(QObject):
                 rows = np.concatenate([prev.history, rows])
             self._latest = Frame(snap, its, self._state, rows)
             self._last_snapshot = snap
+            self._wanted = False
         self.published.emit()
 
     def _emit_fields(self) -> None:

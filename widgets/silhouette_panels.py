@@ -1,27 +1,30 @@
 """Per-view silhouette panels: the smoothed silhouette field with the current projections.
 
-One pyqtgraph ImageItem per view (row-major, y down like the image) with an RGBA overlay
-image over it in which numpy draws the projections as small dots: inside the mask in one
-colour, outside ones red (drawn last, on top). Rasterising the dots in numpy costs ~1 ms per
-panel, where pyqtgraph scatter items took ~25 ms each and held the GIL the fit needs.
-A scrollable grid; clicking a panel opens an enlarged, live copy of it. Plain numpy in.
+Each panel is a plain QWidget showing one image that numpy composes at the panel's size: the
+field in grey (nearest-pixel upsampled, aspect kept) with the projections as small dots,
+inside the mask in one colour, outside ones red (drawn last, on top), plus the view number
+and the count of points outside. Composing costs well under a millisecond per panel, and the
+paint is a single ``drawImage``: with pyqtgraph views each panel's paint ran ~3 ms of Python
+holding the GIL the fit thread needs. A scrollable grid; clicking a panel opens an enlarged,
+live copy of it. Plain numpy in.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
-from PyQt5 import QtCore, QtWidgets
+from PyQt5 import QtCore, QtGui, QtWidgets
 
 __all__ = ["SilhouettePanels", "SilhouettePanel"]
 
-INSIDE = (80, 200, 255, 200)
-OUTSIDE = (255, 60, 60, 230)
-OVERLAY_PX = 256  # overlay resolution (longest side) of a panel's dot image
+INSIDE = (80, 200, 255)
+OUTSIDE = (255, 60, 60)
+BACKGROUND = (0x1D, 0x20, 0x25)
+_INSIDE32, _OUTSIDE32 = (np.uint32(0xFF000000 | r << 16 | g << 8 | b)
+                         for r, g, b in (INSIDE, OUTSIDE))
 
 
-class SilhouettePanel(pg.GraphicsLayoutWidget):
-    """One view: field image + inside/outside projection dots."""
+class SilhouettePanel(QtWidgets.QWidget):
+    """One view: field image + inside/outside projection dots, composed in numpy."""
 
     clicked = QtCore.pyqtSignal(int)
 
@@ -29,65 +32,97 @@ class SilhouettePanel(pg.GraphicsLayoutWidget):
                  parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.index = index
-        self.setBackground("#1d2025")
-        self.ci.layout.setContentsMargins(1, 1, 1, 1)
-        self.vb = self.addViewBox(lockAspect=True, enableMouse=False, invertY=True)
-        self.vb.setMenuEnabled(False)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setLevels((0.0, 1.0))
-        self.vb.addItem(self.image)
-        self.dot = max(1, int(round(dot / 2)))  # dot edge in overlay pixels
-        self.overlay = pg.ImageItem(axisOrder="row-major")
-        self.vb.addItem(self.overlay)
+        self.dot = max(1, int(round(dot)))  # dot edge in screen pixels
         self.n_inside = self.n_outside = 0  # dots drawn in the last update
-        self.label = pg.TextItem(f"view {index}", color=(235, 235, 235), anchor=(0, 0),
-                                 fill=(20, 22, 26, 150))
-        self.vb.addItem(self.label, ignoreBounds=True)
-        self.count = pg.TextItem("", color=(255, 130, 130), anchor=(1, 1),
-                                 fill=(20, 22, 26, 150))
-        self.vb.addItem(self.count, ignoreBounds=True)
-        self.set_size(size)
+        self.n_out_label = ""
+        self._field: np.ndarray | None = None  # (H, W) float in [0, 1]
+        self._base: np.ndarray | None = None  # (h, w) uint32 0xffRRGGBB field, display size
+        self._scale = 1.0  # display pixels per field pixel
+        self._image: QtGui.QImage | None = None
+        self._rgb: np.ndarray | None = None  # keeps the QImage's buffer alive (H, W) uint32
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self.setAttribute(QtCore.Qt.WA_OpaquePaintEvent)
         self.setToolTip(f"view {index}: smoothed silhouette with the projected points "
                         "(red = outside the mask). Click to enlarge.")
-        self._shape: tuple[int, int] | None = None
+        self.set_size(size)
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """(H, W) of the field shown, or None."""
+        return None if self._field is None else self._field.shape
 
     def set_size(self, size: int) -> None:
         self.setFixedSize(size, size)
+        if self._field is not None:
+            self._compose_base()
+            self._redraw()
 
     def set_field(self, image: np.ndarray) -> None:
-        img = np.asarray(image, np.float32)
-        self.image.setImage(img, levels=(0.0, 1.0), autoLevels=False)
-        if self._shape != img.shape:
-            self._shape = img.shape
-            h, w = img.shape
-            self.vb.setRange(xRange=(0, w), yRange=(0, h), padding=0.0)
-            self.label.setPos(0.5, 0.5)
-            self.count.setPos(w - 0.5, h - 0.5)
+        """(H, W) float image in [0, 1]: the smoothed silhouette of this view."""
+        self._field = np.clip(np.nan_to_num(np.asarray(image, np.float32)), 0.0, 1.0)
+        self._compose_base()
+        self._redraw()
+
+    def _compose_base(self) -> None:
+        h, w = self._field.shape
+        side = max(1, min(self.width(), self.height()))
+        self._scale = side / max(h, w)
+        dh, dw = max(1, round(h * self._scale)), max(1, round(w * self._scale))
+        rows = np.minimum((np.arange(dh) / self._scale).astype(np.int64), h - 1)
+        cols = np.minimum((np.arange(dw) / self._scale).astype(np.int64), w - 1)
+        grey = (self._field[rows][:, cols] * 255.0 + 0.5).astype(np.uint32)
+        self._base = 0xFF000000 | (grey << 16) | (grey << 8) | grey  # QImage.Format_RGB32
 
     def set_points(self, uv: np.ndarray, inside: np.ndarray) -> None:
         """uv (J,2) pixel coordinates (centre of pixel (0,0) at 0), inside (J,) bool."""
-        if self._shape is None:
+        self._last = (np.asarray(uv, np.float32), np.asarray(inside, bool))
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self._base is None:
             return
-        h, w = self._shape
-        k = max(1, OVERLAY_PX // max(h, w)) * (2 if self.dot > 1 else 1)
-        H, W = h * k, w * k
-        uv = np.asarray(uv, np.float32)
-        inside = np.asarray(inside, bool)
-        xy = np.floor((uv + 0.5) * k).astype(np.int64)  # overlay pixel of each projection
-        ok = np.isfinite(uv).all(1) & (xy[:, 0] >= 0) & (xy[:, 0] < W) & (xy[:, 1] >= 0) \
-            & (xy[:, 1] < H)
-        rgba = np.zeros((H, W, 4), np.uint8)
-        for sel, colour in ((ok & inside, INSIDE), (ok & ~inside, OUTSIDE)):
-            x, y = xy[sel, 0], xy[sel, 1]
-            for dy in range(self.dot):
-                for dx in range(self.dot):
-                    rgba[np.minimum(y + dy, H - 1), np.minimum(x + dx, W - 1)] = colour
-        self.overlay.setImage(rgba, autoLevels=False, levels=None)
-        self.overlay.setRect(QtCore.QRectF(0, 0, w, h))
-        self.n_inside = int((ok & inside).sum())
-        self.n_outside = int((ok & ~inside).sum())
-        n_out = int((~inside).sum())
-        self.count.setText(f"{n_out} out" if n_out else "")
+        rgb = self._base.copy()
+        H, W = rgb.shape
+        if self._last is not None:
+            uv, inside = self._last
+            xy = np.floor((uv + 0.5) * self._scale).astype(np.int64) - self.dot // 2
+            ok = np.isfinite(uv).all(1) & (xy[:, 0] > -self.dot) & (xy[:, 0] < W) \
+                & (xy[:, 1] > -self.dot) & (xy[:, 1] < H)
+            offs = np.arange(self.dot)
+            for sel, colour in ((ok & inside, _INSIDE32), (ok & ~inside, _OUTSIDE32)):
+                x = np.minimum(np.maximum(xy[sel, 0, None, None] + offs, 0), W - 1)  # (n,1,d)
+                y = np.minimum(np.maximum(xy[sel, 1, None, None] + offs[:, None], 0), H - 1)
+                rgb[y, x] = colour  # (n,d,d) dot pixels
+            self.n_inside = int((ok & inside).sum())
+            self.n_outside = int((ok & ~inside).sum())
+            n_out = int((~inside).sum())
+            self.n_out_label = f"{n_out} out" if n_out else ""
+        self._rgb = np.ascontiguousarray(rgb)
+        self._image = QtGui.QImage(self._rgb.data, W, H, 4 * W, QtGui.QImage.Format_RGB32)
+        self.update()
+
+    def paintEvent(self, ev: object) -> None:  # noqa: N802 (Qt name)
+        p = QtGui.QPainter(self)
+        p.fillRect(self.rect(), QtGui.QColor(*BACKGROUND))
+        if self._image is not None:
+            x = (self.width() - self._image.width()) // 2
+            y = (self.height() - self._image.height()) // 2
+            p.drawImage(x, y, self._image)
+        self._draw_label(p, f"view {self.index}", QtGui.QColor(235, 235, 235), False)
+        if self.n_out_label:
+            self._draw_label(p, self.n_out_label, QtGui.QColor(255, 130, 130), True)
+        p.end()
+
+    def _draw_label(self, p: QtGui.QPainter, text: str, colour: QtGui.QColor,
+                    bottom_right: bool) -> None:
+        r = p.fontMetrics().boundingRect(text).adjusted(-3, -1, 3, 1)
+        if bottom_right:
+            r.moveBottomRight(self.rect().bottomRight() - QtCore.QPoint(1, 1))
+        else:
+            r.moveTopLeft(QtCore.QPoint(1, 1))
+        p.fillRect(r, QtGui.QColor(20, 22, 26, 160))
+        p.setPen(colour)
+        p.drawText(r, QtCore.Qt.AlignCenter, text)
 
     def mousePressEvent(self, ev: object) -> None:  # noqa: N802 (Qt name)
         self.clicked.emit(self.index)
@@ -126,7 +161,7 @@ class SilhouettePanels(QtWidgets.QScrollArea):
     def _rebuild(self, n: int) -> None:
         for p in self.panels:
             self._grid.removeWidget(p)
-            p.close()  # pyqtgraph: detach the scene first, so no paint reaches a freed scene
+            p.close()
             p.deleteLater()
         self.panels = []
         for i in range(n):
@@ -173,7 +208,7 @@ class SilhouettePanels(QtWidgets.QScrollArea):
         dlg = QtWidgets.QDialog(self.window())
         dlg.setAttribute(QtCore.Qt.WA_DeleteOnClose)
         dlg.setWindowTitle(f"View {index}")
-        big = SilhouettePanel(index, 560, dot=5.0)
+        big = SilhouettePanel(index, 560, dot=5)
         big.setToolTip(f"view {index}")
         big.set_field(self._fields[index])
         if self._last is not None:
@@ -185,7 +220,7 @@ class SilhouettePanels(QtWidgets.QScrollArea):
         dlg.show()
 
     def _close_zoom(self, dlg: QtWidgets.QDialog, big: "SilhouettePanel") -> None:
-        big.close()  # detach its scene before Qt deletes the dialog (WA_DeleteOnClose)
+        big.close()
         if self._zoom is not None and self._zoom[0] is dlg:
             self._zoom = None
 
