@@ -36,9 +36,10 @@ def _its(step_count: callable, run_for: callable, seconds: float) -> float:
 
 
 def compare_its(points: int, seconds: float, rounds: int,
-                draw_share: float | None = None) -> tuple[list, list, float]:
-    """Alternate headless and GUI segments of ``seconds`` (``rounds`` each), so that load from
-    other processes on a shared machine hits both alike. Returns it/s lists and GUI fps."""
+                draw_share: float | None = None) -> tuple[list, list, list, float]:
+    """Alternate headless, GUI and GUI-without-display segments of ``seconds`` (``rounds``
+    each), so that load from other processes on a shared machine hits all alike. Returns the
+    three it/s lists and the GUI's frames/s."""
     import torch
     from PyQt5 import QtCore, QtWidgets
 
@@ -76,10 +77,13 @@ def compare_its(points: int, seconds: float, rounds: int,
         spin(0.05)
     gui_fitter = win.controller.worker.fitter
 
-    def run_gui(sec: float) -> tuple[float, int, float]:
+    def run_gui(sec: float, display: bool = True) -> tuple[float, int, float]:
         """Run for ``sec`` of steady running; (it/s, frames drawn, seconds) of that span.
         Counted between two reads while running, so neither the worker's start (it polls
-        requests every 0.1 s when paused) nor the wait for the pause counts."""
+        requests every 0.1 s when paused) nor the wait for the pause counts. ``display``
+        False stops the window's draw timer: the same worker thread, nothing drawn."""
+        if not display:
+            win.timer.stop()
         win.controller.command("run")
         spin(0.4)  # started, and the window's first frames drawn
         n0, f0, t0 = gui_fitter.iteration, win.frames_drawn, time.perf_counter()
@@ -87,10 +91,11 @@ def compare_its(points: int, seconds: float, rounds: int,
         n1, f1, t1 = gui_fitter.iteration, win.frames_drawn, time.perf_counter()
         win.controller.command("pause")
         spin(0.3)  # let the current step finish
+        win.timer.start()
         return (n1 - n0) / (t1 - t0), f1 - f0, t1 - t0
 
     run_gui(2.0)  # warm-up
-    head, gui, frames, gui_time = [], [], 0, 0.0
+    head, gui, bare, frames, gui_time = [], [], [], 0, 0.0
     for k in range(rounds + 1):  # H G H G ... H: every GUI segment between two headless ones
         head.append(_its(lambda: fitter.iteration, run_headless, seconds))
         if k == rounds:
@@ -99,8 +104,9 @@ def compare_its(points: int, seconds: float, rounds: int,
         gui.append(its)
         frames += n_frames
         gui_time += dt
+        bare.append(run_gui(seconds, display=False)[0])
     win.close()
-    return head, gui, frames / gui_time
+    return head, gui, bare, frames / gui_time
 
 
 def view_fps(n: int, frames: int = 40) -> float:
@@ -154,7 +160,7 @@ def main() -> None:
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="drwr-xdg-"))
     xvfb = ensure_display()
     try:
-        head, gui, fps_gui = compare_its(args.points, args.seconds, args.rounds,
+        head, gui, bare, fps_gui = compare_its(args.points, args.seconds, args.rounds,
                                            args.draw_share)
         fps = view_fps(args.view_points)
     finally:
@@ -165,13 +171,21 @@ def main() -> None:
     # the machine's speed drifts by several % over tens of seconds on a shared VM
     ratios = sorted(gk / ((head[k] + head[k + 1]) / 2) for k, gk in enumerate(gui))
     r = statistics.median(ratios)
+    # and against the same worker thread with the display off (the GUI segment's neighbours)
+    prev = [bare[k - 1] if k else bare[0] for k in range(len(gui))]
+    dratios = sorted(gk / ((prev[k] + bare[k]) / 2) for k, gk in enumerate(gui))
+    d = statistics.median(dratios)
     print(f"demo fit, J={args.points}, {args.rounds} alternating rounds of {args.seconds:.0f} s, "
           "torch threads=1")
     print(f"  headless  {h:8.2f} it/s  (rounds: {', '.join(f'{x:.2f}' for x in head)})")
     print(f"  GUI       {g:8.2f} it/s  (rounds: {', '.join(f'{x:.2f}' for x in gui)}; "
           f"window drew {fps_gui:.1f} frames/s)")
+    print(f"  no draw   {statistics.median(bare):8.2f} it/s  (the GUI's worker with the window's "
+          f"draw timer stopped; rounds: {', '.join(f'{x:.2f}' for x in bare)})")
     print(f"  GUI / headless = {r:.3f}  (median of the {len(ratios)} paired ratios, range "
           f"{ratios[0]:.3f}-{ratios[-1]:.3f}; cost {100 * (1 - r):+.1f} %, target <= 10 %)")
+    print(f"  GUI / no draw  = {d:.3f}  (range {dratios[0]:.3f}-{dratios[-1]:.3f}; what drawing "
+          "alone costs, same thread)")
     print(f"3D view, {args.view_points} points: {fps:.1f} fps (in-place update + render)")
 
 
