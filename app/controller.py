@@ -21,7 +21,8 @@ __all__ = ["FitController", "param_specs", "frusta_segments", "run_task"]
 HIDDEN_FIELDS = ("preset",)  # not a control: the panel edits the values themselves
 LABELS = {"lr": "learning rate", "lr_final": "final lr fraction", "beta": "β", "sigma": "σ",
           "views_per_step": "views per step", "points": "points J", "sil_weight": "λ silhouette",
-          "surface_weight": "μ hull surface", "spread_weight": "ν 3-D spread"}
+          "surface_weight": "μ hull surface", "spread_weight": "ν 3-D spread",
+          "surface_level": "hull level (px)", "snap": "snap inside at end"}
 
 
 def param_specs(config: Any = None) -> list[dict[str, Any]]:

@@ -46,6 +46,14 @@ class FitConfig:
                                max=100.0, live=True)
     spread_weight: float = _f(0.0, "ν: 3-D repulsion among nearest neighbours for even density "
                               "on the surface (0 = off)", min=0.0, max=100.0, live=True)
+    surface_level: float = _f(0.5, "level of the visual hull's surface, in pixels inside the "
+                              "mask edges, that 'surface' init starts on and μ pulls to: larger "
+                              "shrinks the hull more (helps with few views), smaller stays "
+                              "closer to the silhouettes (helps with many views)", min=0.0,
+                              max=2.0, live=False)
+    snap: str = _f("on", "after the last iteration, move every point that projects outside a "
+                   "mask by the smallest image-plane step into it (core.snap)",
+                   choices=("on", "off"), live=True)
     init: str = _f("surface", "initialisation: 'surface' (evenly on the visual hull's surface), "
                    "'hull' (uniform inside the hull) or 'box' (uniform in the box the cameras "
                    "share, as in the paper)", choices=("surface", "hull", "box"), live=False)
@@ -82,7 +90,7 @@ LIVE_FIELDS = tuple(f.name for f in fields(FitConfig) if f.metadata.get("live"))
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "drwr-paper": {"init": "box", "beta": 3.0, "R": 5, "surface_weight": 0.0,
-                   "spread_weight": 0.0, "iterations": 1500, "lr": 0.01},
+                   "spread_weight": 0.0, "iterations": 1500, "lr": 0.01, "snap": "off"},
 }
 
 

@@ -16,9 +16,9 @@ import torch
 
 from .carve import sample_in_hull, scene_box
 from .config import LIVE_FIELDS, FitConfig
-from .hull import LEVEL
 from .losses import drwr_terms
 from .scene import Scene
+from .snap import snap_inside
 from .surface_prior import HullPrior, knn_indices, spread_loss
 
 __all__ = ["Fitter", "Snapshot", "FitDiverged", "resolve_device"]
@@ -110,9 +110,11 @@ class Fitter:
     def _hull_prior(self) -> HullPrior | None:
         """The visual-hull prior, built on first need (surface init or surface/spread terms)."""
         cfg = self.config
+        if self._prior is not None and self._prior.level != cfg.surface_level:
+            self._prior = None
         if self._prior is None and (cfg.init == "surface" or cfg.surface_weight > 0
                                     or cfg.spread_weight > 0):
-            self._prior = HullPrior(self.scene, 128, self.device)
+            self._prior = HullPrior(self.scene, 128, self.device, level=cfg.surface_level)
         return self._prior
 
     def set_params(self, **changes: object) -> None:
@@ -161,7 +163,7 @@ class Fitter:
         surf = spread = torch.zeros((), device=self.device)
         prior = self._hull_prior()
         if prior is not None and cfg.surface_weight > 0:
-            surf = ((prior.field(self.points) - LEVEL) ** 2).sum()
+            surf = ((prior.field(self.points) - prior.level) ** 2).sum()
             total = total + cfg.surface_weight * surf
         if prior is not None and cfg.spread_weight > 0:
             if self._nbr is None or self.iteration % 10 == 0:
@@ -175,12 +177,21 @@ class Fitter:
         if not all(math.isfinite(v) for v in vals) or not torch.isfinite(self.points).all():
             self._diverged()
         self.iteration += 1
+        if self.iteration == cfg.iterations and cfg.snap == "on":
+            self.snap()
         if self.iteration % 25 == 0:
             self._good = self.points.detach().clone()
         self.last_step_time = time.perf_counter() - t0
         self.last_losses = {"total": vals[0], "silhouette": vals[1], "repulsion": vals[2],
                             "surface": vals[3], "spread": vals[4]}
         return self.last_losses
+
+    def snap(self) -> None:
+        """Move the points that fall outside a mask minimally inside it (core.snap); done
+        after the last iteration when ``config.snap`` is on."""
+        moved = snap_inside(self.points_np(), self.scene)
+        with torch.no_grad():
+            self.points.copy_(torch.as_tensor(moved, device=self.device))
 
     def _diverged(self) -> None:
         """Restore the last good points and raise FitDiverged."""

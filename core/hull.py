@@ -88,10 +88,10 @@ def thin_pixels(mask: np.ndarray) -> np.ndarray:
     return mask & ~thick
 
 
-def _sd_maps(masks: np.ndarray, thin: bool = True) -> np.ndarray:
+def _sd_maps(masks: np.ndarray, thin: bool = True, level: float = LEVEL) -> np.ndarray:
     """(I, H+2P, W+2P) float32 signed pixel distance (positive inside) of padded masks.
 
-    ``thin``: raise the map around thin-structure pixels so that the LEVEL set passes
+    ``thin``: raise the map around thin-structure pixels so that the ``level`` set passes
     THIN_RADIUS pixels from their centres (see the module docstring).
     """
     out = []
@@ -100,7 +100,7 @@ def _sd_maps(masks: np.ndarray, thin: bool = True) -> np.ndarray:
         sd = ndimage.distance_transform_edt(mp) - ndimage.distance_transform_edt(~mp)
         t = thin_pixels(mp) if thin else None
         if t is not None and t.any():
-            sd = np.maximum(sd, LEVEL + THIN_RADIUS - ndimage.distance_transform_edt(~t))
+            sd = np.maximum(sd, level + THIN_RADIUS - ndimage.distance_transform_edt(~t))
         out.append(sd)
     return np.stack(out).astype(np.float32)
 
@@ -185,14 +185,15 @@ class HullVolume:
     clip: float
 
 
-def hull_volume(scene: Scene, res: int = 128) -> HullVolume:
-    """Carve ``scene`` on a res^3 grid (padded by one voxel of -clip on every side).
+def hull_volume(scene: Scene, res: int = 128, level: float = LEVEL) -> HullVolume:
+    """Carve ``scene`` on a res^3 grid (padded by one voxel of -clip on every side);
+    ``level`` is the surface level the thin-structure footprints are laid out for.
 
     Raises SceneError (naming the scene) when the hull is empty, ValueError for a bad res.
     """
     if res < 8:
         raise ValueError(f"res must be >= 8, got {res}")
-    sd = _sd_maps(scene.masks)
+    sd = _sd_maps(scene.masks, level=level)
     lo, hi = _carve_box(scene, sd)
     spacing = (hi - lo) / (res - 1)
     # largest projected voxel diagonal in pixels bounds how fast the field changes per voxel
@@ -217,7 +218,7 @@ def hull_volume(scene: Scene, res: int = 128) -> HullVolume:
         pts = np.stack([axes[k][ijk[k]] for k in range(3)], 1)
         vol[todo[s : s + _CHUNK]] = _field(scene, sd, pts, -clip)
     vol = np.minimum(vol, clip).reshape(res, res, res)
-    if vol.max() <= LEVEL:
+    if vol.max() <= level:
         raise SceneError(f"{scene.path or scene.name}: the visual hull is empty at res {res}")
     vol = np.pad(vol, 1, constant_values=-clip)
     return HullVolume(vol=vol, lo=lo - spacing, spacing=spacing, clip=clip)

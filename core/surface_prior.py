@@ -60,9 +60,11 @@ def spread_loss(points: torch.Tensor, nbr: torch.Tensor, h: float) -> torch.Tens
 class HullPrior:
     """The visual hull of a scene as a differentiable field, and its surface for sampling."""
 
-    def __init__(self, scene: Scene, res: int = 128, device: torch.device | str = "cpu") -> None:
-        hv = hull_volume(scene, res)
-        verts, faces, _, _ = marching_cubes(hv.vol, LEVEL, spacing=tuple(hv.spacing))
+    def __init__(self, scene: Scene, res: int = 128, device: torch.device | str = "cpu",
+                 level: float = LEVEL) -> None:
+        self.level = float(level)  # pixels inside the mask edges; the surface is h = level
+        hv = hull_volume(scene, res, level=self.level)
+        verts, faces, _, _ = marching_cubes(hv.vol, self.level, spacing=tuple(hv.spacing))
         self.vertices = verts + hv.lo
         self.faces = faces.astype(np.int64)
         tri = self.vertices[self.faces]
@@ -86,7 +88,7 @@ class HullPrior:
         return farthest_point_sample(cand, n, seed)
 
     def field(self, points: torch.Tensor) -> torch.Tensor:
-        """Carving field h at points (J, 3) -> (J,) pixels (LEVEL on the hull surface)."""
+        """Carving field h at points (J, 3) -> (J,) pixels (``level`` on the hull surface)."""
         g = 2.0 * (points - self.lo) / self.extent - 1.0
         out = F.grid_sample(self.vol, g[None, None, None], mode="bilinear",
                             padding_mode="border", align_corners=True)
