@@ -208,7 +208,8 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        if self.controller.state() != "running":  # the budget holds while a fit runs
+        running = self.controller.state() == "running"
+        if not running:  # the budget holds while a fit runs
             self._display_cpu, self._next_draw = None, 0.0
         if now < self._next_draw:  # keep the display's CPU to <= DRAW_SHARE of wall time
             return
@@ -217,7 +218,6 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
             self._update_status(frame)
             if frame is not None:
                 # what the previous frame cost, its deferred paints and GL work included
-                running = self.controller.state() == "running"
                 cpu = time.process_time() - self.controller.fit_cpu_s()
                 last, self._display_cpu = self._display_cpu, (cpu if running else None)
                 self.draw_frame(frame)
@@ -235,9 +235,8 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self.cloud_view.set_points(snap.points, snap.point_loss)  # renders in the next paint
         self._pending_rows.append(np.asarray(frame.history).reshape(-1, 4))
         self._last_frame = frame
-        # With the embedded OpenGL view, Qt composites the whole window in (software) GL for
-        # every widget that repaints: the 8+ panels cost ~8x a 3D frame. While a fit runs,
-        # they and the plot refresh at most every PANEL_S; at once when paused or stepping.
+        # While a fit runs the panels and the plot refresh at most every PANEL_S (the 3D
+        # view each frame); at once when paused or stepping.
         if self.controller.state() != "running" or time.perf_counter() - self._panels_t >= PANEL_S:
             self._draw_panels()
         self.last_iteration = snap.iteration
@@ -255,7 +254,6 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
             self.loss_plot.add_rows(np.concatenate(self._pending_rows))
             self._pending_rows = []
         self._panels_t = time.perf_counter()
-
 
     def refresh_now(self) -> None:
         """Draw the newest frame (if any) immediately and flush paints (screenshots)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .cameras import project_np
 from .scene import Scene
 
 __all__ = ["snap_inside"]
@@ -51,30 +52,25 @@ def snap_inside(points: np.ndarray, scene: Scene, passes: int = 6,
     masks = np.asarray(scene.masks, bool)
     H, W = masks.shape[1:]
     nearest = _nearest_foreground(masks)
-    lo, hi = 0.5 - margin, 0.5 - margin
+    half = 0.5 - margin  # targets lie within this many pixels of a foreground pixel's centre
     for _ in range(passes):
         moved = 0
         for i in range(len(masks)):
             if nearest[i] is None:
                 continue
             K, R, t = (np.asarray(a, np.float64) for a in (scene.K[i], scene.R[i], scene.t[i]))
-            cam = pts @ R.T + t
-            z = cam[:, 2]
-            front = z > 1e-9
-            zs = np.where(front, z, 1.0)
-            y = cam[:, 1] / zs
-            x = cam[:, 0] / zs
-            u = K[0, 0] * x + K[0, 1] * y + K[0, 2]
-            v = K[1, 1] * y + K[1, 2]
+            uv, z = project_np(pts, K[None], R[None], t[None])
+            u, v, z = uv[0, :, 0], uv[0, :, 1], z[0]
             c = np.clip(np.rint(u), 0, W - 1).astype(np.int64)
             r = np.clip(np.rint(v), 0, H - 1).astype(np.int64)
             inimg = (np.rint(u) == c) & (np.rint(v) == r)
-            bad = front & ~(inimg & masks[i][r, c])
+            bad = (z > 1e-9) & ~(inimg & masks[i][r, c])
             if not bad.any():
                 continue
             rn, cn = nearest[i][0][r[bad], c[bad]], nearest[i][1][r[bad], c[bad]]
-            u2 = np.clip(u[bad], cn - lo, cn + hi)
-            v2 = np.clip(v[bad], rn - lo, rn + hi)
+            u2 = np.clip(u[bad], cn - half, cn + half)
+            v2 = np.clip(v[bad], rn - half, rn + half)
+            # back-project the moved pixel at the point's depth in this view (inverse of K)
             y2 = (v2 - K[1, 2]) / K[1, 1]
             x2 = (u2 - K[0, 2] - K[0, 1] * y2) / K[0, 0]
             cam2 = np.stack([x2 * z[bad], y2 * z[bad], z[bad]], 1)

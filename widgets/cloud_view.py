@@ -104,10 +104,9 @@ class CloudView(QtWidgets.QWidget):
         lay.addWidget(self.plotter.interactor, 1)
 
     # -- the cloud -------------------------------------------------------------------------
-    def set_points(self, points: np.ndarray, values: np.ndarray | None = None,
-                   sync: bool = False) -> None:
-        """Show ``points`` (J,3); ``values`` (J,) colour them in the loss mode. ``sync``:
-        render before returning (the caller can time the whole frame), else queue a render."""
+    def set_points(self, points: np.ndarray, values: np.ndarray | None = None) -> None:
+        """Show ``points`` (J,3); ``values`` (J,) colour them in the loss mode; the render
+        is queued (painted by the event loop)."""
         pts = np.asarray(points, np.float32)
         if self.cloud is None or self.cloud.n_points != len(pts):
             self._build(pts)
@@ -119,10 +118,7 @@ class CloudView(QtWidgets.QWidget):
         if not self._camera_set and len(pts):
             self.reset_camera()
             self._camera_set = True
-        if sync:
-            self.render_now()
-        else:
-            self.refresh()
+        self.refresh()
 
     def _build(self, pts: np.ndarray) -> None:
         if self._actor is not None:
@@ -195,12 +191,6 @@ class CloudView(QtWidgets.QWidget):
     def refresh(self) -> None:
         """Queue one render (of the detached window too)."""
         self.plotter.interactor.update()
-        if self._detached is not None:
-            self._detached.render()
-
-    def render_now(self) -> None:
-        """Render at once (of the detached window too)."""
-        self.plotter.interactor.repaint()
         if self._detached is not None:
             self._detached.render()
 

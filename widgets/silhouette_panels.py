@@ -46,11 +46,6 @@ class SilhouettePanel(QtWidgets.QWidget):
                         "(red = outside the mask). Click to enlarge.")
         self.set_size(size)
 
-    @property
-    def shape(self) -> tuple[int, int] | None:
-        """(H, W) of the field shown, or None."""
-        return None if self._field is None else self._field.shape
-
     def set_size(self, size: int) -> None:
         self.setFixedSize(size, size)
         if self._field is not None:
