@@ -42,7 +42,7 @@ from .make_scene import sample_surface
 from .metrics import inside_all
 from .scene import Scene, SceneError
 
-__all__ = ["HullResult", "HullVolume", "hull_volume", "visual_hull", "voxel_hull", "look_center",
+__all__ = ["HullResult", "HullVolume", "hull_volume", "hull_mesh", "visual_hull", "voxel_hull", "look_center",
            "thin_pixels", "LEVEL", "THIN_RADIUS"]
 
 LEVEL = 0.65  # signed pixel distance (inside the mask boundary) of the extracted surface
@@ -224,6 +224,18 @@ def hull_volume(scene: Scene, res: int = 128, level: float = LEVEL) -> HullVolum
     return HullVolume(vol=vol, lo=lo - spacing, spacing=spacing, clip=clip)
 
 
+def hull_mesh(
+    scene: Scene, res: int = 128, level: float = LEVEL
+) -> tuple[np.ndarray, np.ndarray, HullVolume]:
+    """Marching-cubes surface ``field = level`` of :func:`hull_volume`.
+
+    Returns vertices (V, 3) float64 in world units, faces (F, 3) int64 and the HullVolume.
+    """
+    hv = hull_volume(scene, res, level=level)
+    verts, faces, _, _ = marching_cubes(hv.vol, level, spacing=tuple(hv.spacing))
+    return verts + hv.lo, faces.astype(np.int64), hv
+
+
 def visual_hull(
     scene: Scene, res: int = 128, n_points: int | None = None, seed: int = 0
 ) -> HullResult:
@@ -235,10 +247,7 @@ def visual_hull(
     n = 10000 if n_points is None else int(n_points)
     if n < 1:
         raise ValueError(f"n_points must be >= 1, got {n_points}")
-    hv = hull_volume(scene, res)
-    verts, faces, _, _ = marching_cubes(hv.vol, LEVEL, spacing=tuple(hv.spacing))
-    verts = verts + hv.lo
-    faces = faces.astype(np.int64)
+    verts, faces, hv = hull_mesh(scene, res)
     points = sample_surface(verts, faces, n, seed)
     lo = hv.lo + hv.spacing
     return HullResult(points=points, vertices=verts, faces=faces, lo=lo,

@@ -20,9 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.spatial import cKDTree
-from skimage.measure import marching_cubes
 
-from .hull import LEVEL, hull_volume
+from .hull import LEVEL, hull_mesh
 from .make_scene import sample_surface
 from .scene import Scene
 
@@ -63,10 +62,7 @@ class HullPrior:
     def __init__(self, scene: Scene, res: int = 128, device: torch.device | str = "cpu",
                  level: float = LEVEL) -> None:
         self.level = float(level)  # pixels inside the mask edges; the surface is h = level
-        hv = hull_volume(scene, res, level=self.level)
-        verts, faces, _, _ = marching_cubes(hv.vol, self.level, spacing=tuple(hv.spacing))
-        self.vertices = verts + hv.lo
-        self.faces = faces.astype(np.int64)
+        self.vertices, self.faces, hv = hull_mesh(scene, res, self.level)
         tri = self.vertices[self.faces]
         self.area = float(0.5 * np.linalg.norm(
             np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
