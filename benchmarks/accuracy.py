@@ -11,7 +11,10 @@ F-score@0.01, fraction of points inside all masks, wall time (s, one torch threa
 Methods: ``voxel-hull`` is the plain 128³ visual hull (a voxel is in iff its centre's nearest
 pixel is foreground in every mask; core.hull.voxel_hull), the baseline every ratio is taken
 against; ``hull`` is this project's hull (sub-voxel level set, thin structures kept; the CLI's
-``hull`` command); ``drwr-paper`` and ``default`` are the fitter's presets.
+``hull`` command); ``drwr-paper`` and ``default`` are the fitter's presets. ``truth`` (not
+run unless asked for) is a reference, not a method: J points spread evenly (farthest-point
+sampling) on the *ground-truth* mesh, then moved into every mask with core.snap like the
+default's points. It shows what any method held to the inside test could reach at best.
 """
 
 from __future__ import annotations
@@ -29,16 +32,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.config import apply_preset  # noqa: E402
 from core.fit import Fitter  # noqa: E402
 from core.hull import visual_hull, voxel_hull  # noqa: E402
-from core.make_scene import make_scene  # noqa: E402
+from core.make_scene import make_scene, sample_surface  # noqa: E402
 from core.metrics import evaluate  # noqa: E402
-from core.shapes import HELDOUT_SHAPES  # noqa: E402
+from core.shapes import HELDOUT_SHAPES, get_shape  # noqa: E402
+from core.snap import snap_inside  # noqa: E402
+from core.surface_prior import farthest_point_sample  # noqa: E402
 
 SETTINGS = {1: (8, 64, 2000), 2: (20, 128, 8000)}
 
 
 def run_one(scene, method: str, J: int, paper_iters: int | None) -> dict:
     t0 = time.perf_counter()
-    if method == "voxel-hull":
+    if method == "truth":
+        mesh = get_shape(scene.name)
+        cand = sample_surface(np.asarray(mesh.vertices), np.asarray(mesh.faces), 4 * J, 1)
+        pts = snap_inside(farthest_point_sample(cand, J), scene)
+    elif method == "voxel-hull":
         pts = voxel_hull(scene, res=128, n_points=J)
     elif method == "hull":
         pts = visual_hull(scene, res=128, n_points=J).points
@@ -58,7 +67,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--shapes", default=",".join(HELDOUT_SHAPES))
     ap.add_argument("--settings", default="1,2")
-    ap.add_argument("--methods", default="voxel-hull,hull,drwr-paper,default")
+    ap.add_argument("--methods", default="voxel-hull,hull,drwr-paper,default",
+                    help="comma list of voxel-hull, hull, drwr-paper, default, truth")
     ap.add_argument("--paper-iterations", type=int, default=None,
                     help="cap the drwr-paper preset's iterations (default: its own 1500)")
     ap.add_argument("--out", help="also write the markdown table here")
