@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.config import apply_preset  # noqa: E402
 from core.fit import Fitter  # noqa: E402
 from core.hull import visual_hull, voxel_hull  # noqa: E402
-from core.make_scene import make_scene, sample_surface  # noqa: E402
+from core.make_scene import make_scene  # noqa: E402
 from core.metrics import evaluate  # noqa: E402
 from core.shapes import HELDOUT_SHAPES, get_shape  # noqa: E402
 from core.snap import snap_inside  # noqa: E402
-from core.surface_prior import farthest_point_sample  # noqa: E402
+from core.surface_prior import even_surface_points  # noqa: E402
 
 SETTINGS = {1: (8, 64, 2000), 2: (20, 128, 8000)}
 
@@ -45,8 +45,8 @@ def run_one(scene, method: str, J: int, paper_iters: int | None) -> dict:
     t0 = time.perf_counter()
     if method == "truth":
         mesh = get_shape(scene.name)
-        cand = sample_surface(np.asarray(mesh.vertices), np.asarray(mesh.faces), 4 * J, 1)
-        pts = snap_inside(farthest_point_sample(cand, J), scene)
+        pts = snap_inside(even_surface_points(np.asarray(mesh.vertices),
+                                              np.asarray(mesh.faces), J), scene)
     elif method == "voxel-hull":
         pts = voxel_hull(scene, res=128, n_points=J)
     elif method == "hull":

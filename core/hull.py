@@ -42,8 +42,8 @@ from .make_scene import sample_surface
 from .metrics import inside_all
 from .scene import Scene, SceneError
 
-__all__ = ["HullResult", "HullVolume", "hull_volume", "hull_mesh", "visual_hull", "voxel_hull", "look_center",
-           "thin_pixels", "LEVEL", "THIN_RADIUS"]
+__all__ = ["HullResult", "HullVolume", "hull_volume", "hull_mesh", "visual_hull", "voxel_hull",
+           "look_center", "thin_pixels", "LEVEL", "THIN_RADIUS"]
 
 LEVEL = 0.65  # signed pixel distance (inside the mask boundary) of the extracted surface
 THIN_RADIUS = 0.5  # pixels around a thin-structure pixel's centre that lie on the hull level

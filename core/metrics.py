@@ -13,7 +13,8 @@ from scipy.spatial import cKDTree
 from .cameras import project_np
 from .scene import Scene
 
-__all__ = ["chamfer", "fscore", "inside_all", "inside_fraction", "silhouette_iou", "evaluate", "FSCORE_TAUS"]
+__all__ = ["chamfer", "fscore", "inside_all", "inside_fraction", "silhouette_iou", "evaluate",
+           "FSCORE_TAUS"]
 
 FSCORE_TAUS = (0.01, 0.02)  # in scene units (normalised objects: bbox diagonal 1)
 

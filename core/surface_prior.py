@@ -25,7 +25,8 @@ from .hull import LEVEL, hull_mesh
 from .make_scene import sample_surface
 from .scene import Scene
 
-__all__ = ["HullPrior", "spread_loss", "knn_indices", "farthest_point_sample"]
+__all__ = ["HullPrior", "spread_loss", "knn_indices", "farthest_point_sample",
+           "even_surface_points"]
 
 
 def farthest_point_sample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -41,6 +42,13 @@ def farthest_point_sample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarr
         idx[k] = torch.argmax(d)
         d = torch.minimum(d, ((P - P[idx[k]]) ** 2).sum(1))
     return P[idx].numpy().astype(np.float64)
+
+
+def even_surface_points(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 0,
+                        pool: int = 4) -> np.ndarray:
+    """(n, 3) evenly spaced points on the mesh vertices (V, 3), faces (F, 3): ``pool * n``
+    area-uniform samples thinned by farthest-point sampling."""
+    return farthest_point_sample(sample_surface(vertices, faces, pool * n, seed), n, seed)
 
 
 def knn_indices(points: np.ndarray, k: int) -> np.ndarray:
@@ -80,8 +88,7 @@ class HullPrior:
 
     def surface_points(self, n: int, seed: int = 0, pool: int = 4) -> np.ndarray:
         """(n, 3) evenly spaced points on the hull surface (farthest-point sampling)."""
-        cand = sample_surface(self.vertices, self.faces, pool * n, seed)
-        return farthest_point_sample(cand, n, seed)
+        return even_surface_points(self.vertices, self.faces, n, seed, pool)
 
     def field(self, points: torch.Tensor) -> torch.Tensor:
         """Carving field h at points (J, 3) -> (J,) pixels (``level`` on the hull surface)."""
