@@ -13,8 +13,8 @@ from scipy.spatial import cKDTree
 from .cameras import project_np
 from .scene import Scene
 
-__all__ = ["chamfer", "fscore", "inside_all", "inside_fraction", "silhouette_iou", "evaluate",
-           "FSCORE_TAUS"]
+__all__ = ["chamfer", "fscore", "inside_all", "inside_fraction", "nearest_pixels",
+           "silhouette_iou", "evaluate", "FSCORE_TAUS"]
 
 FSCORE_TAUS = (0.01, 0.02)  # in scene units (normalised objects: bbox diagonal 1)
 
@@ -58,16 +58,23 @@ def fscore(pred: np.ndarray, gt: np.ndarray, tau: float) -> float:
     return 0.0 if prec + rec == 0 else 2 * prec * rec / (prec + rec)
 
 
-def _pixels(points: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest pixel (rows, cols) (I, J) int and visibility (I, J) bool (in front, in image)."""
-    uv, z = project_np(points, scene.K, scene.R, scene.t)
-    H, W = scene.resolution
+def nearest_pixels(uv: np.ndarray, z: np.ndarray, H: int, W: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inside test's pixel rule for projections uv (..., 2) at depths z (...) in an H x W
+    image: nearest pixel (rows, cols) (...) int, clipped into the image, and visibility
+    (...) bool (in front of the camera and inside the image)."""
     c = np.rint(uv[..., 0])
     r = np.rint(uv[..., 1])
     ok = (z > 0) & (c >= 0) & (c < W) & (r >= 0) & (r < H)
     rr = np.clip(r, 0, H - 1).astype(np.int64)
     cc = np.clip(c, 0, W - 1).astype(np.int64)
     return rr, cc, ok
+
+
+def _pixels(points: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest pixel (rows, cols) (I, J) int and visibility (I, J) bool (in front, in image)."""
+    uv, z = project_np(points, scene.K, scene.R, scene.t)
+    return nearest_pixels(uv, z, *scene.resolution)
 
 
 def inside_all(points: np.ndarray, scene: Scene) -> np.ndarray:

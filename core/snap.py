@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from .cameras import project_np
+from .metrics import nearest_pixels
 from .scene import Scene
 
 __all__ = ["snap_inside"]
@@ -61,10 +62,8 @@ def snap_inside(points: np.ndarray, scene: Scene, passes: int = 6,
             K, R, t = (np.asarray(a, np.float64) for a in (scene.K[i], scene.R[i], scene.t[i]))
             uv, z = project_np(pts, K[None], R[None], t[None])
             u, v, z = uv[0, :, 0], uv[0, :, 1], z[0]
-            c = np.clip(np.rint(u), 0, W - 1).astype(np.int64)
-            r = np.clip(np.rint(v), 0, H - 1).astype(np.int64)
-            inimg = (np.rint(u) == c) & (np.rint(v) == r)
-            bad = (z > 1e-9) & ~(inimg & masks[i][r, c])
+            r, c, ok = nearest_pixels(uv[0], z, H, W)  # exactly the inside test's rule
+            bad = (z > 1e-9) & ~(ok & masks[i][r, c])
             if not bad.any():
                 continue
             rn, cn = nearest[i][0][r[bad], c[bad]], nearest[i][1][r[bad], c[bad]]
