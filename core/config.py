@@ -26,8 +26,11 @@ class FitConfig:
     points: int = _f(2000, "number of points J in the cloud", min=16, max=200_000, log=True,
                      live=False)
     iterations: int = _f(200, "optimisation steps", min=1, max=100_000, log=True, live=True)
-    lr: float = _f(0.002, "Adam learning rate (world units; the object's box diagonal is 1)",
-                   min=1e-4, max=0.1, log=True, live=True, flag="lr")
+    lr: float = _f(1e-4, "Adam learning rate (world units; the object's box diagonal is 1). "
+                   "The default start is already on the surface: a small rate only pulls "
+                   "stray points back into the masks (Adam's momentum would carry larger "
+                   "steps past the surface); the paper preset uses 0.01 from a random box",
+                   min=1e-5, max=0.1, log=True, live=True, flag="lr")
     lr_final: float = _f(0.1, "learning rate at the last step, as a fraction of lr (cosine decay)",
                          min=0.0, max=1.0, live=True)
     sil_weight: float = _f(100.0, "λ: weight of the silhouette loss, measured in pixels outside "
@@ -51,6 +54,11 @@ class FitConfig:
                               "shrinks the hull more (helps with few views), smaller stays "
                               "closer to the silhouettes (helps with many views)", min=0.0,
                               max=2.0, live=False)
+    surface_correction: str = _f(
+        "learned", "'surface' init: move the hull-surface samples along their normals by a "
+        "depth learned on the demo shapes (flattens the hull's lenses onto thin seats and "
+        "wings, moves tight parts out to the rims; core.surface_correction) or 'off' (the "
+        "plain hull surface)", choices=("learned", "off"), live=False)
     snap: str = _f("on", "after the last iteration, move every point that projects outside a "
                    "mask by the smallest image-plane step into it (core.snap)",
                    choices=("on", "off"), live=True)

@@ -61,7 +61,8 @@ def _init_points(
 ) -> np.ndarray:
     """(J, 3) starting points: uniform in the visual hull ('hull') or in its box ('box')."""
     if cfg.init == "surface":
-        return prior.surface_points(cfg.points, cfg.seed)
+        return prior.surface_points(cfg.points, cfg.seed,
+                                    correct=cfg.surface_correction == "learned")
     if cfg.init == "box":
         lo, hi = scene_box(scene)
         return rng.uniform(lo, hi, size=(cfg.points, 3))

@@ -36,7 +36,7 @@ def _nearest_foreground(masks: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]
     return out
 
 
-def snap_inside(points: np.ndarray, scene: Scene, passes: int = 6,
+def snap_inside(points: np.ndarray, scene: Scene, passes: int = 12,
                 margin: float = 0.05) -> np.ndarray:
     """(J, 3) copy of ``points`` moved so that each projects into every mask.
 

@@ -10,6 +10,9 @@ points onto the surface of the visual hull of the masks and spread them evenly o
   ``Σ_j Σ_{k∈N(j)} exp(-|x_j - x_k|^2 / h^2)`` with h the expected spacing of J points on
   the hull's surface (sqrt(area / J)), for even density.
 - :func:`farthest_point_sample`: even initial points on the hull surface.
+- ``HullPrior.surface_points(n, correct=True)``: the same, after moving the area samples
+  along their normals by the learned depth of core.surface_correction (lenses flattened onto
+  the thin part inside them, tight parts moved out to the silhouette rims).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial import cKDTree
 
-from .hull import LEVEL, hull_mesh
+from .hull import LEVEL, _sd_maps, hull_mesh
 from .make_scene import sample_surface
 from .scene import Scene
 
@@ -70,7 +73,9 @@ class HullPrior:
     def __init__(self, scene: Scene, res: int = 128, device: torch.device | str = "cpu",
                  level: float = LEVEL) -> None:
         self.level = float(level)  # pixels inside the mask edges; the surface is h = level
+        self.scene = scene
         self.vertices, self.faces, hv = hull_mesh(scene, res, self.level)
+        self.volume = hv
         tri = self.vertices[self.faces]
         self.area = float(0.5 * np.linalg.norm(
             np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
@@ -86,9 +91,19 @@ class HullPrior:
         """Expected distance between neighbours of n_points spread evenly over the surface."""
         return math.sqrt(self.area / max(n_points, 1))
 
-    def surface_points(self, n: int, seed: int = 0, pool: int = 4) -> np.ndarray:
-        """(n, 3) evenly spaced points on the hull surface (farthest-point sampling)."""
-        return even_surface_points(self.vertices, self.faces, n, seed, pool)
+    def surface_points(self, n: int, seed: int = 0, pool: int = 4,
+                       correct: bool = False) -> np.ndarray:
+        """(n, 3) evenly spaced points: ``pool * n`` area samples of the hull surface, moved
+        by the learned surface correction when ``correct``, thinned by farthest-point
+        sampling."""
+        if not correct:
+            return even_surface_points(self.vertices, self.faces, n, seed, pool)
+        from .surface_correction import correct_points
+
+        cand = sample_surface(self.vertices, self.faces, pool * n, seed)
+        sd = _sd_maps(self.scene.masks, level=self.level)
+        moved = correct_points(self.scene, self.volume, sd, cand, self.level).points
+        return farthest_point_sample(moved, n, seed)
 
     def field(self, points: torch.Tensor) -> torch.Tensor:
         """Carving field h at points (J, 3) -> (J,) pixels (``level`` on the hull surface)."""

@@ -1,0 +1,246 @@
+"""Learned depth correction of visual-hull surface samples (the default fit's start).
+
+The visual hull is the largest shape consistent with the masks: where no view sees a part
+edge-on it bulges (a thin seat or wing becomes a *lens* several pixels thick), and on tight
+parts (tubes, rims) the hull level sits a fraction of a pixel inside the truth. Silhouettes
+alone cannot say which; a prior can. This module predicts, for each sample x on the hull's
+level set, how many pixels d to move it along the inward normal n so that it lands on the
+object's surface: ``x' = x - d * px(x) * n`` (px = world size of a pixel at x).
+
+The predictor is a small MLP (21 -> 64 -> 64 -> 1) on scale-free features of the hull at x
+(:func:`point_features`): the carving field along the inward normal (how thick the hull is,
+how fast it deepens), the per-view signed pixel distances (how many views bind x: rims vs
+creases), how far the binding view's tangent ray stays on the surface (long generator
+segments mark the lenses' flat caps), how many lines of sight graze x, and the view count.
+It is trained by ``scripts/train_surface_correction.py`` on the *demo* shapes only
+(core.shapes.SHAPES, randomly stretched and rotated, 8-30 views, 64-128 px), never on the
+held-out shapes the accuracy benchmark reports; the target is the smallest inward depth
+whose point comes within 0.3 px of the closest approach to the true surface
+(:func:`depth_targets`). Weights live in ``resources/surface_correction.npz``.
+
+Shapes in docstrings: N points, I views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .cameras import camera_centers
+from .hull import _PAD, HullVolume
+from .scene import Scene
+
+__all__ = ["PROFILE_PX", "DEPTHS_PX", "N_FEATURES", "WEIGHTS", "field_at", "hull_normals",
+           "view_distances", "point_features", "depth_targets", "DepthModel", "load_model",
+           "correct_points"]
+
+#: Inward distances (pixels) at which the carving field is sampled along the normal.
+PROFILE_PX = np.array([0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32], np.float64)
+#: Candidate inward depths (pixels) searched for the training target.
+DEPTHS_PX = np.concatenate([np.arange(-1, 3.1, 0.25), np.arange(3.5, 10.1, 0.5),
+                            np.arange(11, 25, 1.0), np.arange(26, 41, 2.0)])
+N_FEATURES = len(PROFILE_PX) + 4 + 2 + 3 + 1
+WEIGHTS = Path(__file__).resolve().parent.parent / "resources" / "surface_correction.npz"
+_CHORD_STEPS = 40
+_MAX_DEPTH = 40.0  # pixels; predictions are clipped to [-1, _MAX_DEPTH]
+
+
+def field_at(hv: HullVolume, points: np.ndarray) -> np.ndarray:
+    """Carving field (pixels, positive inside every mask) at points (N, 3) -> (N,), trilinear;
+    points outside the grid take the nearest border value (the grid is padded with -clip)."""
+    c = (np.asarray(points, np.float64) - hv.lo) / hv.spacing
+    return ndimage.map_coordinates(hv.vol, c.T, order=1, mode="nearest")
+
+
+def hull_normals(hv: HullVolume, points: np.ndarray) -> np.ndarray:
+    """(N, 3) outward unit normals of the hull's level sets at points (N, 3): minus the
+    normalised field gradient (central differences, half a voxel)."""
+    g = np.zeros_like(np.asarray(points, np.float64))
+    for k in range(3):
+        e = np.zeros(3)
+        e[k] = 0.5 * hv.spacing[k]
+        g[:, k] = (field_at(hv, points + e) - field_at(hv, points - e)) / hv.spacing[k]
+    return -g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+
+
+def view_distances(scene: Scene, sd: np.ndarray, points: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-view signed pixel distance and pixel size at points (N, 3).
+
+    Args:
+        scene: cameras.
+        sd: (I, H + 2P, W + 2P) padded signed distance maps (core.hull._sd_maps).
+        points: (N, 3) world points in front of the cameras.
+
+    Returns:
+        s (I, N): bilinear signed distance (pixels, positive inside the mask) of each
+        projection; px (I, N): world size of one pixel at the point's depth in each view.
+    """
+    n_views = scene.n_views
+    s = np.empty((n_views, len(points)))
+    px = np.empty((n_views, len(points)))
+    for i in range(n_views):
+        K, R, t = scene.K[i], scene.R[i], scene.t[i]
+        cam = points @ R.T + t
+        z = np.maximum(cam[:, 2], 1e-9)
+        u = K[0, 0] * cam[:, 0] / z + K[0, 1] * cam[:, 1] / z + K[0, 2] + _PAD
+        v = K[1, 1] * cam[:, 1] / z + K[1, 2] + _PAD
+        s[i] = ndimage.map_coordinates(sd[i], np.stack([v, u]), order=1, mode="nearest")
+        px[i] = z / np.sqrt(K[0, 0] * K[1, 1])
+    return s, px
+
+
+def point_features(scene: Scene, hv: HullVolume, sd: np.ndarray, points: np.ndarray,
+                   level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scale-free features of hull-surface samples.
+
+    Args:
+        scene: cameras (and masks, through ``sd``).
+        hv: the carving field on its grid (core.hull.hull_volume).
+        sd: (I, H + 2P, W + 2P) padded signed distance maps the field was built from.
+        points: (N, 3) samples on the level set ``field = level``.
+        level: the surface level (pixels).
+
+    Returns:
+        features (N, N_FEATURES) float32, outward normals n (N, 3), pixel size px (N,)
+        (median over views, world units).
+    """
+    P = np.asarray(points, np.float64)
+    n = hull_normals(hv, P)
+    s, pxv = view_distances(scene, sd, P)
+    px = np.median(pxv, 0)
+    feats = []
+    for k in PROFILE_PX:  # mean slope of the field k pixels along the inward normal
+        f = field_at(hv, P - (k * px)[:, None] * n) - level
+        feats.append(np.clip(f, -8, 40) / k)
+    ss = np.sort(s, 0)
+    n_views = scene.n_views
+    second = ss[1] if n_views > 1 else ss[0] + 20
+    third = ss[2] if n_views > 2 else ss[0] + 20
+    feats += [np.clip(second - ss[0], 0, 20), np.clip(third - ss[0], 0, 20),
+              (s < ss[0] + 1).sum(0) / n_views, (s < ss[0] + 3).sum(0) / n_views]
+    # how far the binding view's line of sight stays within half a pixel of the surface
+    C = camera_centers(scene.R, scene.t)
+    b = np.argmin(s, 0)
+    ray = P - C[b]
+    ray /= np.linalg.norm(ray, axis=1, keepdims=True)
+    for sign in (1.0, -1.0):
+        alive = np.ones(len(P), bool)
+        length = np.zeros(len(P))
+        for k in range(1, _CHORD_STEPS + 1):
+            alive &= field_at(hv, P + sign * (k * px)[:, None] * ray) - level > -0.5
+            length += alive
+        feats.append(length / _CHORD_STEPS)
+    # lines of sight nearly tangent to the surface at the point
+    sight = P[None] - C[:, None]
+    sight /= np.linalg.norm(sight, axis=2, keepdims=True)
+    cos = np.sort(np.abs(np.einsum("inc,nc->in", sight, n)), 0)
+    feats += [cos[0], cos[1] if n_views > 1 else cos[0], np.mean(cos < 0.2, 0)]
+    feats.append(np.full(len(P), n_views / 20.0))
+    return np.stack(feats, 1).astype(np.float32), n, px
+
+
+def depth_targets(points: np.ndarray, normals: np.ndarray, px: np.ndarray, gt_tree,
+                  tol: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Training targets: for each point, the smallest inward depth in DEPTHS_PX (pixels) whose
+    point x - d px n comes within ``tol`` pixels of its closest approach to the true surface.
+
+    Args:
+        points, normals: (N, 3) samples and outward normals; px (N,) pixel size (world).
+        gt_tree: scipy cKDTree over dense samples of the true surface.
+
+    Returns:
+        depth (N,) pixels, closest approach (N,) world units (inf beyond 0.05).
+    """
+    D = np.stack([gt_tree.query(points - (d * px)[:, None] * normals,
+                                distance_upper_bound=0.05)[0] for d in DEPTHS_PX])  # (K, N)
+    best = D.min(0)
+    first = np.argmax(D <= best + tol * px, 0)
+    return DEPTHS_PX[first], best
+
+
+class DepthModel(torch.nn.Module):
+    """MLP features (N, N_FEATURES) -> inward depth (N,) pixels, with input standardisation."""
+
+    def __init__(self, hidden: int = 64) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.register_buffer("mu", torch.zeros(N_FEATURES))
+        self.register_buffer("sd", torch.ones(N_FEATURES))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(N_FEATURES, hidden), torch.nn.SiLU(),
+            torch.nn.Linear(hidden, hidden), torch.nn.SiLU(), torch.nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mu) / self.sd).squeeze(-1)
+
+    def save(self, path: str | Path) -> None:
+        """Write the weights as a plain .npz (no pickle)."""
+        arrays = {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
+        np.savez(path, hidden=np.array(self.hidden), **arrays)
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str | Path = WEIGHTS) -> DepthModel:
+    """The trained DepthModel from an .npz written by :meth:`DepthModel.save`.
+
+    Raises FileNotFoundError naming the file when it is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: surface-correction weights not found; run "
+                                "scripts/train_surface_correction.py or use "
+                                "--surface-correction off")
+    with np.load(path) as z:
+        model = DepthModel(int(z["hidden"]))
+        model.load_state_dict({k: torch.tensor(z[k]) for k in model.state_dict()})
+    return model.eval()
+
+
+@dataclass
+class Corrected:
+    """points (N, 3) moved; depth (N,) pixels moved inward (negative: outward)."""
+
+    points: np.ndarray
+    depth: np.ndarray
+
+
+def correct_points(scene: Scene, hv: HullVolume, sd: np.ndarray, points: np.ndarray,
+                   level: float, model: DepthModel | None = None) -> Corrected:
+    """Move hull-surface samples (N, 3) along their normals by the model's depth.
+
+    ``hv``/``sd``/``level`` as in :func:`point_features`; ``model`` defaults to the bundled
+    weights. Depths are clipped to [-1, 40] pixels.
+    """
+    if len(points) == 0:
+        return Corrected(np.zeros((0, 3)), np.zeros(0))
+    model = load_model() if model is None else model
+    X, n, px = point_features(scene, hv, sd, points, level)
+    with torch.no_grad():
+        d = model(torch.from_numpy(X)).double().numpy()
+    d = np.clip(np.nan_to_num(d, nan=0.0), -1.0, _MAX_DEPTH)
+    P = np.asarray(points, np.float64)
+    d = _stay_inside(hv, P, n, px, d)
+    return Corrected(P - (d * px)[:, None] * n, d)
+
+
+def _stay_inside(hv: HullVolume, P: np.ndarray, n: np.ndarray, px: np.ndarray,
+                 d: np.ndarray) -> np.ndarray:
+    """Shorten inward depths d (N,) whose end point leaves the hull (field < 0: through the
+    far side of a thin part) to the largest of 20 even fractions that stays inside."""
+    out = d.copy()
+    bad = (d > 0) & (field_at(hv, P - (d * px)[:, None] * n) < 0)
+    if not bad.any():
+        return out
+    idx = np.flatnonzero(bad)
+    best = np.zeros(len(idx))
+    for f in np.linspace(0.05, 0.95, 19):  # ascending: the last fraction inside wins
+        q = P[idx] - (f * d[idx] * px[idx])[:, None] * n[idx]
+        best = np.where(field_at(hv, q) >= 0, f, best)
+    out[idx] = best * d[idx]
+    return out
