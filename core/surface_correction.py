@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .cameras import camera_centers
+from .cameras import camera_centers, project_np
 from .hull import _PAD, HullVolume
 from .scene import Scene
 
@@ -81,17 +81,11 @@ def view_distances(scene: Scene, sd: np.ndarray, points: np.ndarray
         s (I, N): bilinear signed distance (pixels, positive inside the mask) of each
         projection; px (I, N): world size of one pixel at the point's depth in each view.
     """
-    n_views = scene.n_views
-    s = np.empty((n_views, len(points)))
-    px = np.empty((n_views, len(points)))
-    for i in range(n_views):
-        K, R, t = scene.K[i], scene.R[i], scene.t[i]
-        cam = points @ R.T + t
-        z = np.maximum(cam[:, 2], 1e-9)
-        u = K[0, 0] * cam[:, 0] / z + K[0, 1] * cam[:, 1] / z + K[0, 2] + _PAD
-        v = K[1, 1] * cam[:, 1] / z + K[1, 2] + _PAD
-        s[i] = ndimage.map_coordinates(sd[i], np.stack([v, u]), order=1, mode="nearest")
-        px[i] = z / np.sqrt(K[0, 0] * K[1, 1])
+    uv, z = project_np(points, scene.K, scene.R, scene.t)  # (I, N, 2), (I, N)
+    s = np.stack([ndimage.map_coordinates(sd[i], (uv[i, :, 1] + _PAD, uv[i, :, 0] + _PAD),
+                                          order=1, mode="nearest")
+                  for i in range(scene.n_views)])
+    px = np.maximum(z, 1e-9) / np.sqrt(scene.K[:, 0, 0] * scene.K[:, 1, 1])[:, None]
     return s, px
 
 

@@ -22,6 +22,7 @@ import argparse
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +69,8 @@ def scene_samples(worker: int, n_scenes: int, seed: int, level: float = 0.5,
     import torch
     from scipy.spatial import cKDTree
     from scipy.spatial.transform import Rotation
-    from skimage.measure import marching_cubes
 
-    from core.hull import _sd_maps, hull_volume
+    from core.hull import _sd_maps, hull_mesh
     from core.make_scene import make_scene, sample_surface
     from core.shapes import HELDOUT_SHAPES, SHAPES, get_shape, normalise
     from core.surface_correction import depth_targets, point_features
@@ -96,9 +96,8 @@ def scene_samples(worker: int, n_scenes: int, seed: int, level: float = 0.5,
                            seed=int(rng.integers(1 << 20)), gt_points=1000)
         norm = normalise(mesh)  # make_scene's frame
         dense = sample_surface(norm.vertices, norm.faces, 100_000, 5)
-        hv = hull_volume(scene, 128, level=level)
-        verts, faces, _, _ = marching_cubes(hv.vol, level, spacing=tuple(hv.spacing))
-        P = sample_surface(verts + hv.lo, faces.astype(np.int64), per_scene, k)
+        verts, faces, hv = hull_mesh(scene, 128, level)
+        P = sample_surface(verts, faces, per_scene, k)
         X, n, px = point_features(scene, hv, _sd_maps(scene.masks, level=level), P, level)
         y, _ = depth_targets(P, n, px, cKDTree(dense))
         Xs.append(X)
@@ -164,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     per = [a.scenes // a.workers + (w < a.scenes % a.workers) for w in range(a.workers)]
     with ProcessPoolExecutor(a.workers) as ex:
-        parts = list(ex.map(scene_samples, range(a.workers), per, [a.seed] * a.workers,
-                            [0.5] * a.workers, [6000] * a.workers, [a.primitives] * a.workers))
+        work = partial(scene_samples, seed=a.seed, primitives=a.primitives)
+        parts = list(ex.map(work, range(a.workers), per))
     X, y, ids = (np.concatenate([p[k] for p in parts]) for k in range(3))
     print(f"{len(X)} samples from {a.scenes} scenes", flush=True)
     model = train(X, y, ids, a.epochs, 0, a.workers)
