@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 from typing import Any
 
-from core.config import PRESETS, FitConfig, apply_preset
+from core.fit.config import PRESETS, FitConfig, apply_preset
 
 __all__ = ["add_config_flags", "config_from_args"]
 

@@ -28,7 +28,7 @@ LABELS = {"lr": "learning rate", "lr_final": "final lr fraction", "beta": "β", 
 def param_specs(config: Any = None) -> list[dict[str, Any]]:
     """Plain dicts (name, label, help, min, max, log, live, choices, default, kind) for the
     parameter panel, from the FitConfig field metadata; defaults from ``config``."""
-    from core.config import FitConfig
+    from core.fit.config import FitConfig
 
     cfg = config or FitConfig()
     out = []
@@ -107,7 +107,7 @@ class FitController(QtCore.QObject):
 
     def __init__(self, parent: QtCore.QObject | None = None, autosave_s: float = 60.0) -> None:
         super().__init__(parent)
-        from core.config import FitConfig
+        from core.fit.config import FitConfig
 
         self.config = FitConfig()
         self.scene: Any = None

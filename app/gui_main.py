@@ -60,7 +60,7 @@ def run_gui(argv: list[str]) -> int:
 
     headless = args.exit_after is not None
     try:
-        from core.config import apply_preset
+        from core.fit.config import apply_preset
 
         preset = args.preset or ("drwr-paper" if args.demo else "default")
         config = apply_preset(preset, points=args.points)
@@ -69,8 +69,8 @@ def run_gui(argv: list[str]) -> int:
         return 2
     scene = None
     if args.scene and not args.demo:
-        from core.loaders import load_scene
-        from core.scene import SceneError
+        from core.io.loaders import load_scene
+        from core.io.scene import SceneError
 
         try:
             scene = load_scene(args.scene)
@@ -84,7 +84,7 @@ def run_gui(argv: list[str]) -> int:
     win.params.set_values({f: getattr(config, f) for f in win.params.controls})
     win.show()
     if args.demo:
-        from core.demo import demo_scene
+        from core.io.demo import demo_scene
 
         win.controller.load(demo_scene(), config, run=True)
     elif scene is not None:

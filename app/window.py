@@ -290,7 +290,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
             self.statusBar().showMessage("computing the visual hull…")
 
             def compute() -> Any:
-                from core.hull import visual_hull
+                from core.hull.visual_hull import visual_hull
 
                 return visual_hull(scene, res=HULL_RES, n_points=1)
 

@@ -107,12 +107,12 @@ class MenuMixin:
         run_task(build, done, lambda msg: self.show_error(f"{what}: {msg}"))
 
     def start_demo(self, run: bool = True) -> None:
-        from core.demo import demo_scene
+        from core.io.demo import demo_scene
 
         self._load_async(demo_scene, "demo scene", run)
 
     def load_scene_path(self, path: str, run: bool = True) -> None:
-        from core.loaders import load_scene
+        from core.io.loaders import load_scene
 
         self._load_async(lambda: load_scene(path), str(path), run, recent=str(path))
 
@@ -134,7 +134,7 @@ class MenuMixin:
             values = dlg.values()
 
         def build() -> Any:
-            from core.make_scene import make_scene
+            from core.io.mesh_scene import make_scene
 
             return make_scene(path, gt_points=20000, **values)
 
@@ -153,14 +153,14 @@ class MenuMixin:
             ext = Path(path).suffix.lower()
             if ext in (".stl", ".off", ".glb", ".gltf", ".obj", ".ply"):
                 try:
-                    from core.make_scene import load_mesh
+                    from core.io.mesh_scene import load_mesh
 
                     m = load_mesh(path)
                     return "mesh", (np.asarray(m.vertices), np.asarray(m.faces))
                 except Exception:
                     if ext not in (".obj", ".ply"):
                         raise
-            from core.pointio import read_points
+            from core.io.points import read_points
 
             return "points", read_points(path)
 
@@ -217,7 +217,7 @@ class MenuMixin:
     # -- saving ----------------------------------------------------------------------------
     def export_cloud(self, path: str) -> Path:
         """Write the latest snapshot's points (works while the fit runs)."""
-        from core.pointio import write_points
+        from core.io.points import write_points
 
         pts = self.controller.latest_points()
         if pts is None:

@@ -1,4 +1,4 @@
-"""The fit worker: a QObject living in its own QThread that owns the :class:`core.fit.Fitter`.
+"""The fit worker: a QObject living in its own QThread that owns the :class:`core.fit.fitter.Fitter`.
 
 Shape (after superqt / napari workers): one loop runs steps while *running*; between steps
 it applies requests queued by the GUI thread (run, pause, step, stop, set_params, reset,
@@ -155,7 +155,7 @@ class FitWorker(QObject):
     def _loop(self) -> None:
         import torch
 
-        from core.fit import Fitter
+        from core.fit.fitter import Fitter
 
         if getattr(self.config, "device", "cpu") == "cpu" or not torch.cuda.is_available():
             torch.set_num_threads(1)
@@ -263,7 +263,7 @@ class FitWorker(QObject):
         return False
 
     def _step_and_record(self) -> bool:
-        from core.fit import FitDiverged
+        from core.fit.fitter import FitDiverged
 
         f = self.fitter
         try:
@@ -330,7 +330,7 @@ class FitWorker(QObject):
         if snap is None:
             return
         try:
-            from core.pointio import write_points
+            from core.io.points import write_points
 
             path = self.autosave_to or autosave_path(self.scene)
             path.parent.mkdir(parents=True, exist_ok=True)

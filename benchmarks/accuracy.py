@@ -10,11 +10,11 @@ is not one we tuned on. Metrics: CD×100 (DPC protocol, both directions),
 F-score@0.01, fraction of points inside all masks, wall time (s, one torch thread).
 
 Methods: ``voxel-hull`` is the plain 128³ visual hull (a voxel is in iff its centre's nearest
-pixel is foreground in every mask; core.hull.voxel_hull), the baseline every ratio is taken
+pixel is foreground in every mask; core.hull.visual_hull.voxel_hull), the baseline every ratio is taken
 against; ``hull`` is this project's hull (sub-voxel level set, thin structures kept; the CLI's
 ``hull`` command); ``drwr-paper`` and ``default`` are the fitter's presets. ``truth`` (not
 run unless asked for) is a reference, not a method: J points spread evenly (farthest-point
-sampling) on the *ground-truth* mesh, then moved into every mask with core.snap like the
+sampling) on the *ground-truth* mesh, then moved into every mask with core.hull.snap like the
 default's points. It shows what any method held to the inside test could reach at best.
 """
 
@@ -30,14 +30,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.config import apply_preset  # noqa: E402
-from core.fit import Fitter  # noqa: E402
-from core.hull import visual_hull, voxel_hull  # noqa: E402
-from core.make_scene import make_scene  # noqa: E402
+from core.fit.config import apply_preset  # noqa: E402
+from core.fit.fitter import Fitter  # noqa: E402
+from core.hull.visual_hull import visual_hull, voxel_hull  # noqa: E402
+from core.io.mesh_scene import make_scene  # noqa: E402
 from core.metrics import evaluate  # noqa: E402
-from core.shapes import HELDOUT_SHAPES, get_shape  # noqa: E402
-from core.snap import snap_inside  # noqa: E402
-from core.surface_prior import even_surface_points  # noqa: E402
+from core.geometry.shapes import HELDOUT_SHAPES, get_shape  # noqa: E402
+from core.hull.snap import snap_inside  # noqa: E402
+from core.hull.prior import even_surface_points  # noqa: E402
 
 SETTINGS = {1: (8, 64, 2000), 2: (20, 128, 8000)}
 

@@ -45,9 +45,9 @@ def compare_its(points: int, seconds: float, rounds: int,
 
     import app.window as window_module
     from app.window import MainWindow
-    from core.config import apply_preset
-    from core.demo import demo_scene
-    from core.fit import Fitter
+    from core.fit.config import apply_preset
+    from core.io.demo import demo_scene
+    from core.fit.fitter import Fitter
 
     torch.set_num_threads(1)
     if draw_share is not None:

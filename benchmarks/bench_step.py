@@ -5,8 +5,8 @@ structure-aware repulsion, beta = 3, sigma = 1.5 px, all views every step; forwa
 and the Adam update), with the points initialised uniformly in the visual hull
 (``init='hull'``), on ``make_scene("blob", views=I, res=64 (I=8) / 128 (I=20), gt_points=1000)``.
 
-The repulsion kernel is switched by replacing ``core.losses.repulsion`` (the name the loss
-calls) with ``core.repulsion.repulsion(..., method=M)``:
+The repulsion kernel is switched by replacing ``core.drwr.losses.repulsion`` (the name the loss
+calls) with ``core.drwr.repulsion.repulsion(..., method=M)``:
 
 * fast  -- ``method="auto"`` (the fitter's default; the grid kernel for J >= 512);
 * naive -- ``method="naive"``, dense ``I x J x J`` tensors and plain autograd; run only where
@@ -93,16 +93,16 @@ def _setup(I: int, J: int, device: str, method: str, iterations: int | None = No
     import torch
 
     torch.set_num_threads(1)
-    import core.losses
-    from core.config import apply_preset
-    from core.fit import Fitter
-    from core.make_scene import make_scene
-    from core.repulsion import repulsion
+    import core.drwr.losses
+    from core.fit.config import apply_preset
+    from core.fit.fitter import Fitter
+    from core.io.mesh_scene import make_scene
+    from core.drwr.repulsion import repulsion
 
     def rep(uv, w, delta, sigma):
         return repulsion(uv, w, delta, sigma, method=method)
 
-    core.losses.repulsion = rep  # the name drwr_terms calls
+    core.drwr.losses.repulsion = rep  # the name drwr_terms calls
     scene = make_scene("blob", views=I, res=RES.get(I, 128 if I > 8 else 64), gt_points=1000)
     over = {"points": J, "init": "hull", "device": device, "seed": 0}
     if iterations is not None:

@@ -18,12 +18,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.config import apply_preset  # noqa: E402
-from core.fit import Fitter  # noqa: E402
-from core.hull import voxel_hull  # noqa: E402
-from core.make_scene import make_scene  # noqa: E402
+from core.fit.config import apply_preset  # noqa: E402
+from core.fit.fitter import Fitter  # noqa: E402
+from core.hull.visual_hull import voxel_hull  # noqa: E402
+from core.io.mesh_scene import make_scene  # noqa: E402
 from core.metrics import evaluate  # noqa: E402
-from core.shapes import ALL_SHAPES, HELDOUT_SHAPES  # noqa: E402
+from core.geometry.shapes import ALL_SHAPES, HELDOUT_SHAPES  # noqa: E402
 
 
 def main() -> int:

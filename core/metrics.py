@@ -10,8 +10,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from .cameras import project_np
-from .scene import Scene
+from core.geometry.cameras import project_np
+from core.io.scene import Scene
 
 __all__ = ["chamfer", "fscore", "inside_all", "inside_fraction", "nearest_pixels",
            "silhouette_iou", "evaluate", "FSCORE_TAUS"]

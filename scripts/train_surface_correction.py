@@ -1,16 +1,16 @@
-"""Train the default fit's surface correction (core.surface_correction) on the demo shapes.
+"""Train the default fit's surface correction (core.hull.correction) on the demo shapes.
 
     python scripts/train_surface_correction.py            # ~12 min on 2 cores; writes
                                                           # resources/surface_correction.npz
     python scripts/train_surface_correction.py --scenes 4 --epochs 2 --out /tmp/w.npz
 
-Data: scenes of the *demo* shapes (core.shapes.SHAPES), never the held-out shapes the
+Data: scenes of the *demo* shapes (core.geometry.shapes.SHAPES), never the held-out shapes the
 accuracy benchmark reports; with ``--primitives F`` a fraction F of the scenes shows one to
 three random primitives instead (thin plates and discs, rods, boxes, ellipsoids, capsules,
 tori; tried with F = 0.5 and 200 scenes, not used for the bundled weights: see README). Each
 is randomly stretched (x0.6-1.6 per axis, 70% of scenes) and rotated, seen by 8-30 cameras
 ('random' layout) at 64-128 px. Per scene, 6000 samples of the
-hull's surface at level 0.5 px, their features and depth targets (core.surface_correction).
+hull's surface at level 0.5 px, their features and depth targets (core.hull.correction).
 Model: DepthModel, smooth-L1 (beta 0.5 px) regression, AdamW + one-cycle schedule; a sixth of
 the scenes is held back and the validation L1 is printed next to a constant predictor's.
 Deterministic for a given --seed.
@@ -70,10 +70,10 @@ def scene_samples(worker: int, n_scenes: int, seed: int, level: float = 0.5,
     from scipy.spatial import cKDTree
     from scipy.spatial.transform import Rotation
 
-    from core.hull import _sd_maps, hull_mesh
-    from core.make_scene import make_scene, sample_surface
-    from core.shapes import HELDOUT_SHAPES, SHAPES, get_shape, normalise
-    from core.surface_correction import depth_targets, point_features
+    from core.hull.visual_hull import _sd_maps, hull_mesh
+    from core.io.mesh_scene import make_scene, sample_surface
+    from core.geometry.shapes import HELDOUT_SHAPES, SHAPES, get_shape, normalise
+    from core.hull.correction import depth_targets, point_features
 
     torch.set_num_threads(1)
     assert not set(SHAPES) & set(HELDOUT_SHAPES)
@@ -113,7 +113,7 @@ def train(X: np.ndarray, y: np.ndarray, ids: np.ndarray, epochs: int, seed: int,
     """Fit a DepthModel; prints validation L1 per epoch. Returns the model."""
     import torch
 
-    from core.surface_correction import DepthModel
+    from core.hull.correction import DepthModel
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -150,7 +150,7 @@ def train(X: np.ndarray, y: np.ndarray, ids: np.ndarray, epochs: int, seed: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.surface_correction import WEIGHTS
+    from core.hull.correction import WEIGHTS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenes", type=int, default=140, help="training scenes in all")

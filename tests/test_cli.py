@@ -22,8 +22,8 @@ import trimesh
 
 import main as main_module
 from core.metrics import evaluate
-from core.pointio import read_points, write_ply
-from core.scene import read_scene
+from core.io.points import read_points, write_ply
+from core.io.scene import read_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

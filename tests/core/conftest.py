@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.make_scene import make_scene
+from core.io.mesh_scene import make_scene
 
 
 @pytest.fixture(autouse=True)

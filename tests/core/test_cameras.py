@@ -1,4 +1,4 @@
-"""Tests of core.cameras: projection against hand computations, look_at, layouts, make_cameras."""
+"""Tests of core.geometry.cameras: projection against hand computations, look_at, layouts, make_cameras."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.cameras import (
+from core.geometry.cameras import (
     LAYOUTS,
     camera_centers,
     intrinsics,

@@ -1,4 +1,4 @@
-"""core.datasets: every reader on a tiny dataset written the way that format's own tools write it.
+"""core.io.readers: every reader on a tiny dataset written the way that format's own tools write it.
 
 The object is the procedural "blob" placed in an *original* world ``x_o = S * x_n + O`` (x_n:
 the shape's normalised frame); cameras look at it from a sphere around it. Each test checks the
@@ -19,18 +19,18 @@ from scipy import ndimage
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from app.cli import _metrics_reference, run_cli
-from core.cameras import look_at, project_np, view_directions
-from core.config import FitConfig
-from core.datasets import detect_and_load, detect_format, original_scene
-from core.datasets.dpc import FOCAL, RENDER_TO_DPC
-from core.fit import Fitter
-from core.loaders import load_scene
-from core.make_scene import sample_surface
+from app.cli import metrics_reference, run_cli
+from core.geometry.cameras import look_at, project_np, view_directions
+from core.fit.config import FitConfig
+from core.io.readers import detect_and_load, detect_format, original_scene
+from core.io.readers.dpc import FOCAL, RENDER_TO_DPC
+from core.fit.fitter import Fitter
+from core.io.loaders import load_scene
+from core.io.mesh_scene import sample_surface
 from core.metrics import chamfer
-from core.rasterize import render_silhouettes
-from core.scene import Scene, SceneError, read_scene
-from core.shapes import get_shape
+from core.geometry.rasterize import render_silhouettes
+from core.io.scene import Scene, SceneError, read_scene
+from core.geometry.shapes import get_shape
 
 S = 3.0  # original = S * normalised + O
 O = np.array([1.0, -2.0, 0.5])
@@ -299,7 +299,7 @@ def test_convert_round_trip(tmp_path, capsys):
     assert s.n_views == 4 and s.resolution == (48, 48) and s.images is not None
     assert s.extra["format"] == "dpc" and "to_original" in s.extra
     assert inside_per_view(s.gt_points, s) >= 0.99
-    ref = _metrics_reference(s)  # ground truth back in DPC's (original) coordinates
+    ref = metrics_reference(s)  # ground truth back in DPC's (original) coordinates
     assert np.allclose(ref.gt_points, to_orig(SURF_N[:2000]), atol=1e-5)
     # a converted scene reads like the dataset itself
     direct = load_scene(tmp_path / "src", res=48, max_views=4)
@@ -353,7 +353,7 @@ def test_cli_fit_exports_original_coordinates(tmp_path, capsys):
     mj = tmp_path / "m.json"
     assert run_cli(["fit", str(tmp_path / "d"), "--out", str(out), "--res", "48", "--points",
                     "200", "--iterations", "30", "--quiet", "--metrics-json", str(mj)]) == 0
-    from core.pointio import read_points
+    from core.io.points import read_points
 
     pts = read_points(out)
     # the cloud is in DTU's original world: it sits on the object there

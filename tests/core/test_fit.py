@@ -1,4 +1,4 @@
-"""Tests of core.fit.Fitter on a tiny scene: descent, live parameters, reset, snapshots,
+"""Tests of core.fit.fitter.Fitter on a tiny scene: descent, live parameters, reset, snapshots,
 divergence handling and determinism."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.cameras import project_np
-from core.config import LIVE_FIELDS, FitConfig
-from core.fit import FitDiverged, Fitter, Snapshot
+from core.geometry.cameras import project_np
+from core.fit.config import LIVE_FIELDS, FitConfig
+from core.fit.fitter import FitDiverged, Fitter, Snapshot
 
 
 def cfg(**kw) -> FitConfig:

@@ -1,4 +1,4 @@
-"""core.hull: the visual hull contains the object and is consistent with the masks."""
+"""core.hull.visual_hull: the visual hull contains the object and is consistent with the masks."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from core.hull import look_center, thin_pixels, visual_hull, voxel_hull
-from core.make_scene import make_scene
+from core.hull.visual_hull import look_center, thin_pixels, visual_hull, voxel_hull
+from core.io.mesh_scene import make_scene
 from core.metrics import chamfer, inside_fraction
-from core.scene import Scene, SceneError
+from core.io.scene import Scene, SceneError
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_sphere_hull_contains_sphere(sphere_scene):
 def test_chair_hull_keeps_thin_legs():
     s = make_scene("chair", views=8, res=64, gt_points=5000, seed=0)
     h = visual_hull(s, res=96, n_points=4000)
-    # leg points in views where the leg's line has gaps count as outside (see core.hull)
+    # leg points in views where the leg's line has gaps count as outside (see core.hull.visual_hull)
     assert inside_fraction(h.points, s) >= 0.85
     assert h.points[:, 2].min() < s.gt_points[:, 2].min() + 0.02  # legs reach the floor
     assert chamfer(h.points, s.gt_points)["cd"] < 2.0
@@ -49,7 +49,7 @@ def test_box_from_cameras_not_from_normalisation(sphere_scene):
 
 
 def test_look_center():
-    from core.cameras import make_cameras
+    from core.geometry.cameras import make_cameras
 
     K, R, t = make_cameras(6, 32, radius=3.0)
     assert np.allclose(look_center(R, t), 0, atol=1e-9)

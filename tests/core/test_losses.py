@@ -1,4 +1,4 @@
-"""Tests of core.losses: gradcheck of the silhouette loss, drwr_terms shapes and a check of the
+"""Tests of core.drwr.losses: gradcheck of the silhouette loss, drwr_terms shapes and a check of the
 whole loss (silhouette + fast repulsion) against a dense, plain-autograd pipeline."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.cameras import project
-from core.losses import drwr_terms, silhouette_loss
-from core.repulsion import AUTO_GRID_MIN_J, repulsion_naive
-from core.silhouette import SilhouetteMaps, sample_maps, signed_distance
+from core.geometry.cameras import project
+from core.drwr.losses import drwr_terms, silhouette_loss
+from core.drwr.repulsion import AUTO_GRID_MIN_J, repulsion_naive
+from core.drwr.silhouette import SilhouetteMaps, sample_maps, signed_distance
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_drwr_terms_no_repulsion_weight_behind_the_camera(scene, maps):
 
 
 def _dense_total(pts, K, R, t, maps, views, sigma, lam, beta):
-    """The loss of core.losses written out with plain autograd and the dense repulsion."""
+    """The loss of core.drwr.losses written out with plain autograd and the dense repulsion."""
     sd, mask, bias = maps.sd, maps.mask, maps.bias
     if views is not None:
         K, R, t, sd, mask, bias = K[views], R[views], t[views], sd[views], mask[views], bias[views]

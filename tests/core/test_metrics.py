@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from core.make_scene import make_scene
+from core.io.mesh_scene import make_scene
 from core.metrics import chamfer, evaluate, fscore, inside_fraction, silhouette_iou
 
 

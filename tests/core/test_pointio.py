@@ -1,4 +1,4 @@
-"""Tests of core.pointio: our files read back by our reader, trimesh and pyvista."""
+"""Tests of core.io.points: our files read back by our reader, trimesh and pyvista."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from core.pointio import read_points, write_obj, write_ply, write_points
+from core.io.points import read_points, write_obj, write_ply, write_points
 
 pv = pytest.importorskip("pyvista")  # allowed in tests (not in core)
 

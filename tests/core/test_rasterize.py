@@ -1,4 +1,4 @@
-"""core.rasterize against an independent naive ray caster (Moller-Trumbore in NumPy)."""
+"""core.geometry.rasterize against an independent naive ray caster (Moller-Trumbore in NumPy)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from core.cameras import make_cameras
-from core.rasterize import render_silhouettes
-from core.shapes import get_shape
+from core.geometry.cameras import make_cameras
+from core.geometry.rasterize import render_silhouettes
+from core.geometry.shapes import get_shape
 
 
 def ray_cast_masks(vertices, faces, K, R, t, H, W) -> np.ndarray:

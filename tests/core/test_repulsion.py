@@ -1,4 +1,4 @@
-"""Tests of core.repulsion: chunked and grid against the dense reference."""
+"""Tests of core.drwr.repulsion: chunked and grid against the dense reference."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from core.repulsion import (
+from core.drwr.repulsion import (
     AUTO_GRID_MIN_J,
     DEFAULT_TOL,
     EXP_CLAMP,

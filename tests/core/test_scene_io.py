@@ -1,4 +1,4 @@
-"""Tests of core.scene: write/read round trip and every validation of docs SCENE-FORMAT.md."""
+"""Tests of core.io.scene: write/read round trip and every validation of docs SCENE-FORMAT.md."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.make_scene import make_scene
-from core.scene import Scene, SceneError, read_scene, write_scene
+from core.io.mesh_scene import make_scene
+from core.io.scene import Scene, SceneError, read_scene, write_scene
 
 
 @pytest.fixture(scope="module")

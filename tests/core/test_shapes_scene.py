@@ -1,4 +1,4 @@
-"""core.shapes, core.make_scene, core.demo and the scene-folder round trip."""
+"""core.geometry.shapes, core.io.mesh_scene, core.io.demo and the scene-folder round trip."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from core.demo import demo_scene
-from core.make_scene import make_scene, sample_surface
-from core.scene import SceneError, read_scene, write_scene
-from core.shapes import ALL_SHAPES, HELDOUT_SHAPES, SHAPES, get_shape
+from core.io.demo import demo_scene
+from core.io.mesh_scene import make_scene, sample_surface
+from core.io.scene import SceneError, read_scene, write_scene
+from core.geometry.shapes import ALL_SHAPES, HELDOUT_SHAPES, SHAPES, get_shape
 
 
 @pytest.mark.parametrize("name", list(ALL_SHAPES))

@@ -1,4 +1,4 @@
-"""Tests of core.silhouette: the smooth field, bilinear sampling convention, off-image fall-off
+"""Tests of core.drwr.silhouette: the smooth field, bilinear sampling convention, off-image fall-off
 and the boundary bias, each against a hand computation."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from core.silhouette import (
+from core.drwr.silhouette import (
     SilhouetteMaps,
     boundary_bias,
     outside_distance,

@@ -1,16 +1,16 @@
-"""core.snap.snap_inside against a naive per-point search, and its end-to-end effect."""
+"""core.hull.snap.snap_inside against a naive per-point search, and its end-to-end effect."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.config import apply_preset
-from core.fit import Fitter
-from core.make_scene import make_scene
+from core.fit.config import apply_preset
+from core.fit.fitter import Fitter
+from core.io.mesh_scene import make_scene
 from core.metrics import inside_all
-from core.cameras import project_np
-from core.scene import Scene
-from core.snap import snap_inside
+from core.geometry.cameras import project_np
+from core.io.scene import Scene
+from core.hull.snap import snap_inside
 
 
 def _one_view(scene: Scene, i: int) -> Scene:

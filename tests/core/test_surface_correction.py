@@ -1,4 +1,4 @@
-"""Tests of core.surface_correction: features, normals and targets against naive references,
+"""Tests of core.hull.correction: features, normals and targets against naive references,
 weights round trip, the bundled model on shapes it never saw, and the training script."""
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ import torch
 import trimesh
 from scipy.spatial import cKDTree
 
-from core.hull import _sd_maps, hull_volume
-from core.make_scene import make_scene, sample_surface
+from core.hull.visual_hull import _sd_maps, hull_volume
+from core.io.mesh_scene import make_scene, sample_surface
 from core.metrics import evaluate
-from core.shapes import HELDOUT_SHAPES, SHAPES
-from core.snap import snap_inside
-from core.surface_correction import (
+from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
+from core.hull.snap import snap_inside
+from core.hull.correction import (
     DEPTHS_PX, N_FEATURES, WEIGHTS, DepthModel, correct_points, depth_targets, field_at,
     hull_normals, load_model, point_features)
-from core.surface_prior import HullPrior
+from core.hull.prior import HullPrior
 
 ROOT = Path(__file__).resolve().parents[2]
 

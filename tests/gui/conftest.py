@@ -28,8 +28,8 @@ def window(qtbot: Any, tmp_path: Any) -> Any:
 
 def load_demo(w: Any, qtbot: Any, run: bool = True, points: int = J) -> Any:
     """Start the demo fit in ``w``; wait for the first frame on screen."""
-    from core.config import apply_preset
-    from core.demo import demo_scene
+    from core.fit.config import apply_preset
+    from core.io.demo import demo_scene
 
     # the paper's preset with many iterations: a fit that keeps running during the test
     cfg = apply_preset("drwr-paper", points=points, iterations=100_000)

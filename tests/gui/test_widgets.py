@@ -65,7 +65,7 @@ def test_loss_plot_accumulates(qtbot: Any) -> None:
 
 def test_frusta_segments_shape() -> None:
     from app.controller import frusta_segments
-    from core.cameras import make_cameras
+    from core.geometry.cameras import make_cameras
 
     K, R, t = make_cameras(3, 32)
     seg = frusta_segments(K, R, t, 32, 32)

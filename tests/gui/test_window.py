@@ -80,7 +80,7 @@ def test_reset_applies_point_count(window: Any, qtbot: Any) -> None:
 
 
 def test_export_while_running(running: Any, qtbot: Any, tmp_path: Any) -> None:
-    from core.pointio import read_points
+    from core.io.points import read_points
 
     qtbot.waitUntil(lambda: it(running) >= 2, timeout=10000)
     out = running.export_cloud(str(tmp_path / "cloud.ply"))
@@ -130,7 +130,7 @@ def test_overlays_gt_and_frusta(running: Any, qtbot: Any) -> None:
 
 
 def test_errors_keep_cloud_and_report(running: Any, qtbot: Any, monkeypatch: Any) -> None:
-    from core.fit import FitDiverged
+    from core.fit.fitter import FitDiverged
 
     w = running.controller.worker
 
@@ -147,9 +147,9 @@ def test_errors_keep_cloud_and_report(running: Any, qtbot: Any, monkeypatch: Any
 def test_export_of_a_dataset_is_in_its_original_world(window: Any, qtbot: Any,
                                                       tmp_path: Any) -> None:
     """Dataset readers normalise the object; the GUI's export maps the cloud back."""
-    from core.config import apply_preset
-    from core.demo import demo_scene
-    from core.pointio import read_points
+    from core.fit.config import apply_preset
+    from core.io.demo import demo_scene
+    from core.io.points import read_points
 
     scene = demo_scene()
     T = np.eye(4)

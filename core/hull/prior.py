@@ -5,13 +5,13 @@ hull's volume; users asking for "the shape" want points on the surface. These te
 points onto the surface of the visual hull of the masks and spread them evenly over it:
 
 - ``HullPrior.field(points)``: the carving field h (pixels, positive inside every mask;
-  trilinear on the 128^3 grid of core.hull). The surface term is ``(h - LEVEL)^2``.
+  trilinear on the 128^3 grid of core.hull.visual_hull). The surface term is ``(h - LEVEL)^2``.
 - :func:`spread_loss`: 3-D repulsion among each point's k nearest neighbours,
   ``Σ_j Σ_{k∈N(j)} exp(-|x_j - x_k|^2 / h^2)`` with h the expected spacing of J points on
   the hull's surface (sqrt(area / J)), for even density.
 - :func:`farthest_point_sample`: even initial points on the hull surface.
 - ``HullPrior.surface_points(n, correct=True)``: the same, after moving the area samples
-  along their normals by the learned depth of core.surface_correction (lenses flattened onto
+  along their normals by the learned depth of core.hull.correction (lenses flattened onto
   the thin part inside them, tight parts moved out to the silhouette rims).
 """
 
@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial import cKDTree
 
-from .hull import LEVEL, _sd_maps, hull_mesh
-from .make_scene import sample_surface
-from .scene import Scene
+from core.hull.visual_hull import LEVEL, _sd_maps, hull_mesh
+from core.io.mesh_scene import sample_surface
+from core.io.scene import Scene
 
 __all__ = ["HullPrior", "spread_loss", "knn_indices", "farthest_point_sample",
            "even_surface_points"]
@@ -98,7 +98,7 @@ class HullPrior:
         sampling."""
         if not correct:
             return even_surface_points(self.vertices, self.faces, n, seed, pool)
-        from .surface_correction import correct_points
+        from core.hull.correction import correct_points
 
         cand = sample_surface(self.vertices, self.faces, pool * n, seed)
         sd = _sd_maps(self.scene.masks, level=self.level)

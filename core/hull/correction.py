@@ -13,7 +13,7 @@ how fast it deepens), the per-view signed pixel distances (how many views bind x
 creases), how far the binding view's tangent ray stays on the surface (long generator
 segments mark the lenses' flat caps), how many lines of sight graze x, and the view count.
 It is trained by ``scripts/train_surface_correction.py`` on the *demo* shapes only
-(core.shapes.SHAPES, randomly stretched and rotated, 8-30 views, 64-128 px), never on the
+(core.geometry.shapes.SHAPES, randomly stretched and rotated, 8-30 views, 64-128 px), never on the
 held-out shapes the accuracy benchmark reports; the target is the smallest inward depth
 whose point comes within 0.3 px of the closest approach to the true surface
 (:func:`depth_targets`). Weights live in ``resources/surface_correction.npz``.
@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .cameras import camera_centers, project_np
-from .hull import _PAD, HullVolume
-from .scene import Scene
+from core.geometry.cameras import camera_centers, project_np
+from core.hull.visual_hull import _PAD, HullVolume
+from core.io.scene import Scene
 
 __all__ = ["PROFILE_PX", "DEPTHS_PX", "N_FEATURES", "WEIGHTS", "field_at", "hull_normals",
            "view_distances", "point_features", "depth_targets", "DepthModel", "load_model",
@@ -45,7 +45,7 @@ PROFILE_PX = np.array([0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32], np.float64)
 DEPTHS_PX = np.concatenate([np.arange(-1, 3.1, 0.25), np.arange(3.5, 10.1, 0.5),
                             np.arange(11, 25, 1.0), np.arange(26, 41, 2.0)])
 N_FEATURES = len(PROFILE_PX) + 4 + 2 + 3 + 1
-WEIGHTS = Path(__file__).resolve().parent.parent / "resources" / "surface_correction.npz"
+WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "surface_correction.npz"
 _CHORD_STEPS = 40
 _MAX_DEPTH = 40.0  # pixels; predictions are clipped to [-1, _MAX_DEPTH]
 
@@ -74,7 +74,7 @@ def view_distances(scene: Scene, sd: np.ndarray, points: np.ndarray
 
     Args:
         scene: cameras.
-        sd: (I, H + 2P, W + 2P) padded signed distance maps (core.hull._sd_maps).
+        sd: (I, H + 2P, W + 2P) padded signed distance maps (core.hull.visual_hull._sd_maps).
         points: (N, 3) world points in front of the cameras.
 
     Returns:
@@ -95,7 +95,7 @@ def point_features(scene: Scene, hv: HullVolume, sd: np.ndarray, points: np.ndar
 
     Args:
         scene: cameras (and masks, through ``sd``).
-        hv: the carving field on its grid (core.hull.hull_volume).
+        hv: the carving field on its grid (core.hull.visual_hull.hull_volume).
         sd: (I, H + 2P, W + 2P) padded signed distance maps the field was built from.
         points: (N, 3) samples on the level set ``field = level``.
         level: the surface level (pixels).

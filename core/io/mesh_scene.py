@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from .cameras import make_cameras
-from .rasterize import render_silhouettes
-from .scene import Scene, SceneError
-from .shapes import ALL_SHAPES, get_shape, normalise
+from core.geometry.cameras import make_cameras
+from core.geometry.rasterize import render_silhouettes
+from core.io.scene import Scene, SceneError
+from core.geometry.shapes import ALL_SHAPES, get_shape, normalise
 
 __all__ = ["make_scene", "load_mesh", "sample_surface", "MESH_FORMATS"]
 
@@ -89,7 +89,7 @@ def make_scene(
     """Synthetic scene of ``source`` (mesh file path, shape name, or a Trimesh).
 
     The mesh is normalised (bbox centre 0, bbox diagonal 1); ``views`` cameras from
-    :func:`core.cameras.make_cameras` (``layout``, ``radius``, ``fov_deg``, ``seed``) render
+    :func:`core.geometry.cameras.make_cameras` (``layout``, ``radius``, ``fov_deg``, ``seed``) render
     exact (views, res, res) silhouettes; ``gt_points`` surface points (seeded, uniform by area)
     become the ground truth (0: none). ``scene.extra`` records source, layout, radius, fov_deg,
     seed and the normalisation (``x_scene = (x_file - center) * scale``).

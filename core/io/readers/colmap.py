@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..scene import Scene, SceneError
+from core.io.scene import Scene, SceneError
 from .common import (View, add_view, check_rotation, finish, read_mask, read_rgb_alpha,
                      select)
 

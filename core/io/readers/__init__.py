@@ -15,7 +15,7 @@ colmap         cameras.txt + images.txt (here, sparse/0, sparse)  :mod:`.colmap`
 Every reader returns a Scene normalised into the canonical box (visual-hull bounding box
 centred, diagonal 1) with ``extra["to_original"]`` (4x4, normalised -> the dataset's original
 world); :func:`original_scene` gives the scene back in original coordinates (for metrics).
-Bad data raises :class:`core.scene.SceneError` naming the file.
+Bad data raises :class:`core.io.scene.SceneError` naming the file.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..scene import Scene, SceneError
+from core.io.scene import Scene, SceneError
 from .blender import is_blender, load_blender
 from .colmap import is_colmap, load_colmap
 from .common import DEFAULT_RES, original_scene

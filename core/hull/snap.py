@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .cameras import project_np
-from .metrics import nearest_pixels
-from .scene import Scene
+from core.geometry.cameras import project_np
+from core.metrics import nearest_pixels
+from core.io.scene import Scene
 
 __all__ = ["snap_inside"]
 

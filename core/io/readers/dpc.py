@@ -37,7 +37,7 @@ from typing import Sequence
 import numpy as np
 import scipy.io
 
-from ..scene import Scene, SceneError
+from core.io.scene import Scene, SceneError
 from .common import View, add_view, check_rotation, finish, read_rgb_alpha, select
 
 __all__ = ["load_dpc", "is_dpc", "FOCAL", "RENDER_TO_DPC"]

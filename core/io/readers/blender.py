@@ -35,7 +35,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..scene import Scene, SceneError, load_json
+from core.io.scene import Scene, SceneError, load_json
 from .common import (View, add_view, finish, opengl_c2w_to_opencv, read_rgb_alpha,
                      select)
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .carve import sample_in_hull, scene_box
-from .config import LIVE_FIELDS, FitConfig
-from .losses import drwr_terms
-from .scene import Scene
-from .snap import snap_inside
-from .surface_prior import HullPrior, knn_indices, spread_loss
+from core.hull.interior import sample_in_hull, scene_box
+from core.fit.config import LIVE_FIELDS, FitConfig
+from core.drwr.losses import drwr_terms
+from core.io.scene import Scene
+from core.hull.snap import snap_inside
+from core.hull.prior import HullPrior, knn_indices, spread_loss
 
 __all__ = ["Fitter", "Snapshot", "FitDiverged", "resolve_device"]
 
@@ -77,7 +77,7 @@ class Fitter:
         self.config = config or FitConfig()
         self.config.validate()
         self.device = resolve_device(self.config.device)
-        from .silhouette import SilhouetteMaps
+        from core.drwr.silhouette import SilhouetteMaps
 
         self.maps = SilhouetteMaps(scene.masks, self.config.R, self.device)
         dt = torch.float32
@@ -188,7 +188,7 @@ class Fitter:
         return self.last_losses
 
     def snap(self) -> None:
-        """Move the points that fall outside a mask minimally inside it (core.snap); done
+        """Move the points that fall outside a mask minimally inside it (core.hull.snap); done
         after the last iteration when ``config.snap`` is on."""
         moved = snap_inside(self.points_np(), self.scene)
         with torch.no_grad():

@@ -1,7 +1,7 @@
 """Exact binary silhouettes of a triangle mesh (vectorised NumPy, no OpenGL).
 
 Pixel (r, c) is foreground iff its centre (u = c, v = r; the centre of pixel (0, 0) is at
-u = v = 0, see core.cameras) lies inside, or on an edge of, at least one projected triangle.
+u = v = 0, see core.geometry.cameras) lies inside, or on an edge of, at least one projected triangle.
 Since every vertex must lie in front of the camera, this equals "the ray through the pixel
 centre hits the mesh in front of the camera".
 """

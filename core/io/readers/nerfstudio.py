@@ -19,7 +19,7 @@ Conventions (source: nerfstudio ``data/dataparsers/nerfstudio_dataparser.py`` an
   (k1..k4, p1, p2) is 0; anything else is rejected (undistort first, e.g. with COLMAP's
   ``image_undistorter``).
 - ``transform_matrix`` is camera-to-world in OpenGL axes (x right, y up, looking along -z), as
-  in Blender scenes; converted like :mod:`core.datasets.blender`.
+  in Blender scenes; converted like :mod:`core.io.readers.blender`.
 - Mask: ``mask_path`` when given, else the image's alpha channel; a frame with neither is
   rejected.
 """
@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..scene import Scene, SceneError
+from core.io.scene import Scene, SceneError
 from .blender import _number, image_file, read_json
 from .common import (View, add_view, finish, opengl_c2w_to_opencv, read_mask,
                      read_rgb_alpha, select)

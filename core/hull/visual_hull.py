@@ -37,10 +37,10 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import marching_cubes
 
-from .cameras import camera_centers
-from .make_scene import sample_surface
-from .metrics import inside_all
-from .scene import Scene, SceneError
+from core.geometry.cameras import camera_centers
+from core.io.mesh_scene import sample_surface
+from core.metrics import inside_all
+from core.io.scene import Scene, SceneError
 
 __all__ = ["HullResult", "HullVolume", "hull_volume", "hull_mesh", "visual_hull", "voxel_hull",
            "look_center", "thin_pixels", "LEVEL", "THIN_RADIUS"]

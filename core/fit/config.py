@@ -1,26 +1,19 @@
-"""The fit configuration: one dataclass drives the CLI flags and the GUI sliders.
-
-Every field carries ``metadata`` with ``help`` (text for ``--help`` and tooltips), and for
-numbers ``min``/``max`` (slider range), optional ``log`` (log-scaled slider), ``live`` (may
-change while a fit runs; otherwise applies on Reset) and ``flag`` (CLI flag name when it
-differs from ``--field-name``).
-"""
+"""The fit configuration: one dataclass drives the CLI flags and the GUI sliders
+(field metadata: see core.params)."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FitConfig", "PRESETS", "config_fields", "apply_preset", "LIVE_FIELDS"]
+from core.params import JobConfig, live_fields
+from core.params import param as _f
 
-
-def _f(default: Any, help: str, **meta: Any) -> Any:
-    return field(default=default, metadata={"help": help, **meta})
+__all__ = ["FitConfig", "PRESETS", "apply_preset", "LIVE_FIELDS"]
 
 
 @dataclass
-class FitConfig:
+class FitConfig(JobConfig):
     """Parameters of one single-shape DRWR fit."""
 
     points: int = _f(2000, "number of points J in the cloud", min=16, max=200_000, log=True,
@@ -34,7 +27,7 @@ class FitConfig:
     lr_final: float = _f(0.1, "learning rate at the last step, as a fraction of lr (cosine decay)",
                          min=0.0, max=1.0, live=True)
     sil_weight: float = _f(100.0, "λ: weight of the silhouette loss, measured in pixels outside "
-                           "the silhouette (see core.losses)", min=0.1, max=1000.0, log=True,
+                           "the silhouette (see core.drwr.losses)", min=0.1, max=1000.0, log=True,
                            live=True)
     beta: float = _f(0.0, "β: weight of the structure-aware repulsion against the silhouette "
                      "loss (paper: 3)", min=0.0, max=20.0, live=True)
@@ -57,10 +50,10 @@ class FitConfig:
     surface_correction: str = _f(
         "learned", "'surface' init: move the hull-surface samples along their normals by a "
         "depth learned on the demo shapes (flattens the hull's lenses onto thin seats and "
-        "wings, moves tight parts out to the rims; core.surface_correction) or 'off' (the "
+        "wings, moves tight parts out to the rims; core.hull.correction) or 'off' (the "
         "plain hull surface)", choices=("learned", "off"), live=False)
     snap: str = _f("on", "after the last iteration, move every point that projects outside a "
-                   "mask by the smallest image-plane step into it (core.snap)",
+                   "mask by the smallest image-plane step into it (core.hull.snap)",
                    choices=("on", "off"), live=True)
     init: str = _f("surface", "initialisation: 'surface' (evenly on the visual hull's surface), "
                    "'hull' (uniform inside the hull) or 'box' (uniform in the box the cameras "
@@ -72,24 +65,8 @@ class FitConfig:
     preset: str = _f("default", "named preset the other values started from",
                      choices=("default", "drwr-paper"), live=False)
 
-    def replace(self, **changes: Any) -> "FitConfig":
-        """A copy with ``changes`` validated and applied."""
-        new = dataclasses.replace(self, **changes)
-        new.validate()
-        return new
 
-    def validate(self) -> None:
-        """Raise ValueError naming the field when a value is out of range or not a choice."""
-        for f in fields(self):
-            v = getattr(self, f.name)
-            m = f.metadata
-            if "choices" in m and v not in m["choices"]:
-                raise ValueError(f"{f.name} must be one of {m['choices']}, got {v!r}")
-            if "min" in m and not (m["min"] <= v <= m["max"]):
-                raise ValueError(f"{f.name} must be in [{m['min']}, {m['max']}], got {v!r}")
-
-
-LIVE_FIELDS = tuple(f.name for f in fields(FitConfig) if f.metadata.get("live"))
+LIVE_FIELDS = live_fields(FitConfig)
 
 #: Named starting points. ``default``: points spread evenly (farthest-point sampling) on the
 #: visual hull's surface, then DRWR's silhouette loss pulls any point outside a mask back in;
@@ -110,8 +87,3 @@ def apply_preset(name: str, **overrides: Any) -> FitConfig:
     cfg = FitConfig(preset=name, **vals)
     cfg.validate()
     return cfg
-
-
-def config_fields(cls: type = FitConfig) -> list[dataclasses.Field]:
-    """The dataclass fields, in order, for building CLI flags and GUI controls."""
-    return list(fields(cls))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from functools import lru_cache
 
-from .make_scene import make_scene
-from .scene import Scene
+from core.io.mesh_scene import make_scene
+from core.io.scene import Scene
 
 __all__ = ["demo_scene"]
 

@@ -1,12 +1,12 @@
 """Where the object is, for initialising fits: the box all cameras see it in, and random
-points inside the visual hull (reusing the carving field of :mod:`core.hull`)."""
+points inside the visual hull (reusing the carving field of :mod:`core.hull.visual_hull`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .hull import LEVEL, _carve_box, _field, _sd_maps
-from .scene import Scene
+from core.hull.visual_hull import LEVEL, _carve_box, _field, _sd_maps
+from core.io.scene import Scene
 
 __all__ = ["scene_box", "sample_in_hull"]
 

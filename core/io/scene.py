@@ -142,7 +142,7 @@ def read_scene(path: str | Path) -> Scene:
 
     Raises :class:`SceneError` naming the file and the problem.
     """
-    from .pointio import read_points  # local: pointio imports nothing from here
+    from core.io.points import read_points  # local: pointio imports nothing from here
 
     p = Path(path)
     folder = p.parent if p.is_file() else p
@@ -205,7 +205,7 @@ def read_scene(path: str | Path) -> Scene:
 
 def write_scene(scene: Scene, path: str | Path) -> Path:
     """Write ``scene`` as a ``drwr-scene`` v1 folder at ``path``; returns the folder."""
-    from .pointio import write_ply
+    from core.io.points import write_ply
 
     folder = Path(path)
     (folder / "masks").mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ cameras live in) and hands it to :func:`add_view`, which
 then calls :func:`finish`, which
 
 3. normalises: the visual hull's bounding box (carved from cameras and masks alone by
-   :func:`core.carve.scene_box`, then tightened to the points of a 40^3 grid inside every
+   :func:`core.hull.interior.scene_box`, then tightened to the points of a 40^3 grid inside every
    mask) gets its centre at the origin and its diagonal 1, ``x_new = (x - c) / s``, which keeps
    every projection identical with ``R' = R``, ``t' = (R c + t) / s``; ground truth moves along;
 4. records ``extra["to_original"]``: the 4x4 matrix mapping normalised coordinates to the
@@ -32,7 +32,7 @@ import numpy as np
 import scipy.linalg
 from PIL import Image, UnidentifiedImageError
 
-from ..scene import Scene, SceneError
+from core.io.scene import Scene, SceneError
 
 __all__ = [
     "DEFAULT_RES", "View", "add_view", "finish", "original_scene", "decompose_projection",
@@ -216,8 +216,8 @@ def add_view(views: list[View], v: View, res: int | None) -> None:
 # -- normalisation ---------------------------------------------------------------------------
 def _hull_box(scene: Scene, sources: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Bounding box (lo, hi) of the visual hull; names the camera that misses the object."""
-    from ..carve import scene_box
-    from ..hull import _field, _sd_maps
+    from core.hull.interior import scene_box
+    from core.hull.visual_hull import _field, _sd_maps
 
     try:
         lo, hi = scene_box(scene)
@@ -236,7 +236,7 @@ def _hull_box(scene: Scene, sources: list[str]) -> tuple[np.ndarray, np.ndarray]
 
 def _name_bad_view(scene: Scene, sources: list[str], exc: SceneError) -> None:
     """Raise a SceneError naming the one view whose removal makes the hull non-empty."""
-    from ..carve import scene_box
+    from core.hull.interior import scene_box
 
     if scene.n_views < 3:
         return

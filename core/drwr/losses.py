@@ -3,7 +3,7 @@
 For view i and point j projected to p_ij (pixels):
 
 - silhouette: ``l1_ij = D |1 - vG_i(p_ij)|`` with vG <= 1 the normalised falling distance
-  field (see core.silhouette, which also explains why vG is taken from the bilinear signed
+  field (see core.drwr.silhouette, which also explains why vG is taken from the bilinear signed
   distance) and D = max(H, W): the paper's l1 expressed in pixels, i.e. the distance in
   pixels from p_ij to the silhouette (0 inside).
 - repulsion:  ``l2_ij = w_ij e^{δ_ij} Σ_{j'≠j} w_ij' exp(-|p_ij - p_ij'|² / σ²)`` with
@@ -31,16 +31,16 @@ from __future__ import annotations
 
 import torch
 
-from .cameras import project
-from .repulsion import repulsion
-from .silhouette import SilhouetteMaps, outside_distance, sample_maps
+from core.geometry.cameras import project
+from core.drwr.repulsion import repulsion
+from core.drwr.silhouette import SilhouetteMaps, outside_distance, sample_maps
 
 __all__ = ["silhouette_loss", "drwr_terms"]
 
 
 def silhouette_loss(sd: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """l1 = D (1 - vG(uv)): pixels outside the silhouette. sd (I,H,W) signed distance
-    (core.silhouette.signed_distance), uv (I,J,2) -> (I,J) >= 0."""
+    (core.drwr.silhouette.signed_distance), uv (I,J,2) -> (I,J) >= 0."""
     return outside_distance(sd, uv)
 
 
