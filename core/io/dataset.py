@@ -8,7 +8,8 @@ A dataset is a folder of ``drwr-scene`` folders plus ``dataset.json``::
 
 All objects share one canonical frame: a scene's world frame *is* that frame (no per-object
 normalisation). :func:`read_dataset` checks every rule of the format and raises
-:class:`core.io.scene.SceneError` with one message naming the file and the problem.
+:class:`core.io.scene.SceneError` with one message naming the file and the problem. It also
+reads a folder of DPC ShapeNet renders (:mod:`core.io.readers.dpc_dataset`).
 
 """
 
@@ -24,7 +25,8 @@ from PIL import Image, UnidentifiedImageError
 
 from core.io.scene import Scene, SceneError, load_json, read_scene, write_scene
 
-__all__ = ["DrwrDataset", "read_dataset", "write_dataset", "is_dataset", "DATASET_FORMAT",
+__all__ = ["DrwrDataset", "read_dataset", "write_dataset", "is_dataset", "check_sizes",
+           "DATASET_FORMAT",
            "DATASET_VERSION", "INDEX"]
 
 DATASET_FORMAT = "drwr-dataset"
@@ -152,21 +154,23 @@ def _view_file(folder: Path, k: int, key: str) -> Path:
         return folder
 
 
-def _check_sizes(scene: Scene, obj_id: str, size: tuple[int, int], first: str,
-                 folder: Path) -> None:
-    """SceneError naming the file when a mask or image of ``scene`` is not ``size`` (H, W)."""
+def check_sizes(scene: Scene, obj_id: str, size: tuple[int, int], first: str,
+                view_file: Callable[[int, str], Path]) -> None:
+    """SceneError naming the file when a mask or image of ``scene`` is not ``size`` (H, W).
+
+    ``view_file(k, "mask" | "image")``: the file of view k's mask / image, for the message."""
     H, W = size
     if scene.resolution != size:
         h, w = scene.resolution
-        raise SceneError(f"{_view_file(folder, 0, 'mask')}: mask size {w}x{h} differs from the "
-                         f"first object's ({first}) {W}x{H} (all views of all objects must "
-                         "share one size)")
+        raise SceneError(f"{view_file(0, 'mask')}: mask size {w}x{h} differs from the first "
+                         f"object's ({first}) {W}x{H} (all views of all objects must share one "
+                         "size)")
     for k, im in enumerate(scene.images or []):
         if im.shape[:2] != size:
             h, w = im.shape[:2]
-            raise SceneError(f"{_view_file(folder, k, 'image')}: image size {w}x{h} differs "
-                             f"from the first object's ({first}) {W}x{H} (all views of all "
-                             "objects must share one size)")
+            raise SceneError(f"{view_file(k, 'image')}: image size {w}x{h} differs from the "
+                             f"first object's ({first}) {W}x{H} (all views of all objects must "
+                             "share one size)")
 
 
 def read_dataset(path: str | Path, check_scenes: bool = True) -> DrwrDataset:
@@ -175,6 +179,9 @@ def read_dataset(path: str | Path, check_scenes: bool = True) -> DrwrDataset:
     check_scenes: read every listed scene (validating it and every mask/image size); with
     False only the folders' existence is checked and ``image_size`` is taken from the first
     object's first mask (fast for big datasets; a bad scene then surfaces when it is read).
+    A folder of DPC ShapeNet renders (no dataset.json) is read by
+    :func:`core.io.readers.dpc_dataset.read_dpc_dataset` (its own docstring states its
+    assumptions).
     Raises SceneError with one message naming the file and the problem.
     """
     p = Path(path)
@@ -183,7 +190,12 @@ def read_dataset(path: str | Path, check_scenes: bool = True) -> DrwrDataset:
     if not root.is_dir():
         raise SceneError(f"{root}: no such dataset folder")
     if not index.is_file():
-        raise SceneError(f"{index}: missing (a drwr-dataset folder needs dataset.json)")
+        from core.io.readers.dpc_dataset import is_dpc_dataset, read_dpc_dataset
+
+        if is_dpc_dataset(root):
+            return read_dpc_dataset(root, check_scenes=check_scenes)
+        raise SceneError(f"{index}: missing (a drwr-dataset folder needs dataset.json; a folder "
+                         "of DPC renders needs <synset>/<model>/render_*.png + camera_*.mat)")
     splits, cats, extra = _check_index(load_json(index), index)
     ds = DrwrDataset(root=root, splits=splits, categories=cats, extra=extra)
     ids = ds.all_ids()
@@ -199,7 +211,7 @@ def read_dataset(path: str | Path, check_scenes: bool = True) -> DrwrDataset:
         scene = ds.scene(i)
         if size is None:
             size = scene.resolution
-        _check_sizes(scene, i, size, first, root / i)
+        check_sizes(scene, i, size, first, lambda k, key, f=root / i: _view_file(f, k, key))
     ds.image_size = size  # type: ignore[assignment]
     return ds
 

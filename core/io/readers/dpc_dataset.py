@@ -1,0 +1,210 @@
+"""A folder of DPC / DRC ShapeNet renders read as a training dataset (:class:`DrwrDataset`).
+
+Layout (DPC's ``data/`` folder after ``download_train_data.sh <synset>`` and, optionally, the
+ground-truth scripts), every part but the renders optional::
+
+    data/
+      renders/<synset>/<model>/render_0.png, camera_0.mat, ...   (one folder per object)
+      splits/<synset>_train.txt, <synset>_val.txt, <synset>_test.txt   (one model id a line)
+      gt/downsampled/<synset>/<model>.mat                        ({"points": (N, 3)})
+
+The folder given may also be ``renders/`` itself (``<synset>/<model>/``) or one synset folder
+(``<model>/``; the folder's name is then the synset). Views and cameras are read as
+:mod:`core.io.readers.dpc` reads one object (same conventions and the same **assumption** on
+``extrinsic``), with one difference: **no per-object normalisation**. ShapeNet models are
+already normalised and aligned per category, so DPC's own frame (``x_render = A x_dpc``, see
+``core.io.readers.dpc``) is the dataset's canonical frame, the frame of DPC's ground truth.
+
+Ids are ``<synset>_<model>``; categories the ShapeNet names of the synsets (the synset id when
+unknown). Splits come from ``splits/<synset>_<split>.txt`` when that synset has them (a listed
+model without a render folder is an error naming the split file); otherwise a model goes to
+train / val / test (70 / 10 / 20 %) by a hash of its id, which is stable as models are added.
+Ground truth: ``gt/downsampled/<synset>/<model>.mat``, else ``gt/dense/...``, else a ``.mat``
+with ``points`` in the model folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from core.io.dataset import DrwrDataset, check_sizes
+from core.io.scene import Scene, SceneError
+from .common import View, add_view, check_rotation, read_rgb_alpha
+from .dpc import FOCAL, RENDER_TO_DPC, is_dpc
+
+__all__ = ["is_dpc_dataset", "read_dpc_dataset", "load_dpc_object", "SYNSETS"]
+
+#: ShapeNet synset id -> category name (the 13 categories of the single-view literature)
+SYNSETS = {
+    "02691156": "airplane", "02828884": "bench", "02933112": "cabinet", "02958343": "car",
+    "03001627": "chair", "03211117": "display", "03636649": "lamp", "03691459": "speaker",
+    "04090263": "rifle", "04256520": "sofa", "04379243": "table", "04401088": "telephone",
+    "04530566": "watercraft",
+}
+SPLITS = ("train", "val", "test")
+
+
+def _subdirs(p: Path) -> list[Path]:
+    return sorted(q for q in p.iterdir() if q.is_dir()) if p.is_dir() else []
+
+
+def _categories(root: Path) -> dict[str, Path]:
+    """synset -> folder of its model folders ({} when the layout is not DPC's)."""
+    base = root / "renders" if (root / "renders").is_dir() else root
+    subs = _subdirs(base)
+    if any(is_dpc(s) for s in subs[:3]):  # base is one synset folder
+        return {base.name: base}
+    out = {}
+    for s in subs:
+        models = _subdirs(s)
+        if models and is_dpc(models[0]):
+            out[s.name] = s
+    return out
+
+
+def is_dpc_dataset(path: str | Path) -> bool:
+    """True when ``path`` holds DPC renders as <synset>/<model>/render_*.png (see module)."""
+    p = Path(path)
+    return p.is_dir() and not is_dpc(p) and bool(_categories(p))
+
+
+def _hash_split(obj_id: str) -> str:
+    h = int(hashlib.md5(obj_id.encode()).hexdigest()[:8], 16) / 16 ** 8
+    return "train" if h < 0.7 else "val" if h < 0.8 else "test"
+
+
+def _loadmat(path: Path) -> dict:
+    if not path.is_file():
+        raise SceneError(f"{path}: camera file is missing")
+    try:
+        return scipy.io.loadmat(str(path))
+    except Exception as exc:  # scipy raises several kinds for bad files
+        raise SceneError(f"{path}: cannot read .mat ({exc.__class__.__name__})") from None
+
+
+def _gt_file(root: Path, synset: str, folder: Path) -> Path | None:
+    for kind in ("downsampled", "dense"):
+        p = root / "gt" / kind / synset / f"{folder.name}.mat"
+        if p.is_file():
+            return p
+    for p in sorted(folder.glob("*.mat")):
+        if p.name.lower().startswith("camera_"):
+            continue
+        try:
+            names = [n for n, *_ in scipy.io.whosmat(str(p))]
+        except Exception:  # scipy raises several kinds for bad files
+            raise SceneError(f"{p}: cannot read .mat") from None
+        if "points" in names:
+            return p
+    return None
+
+
+def load_dpc_object(folder: Path, gt_file: Path | None = None, res: int | None = None,
+                    name: str | None = None) -> Scene:
+    """One model folder as a Scene in DPC's frame (no normalisation); masks from the renders'
+    alpha, RGB composited on white, ``fx = fy = 1.875 W``. ``res``: longest side to
+    area-average down to (default: native size)."""
+    renders = []
+    for p in folder.glob("render_*.png"):
+        try:
+            renders.append((int(p.stem.split("_", 1)[1]), p))
+        except ValueError:
+            continue
+    if not renders:
+        raise SceneError(f"{folder}: no render_<i>.png files")
+    views: list[View] = []
+    renders.sort()
+    for num, img_path in renders:
+        cam_path = folder / f"camera_{num}.mat"
+        data = _loadmat(cam_path)
+        if "extrinsic" not in data:
+            raise SceneError(f"{cam_path}: no 'extrinsic' matrix")
+        E = np.asarray(data["extrinsic"], np.float64)
+        if E.shape not in ((3, 4), (4, 4)) or not np.all(np.isfinite(E)):
+            raise SceneError(f"{cam_path}: 'extrinsic' must be a finite 4x4 or 3x4 matrix, got "
+                             f"{E.shape}")
+        R = check_rotation(E[:3, :3], str(cam_path)) @ RENDER_TO_DPC
+        rgb, alpha = read_rgb_alpha(img_path)
+        if alpha is None:
+            raise SceneError(f"{img_path}: image has no alpha channel (the mask of a DPC render "
+                             "is its alpha)")
+        H, W = alpha.shape
+        K = np.array([[FOCAL * W, 0.0, (W - 1) / 2], [0.0, FOCAL * W, (H - 1) / 2], [0, 0, 1.0]])
+        add_view(views, View(K, R, E[:3, 3].copy(), alpha > 127, rgb, str(cam_path),
+                             str(img_path)), res or max(H, W))
+    gt = None
+    if gt_file is not None:
+        pts = np.asarray(_loadmat(gt_file).get("points", np.zeros(0)), np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 3 or not len(pts) or not np.all(np.isfinite(pts)):
+            raise SceneError(f"{gt_file}: 'points' must be a finite (N, 3) array, got "
+                             f"{pts.shape}")
+        gt = pts
+    return Scene(masks=np.stack([v.mask for v in views]), K=np.stack([v.K for v in views]),
+                 R=np.stack([v.R for v in views]), t=np.stack([v.t for v in views]),
+                 images=[v.image for v in views], gt_points=gt, name=name or folder.name,
+                 path=folder, extra={"format": "dpc", "source": str(folder),
+                                     "ground_truth_source": str(gt_file) if gt_file else None,
+                                     "render_files": [str(p) for _, p in renders]})
+
+
+def read_dpc_dataset(path: str | Path, check_scenes: bool = True,
+                     res: int | None = None) -> DrwrDataset:
+    """The DPC renders under ``path`` as a DrwrDataset (see the module docstring).
+
+    check_scenes: read every object (all rules of the drwr-dataset format: readable views,
+    one image size); with False only the first training object is read. ``res``: working
+    resolution (longest side; default native). SceneError naming the file otherwise."""
+    root = Path(path)
+    cats = _categories(root)
+    if not cats:
+        raise SceneError(f"{root}: no DPC renders found (expected <synset>/<model>/render_*.png "
+                         "+ camera_*.mat, optionally under renders/)")
+    folders: dict[str, tuple[str, Path]] = {}
+    splits: dict[str, list[str]] = {s: [] for s in SPLITS}
+    categories: dict[str, str] = {}
+    for synset, base in cats.items():
+        models = {m.name: m for m in _subdirs(base)}
+        files = {s: root / "splits" / f"{synset}_{s}.txt" for s in SPLITS}
+        listed: dict[str, str] = {}
+        if any(f.is_file() for f in files.values()):
+            for s, f in files.items():
+                for line in f.read_text().split() if f.is_file() else []:
+                    if line not in models:
+                        raise SceneError(f"{f}: model {line!r} has no render folder under "
+                                         f"{base}")
+                    if line in listed:
+                        raise SceneError(f"{f}: model {line!r} is also in the {listed[line]!r} "
+                                         "split (a model appears in at most one split)")
+                    listed[line] = s
+        else:
+            listed = {m: _hash_split(f"{synset}_{m}") for m in models}
+        for m, s in listed.items():
+            obj_id = f"{synset}_{m}"
+            splits[s].append(obj_id)
+            folders[obj_id] = (synset, models[m])
+            categories[obj_id] = SYNSETS.get(synset, synset)
+    if not splits["train"]:
+        raise SceneError(f"{root}: the 'train' split is empty (no model listed in "
+                         "splits/<synset>_train.txt)")
+
+    def loader(obj_id: str) -> Scene:
+        if obj_id not in folders:
+            raise SceneError(f"{root}: no object {obj_id!r}")
+        synset, folder = folders[obj_id]
+        return load_dpc_object(folder, _gt_file(root, synset, folder), res, obj_id)
+
+    ds = DrwrDataset(root=root, splits={k: v for k, v in splits.items() if v or k == "train"},
+                     categories=categories, extra={"format": "dpc"}, loader=loader)
+    first = ds.splits["train"][0]
+    size = ds.scene(first).resolution
+    if check_scenes:
+        for i in ds.all_ids():
+            scene = ds.scene(i)
+            files = scene.extra["render_files"]
+            check_sizes(scene, i, size, first, lambda k, key, f=files: Path(f[k]))
+    ds.image_size = size
+    return ds
