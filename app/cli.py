@@ -18,7 +18,7 @@ from typing import Any, Callable
 #: command name -> module in app/commands that registers it
 COMMAND_MODULES: dict[str, str] = {
     "fit": "fit", "make-scene": "scene", "convert": "scene", "hull": "hull", "metrics": "metrics",
-    "make-dataset": "dataset",
+    "make-dataset": "dataset", "evaluate": "dataset",
 }
 COMMANDS = tuple(COMMAND_MODULES)
 

@@ -44,7 +44,55 @@ def cmd_make_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_predictor(run: str):
+    """``predict_scene`` of the trained network in ``run`` (core.train.predict.load_run)."""
+    try:
+        from core.train.predict import load_run
+    except ImportError as exc:
+        raise UserError(f"{run}: cannot load a trained network here ({exc})") from None
+    return load_run(run).predict_scene
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.io.dataset import read_dataset
+    from core.train.evaluate import evaluate_split, format_table
+
+    paths = list(args.paths)
+    if args.baselines_only:
+        if len(paths) != 1:
+            raise UserError("evaluate --baselines-only takes one argument: DATASET")
+        run, data = None, paths[0]
+    else:
+        if len(paths) != 2:
+            raise UserError("evaluate takes RUN DATASET (or --baselines-only DATASET)")
+        run, data = paths
+    if args.view < 0:
+        raise UserError(f"--view must be >= 0, got {args.view}")
+    ds = read_dataset(data, check_scenes=False)
+    predict = _load_predictor(run) if run else None
+    result = evaluate_split(ds, args.split, predict, view=args.view, progress=not args.quiet)
+    result.update({"dataset": str(data), "run": run})
+    print(format_table(result, per_object=not args.no_objects))
+    write_json(args.json, result)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("evaluate", help="CD×100 and F-score per object and per category of a "
+                       "trained network on a dataset split, beside the category-medoid and "
+                       "silhouette-retrieval baselines")
+    e.add_argument("paths", nargs="+", metavar="RUN DATASET",
+                   help="run folder of `train` and a dataset (drwr-dataset or DPC renders); "
+                   "with --baselines-only just the dataset")
+    e.add_argument("--split", default="test", help="split to score (default test)")
+    e.add_argument("--view", type=int, default=0, help="input view of each object (default 0)")
+    e.add_argument("--json", help="also write all numbers to this JSON file")
+    e.add_argument("--baselines-only", action="store_true",
+                   help="no network: score only the medoid and retrieval baselines")
+    e.add_argument("--no-objects", action="store_true", help="print only the category table")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=cmd_evaluate)
+
     m = sub.add_parser("make-dataset", help="synthetic drwr-dataset from the bundled "
                        "parametric families (masks, shaded RGB images, random cameras, "
                        "ground-truth points, splits)")
