@@ -70,7 +70,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"--view must be >= 0, got {args.view}")
     ds = read_dataset(data, check_scenes=False)
     predict = _load_predictor(run) if run else None
-    result = evaluate_split(ds, args.split, predict, view=args.view, progress=not args.quiet)
+    if args.points is not None and args.points < 1:
+        raise UserError(f"--points must be >= 1, got {args.points}")
+    result = evaluate_split(ds, args.split, predict, view=args.view, n_points=args.points,
+                            progress=not args.quiet)
     result.update({"dataset": str(data), "run": run})
     print(format_table(result, per_object=not args.no_objects))
     write_json(args.json, result)
@@ -87,6 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--split", default="test", help="split to score (default test)")
     e.add_argument("--view", type=int, default=0, help="input view of each object (default 0)")
     e.add_argument("--json", help="also write all numbers to this JSON file")
+    e.add_argument("--points", type=int, default=None,
+                   help="points of the baselines' clouds (default: as many as the network "
+                   "predicts; 2048 with --baselines-only)")
     e.add_argument("--baselines-only", action="store_true",
                    help="no network: score only the medoid and retrieval baselines")
     e.add_argument("--no-objects", action="store_true", help="print only the category table")

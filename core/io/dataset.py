@@ -221,9 +221,9 @@ def write_dataset(root: str | Path, scenes: dict[str, Scene], splits: dict[str, 
     """Write ``scenes`` (id -> Scene) as drwr-scene folders ``root/id`` plus dataset.json.
 
     Every id of ``splits`` must be a key of ``scenes`` or an existing drwr-scene folder under
-    ``root`` (so objects can be written one by one, e.g. by worker processes); the index is checked with the reader's
-    rules before anything is written (ValueError otherwise), and dataset.json is written last
-    and atomically. Returns ``root``.
+    ``root`` (so objects can be written one by one, e.g. by worker processes). The index is
+    checked with the reader's rules before anything is written (SceneError, a ValueError,
+    otherwise); dataset.json is written last and atomically. Returns ``root``.
     """
     out = Path(root)
     meta = {"format": DATASET_FORMAT, "version": DATASET_VERSION,

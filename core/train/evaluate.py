@@ -18,11 +18,22 @@ from core.io.scene import Scene, SceneError
 from core.metrics import chamfer, fscore
 from core.train.baselines import SilhouetteRetrieval, category_medoids
 
-__all__ = ["evaluate_split", "format_table", "METHODS", "FSCORE_TAU"]
+__all__ = ["evaluate_split", "format_table", "METHODS", "FSCORE_TAU", "DEFAULT_POINTS"]
 
 METHODS = ("network", "medoid", "retrieval")
 FSCORE_TAU = 0.01
+DEFAULT_POINTS = 2048
 PredictFn = Callable[[Scene, int], np.ndarray]
+
+
+def _predict(fn: PredictFn, scene: Scene, view: int, obj_id: str) -> np.ndarray:
+    if not 0 <= view < scene.n_views:
+        raise SceneError(f"{obj_id}: view {view} does not exist ({scene.n_views} views)")
+    pred = np.asarray(fn(scene, view), np.float64)
+    if pred.ndim != 2 or pred.shape[1] != 3 or not len(pred):
+        raise ValueError(f"{obj_id}: the network predicted an array of shape {pred.shape}, "
+                         "not (J, 3)")
+    return pred
 
 
 def _score(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
@@ -38,9 +49,14 @@ def _mean(rows: list[dict], method: str) -> dict[str, float] | None:
 
 
 def evaluate_split(ds: DrwrDataset, split: str = "test", predict_fn: PredictFn | None = None,
-                   view: int = 0, n_points: int = 2048, progress: bool = False) -> dict:
+                   view: int = 0, n_points: int | None = None, progress: bool = False) -> dict:
     """Per-object, per-category and overall CD ×100 and F-score@0.01 of the network (when
     ``predict_fn``), the category medoid and silhouette retrieval (both fitted on "train").
+
+    n_points: points of the baselines' predictions (subsampled ground truth of training
+    objects); default: as many as the network predicts (its first prediction's length), so
+    every method is scored with the same density, or DEFAULT_POINTS without a network. Chamfer
+    and above all F-score depend on it.
 
     Returns {"split", "view", "methods", "objects": [{"id", "category", "medoid_id",
     "retrieved_id", <method>: {"cd", "fscore"}}], "categories": {cat: {<method>: {"cd",
@@ -52,6 +68,13 @@ def evaluate_split(ds: DrwrDataset, split: str = "test", predict_fn: PredictFn |
     if not ids:
         raise ValueError(f"{ds.root}: split {split!r} is empty or missing (splits: "
                          f"{', '.join(ds.splits)})")
+    first: tuple[str, np.ndarray] | None = None
+    if n_points is None:
+        if predict_fn is not None:
+            first = (ids[0], _predict(predict_fn, ds.scene(ids[0]), view, ids[0]))
+            n_points = len(first[1])
+        else:
+            n_points = DEFAULT_POINTS
     medoids = category_medoids(ds, "train", n_points)
     retrieval = SilhouetteRetrieval(n_points=n_points).fit(ds, "train")
     methods = [m for m in METHODS if m != "network" or predict_fn is not None]
@@ -69,7 +92,10 @@ def evaluate_split(ds: DrwrDataset, split: str = "test", predict_fn: PredictFn |
         cat = ds.category(obj_id)
         row: dict = {"id": obj_id, "category": cat}
         if predict_fn is not None:
-            pred = np.asarray(predict_fn(scene, view), np.float64)
+            if first is not None and first[0] == obj_id:
+                pred = first[1]
+            else:
+                pred = _predict(predict_fn, scene, view, obj_id)
             row["network"] = _score(pred, gt)
         if cat in medoids:
             row["medoid_id"] = medoids[cat][0]

@@ -102,8 +102,9 @@ def test_evaluate_split_baselines_and_fake_network(ds):
         seen.append((scene.name, view))
         return scene.gt_points
 
-    res = evaluate_split(ds, "test", perfect, view=2, n_points=N)
-    assert seen == [(i, 2) for i in ds.ids("test")]
+    res = evaluate_split(ds, "test", perfect, view=2)
+    assert seen == [(i, 2) for i in ds.ids("test")]  # once per object
+    assert res["n_points"] == 400  # baselines as dense as the network's prediction
     assert res["overall"]["network"] == {"cd": 0.0, "fscore": 1.0, "n": 2}
     assert res["categories"]["chair"]["network"]["cd"] == 0.0
     table = format_table(res)
@@ -111,6 +112,8 @@ def test_evaluate_split_baselines_and_fake_network(ds):
 
 
 def test_evaluate_split_errors(ds):
+    with pytest.raises(ValueError, match="predicted an array of shape \\(5,\\), not \\(J, 3\\)"):
+        evaluate_split(ds, "test", lambda s, v: np.zeros(5), n_points=N)
     with pytest.raises(ValueError, match="split 'nope' is empty or missing"):
         evaluate_split(ds, "nope")
     with pytest.raises(Exception, match="view 7 does not exist"):
