@@ -79,9 +79,14 @@ def _split_order(splits: dict[str, list[str]]) -> list[str]:
 
 
 def is_dataset(path: str | Path) -> bool:
-    """True when ``path`` is a folder holding a dataset.json (or is that file)."""
+    """True when ``path`` is a folder holding a dataset.json (or is that file), or a folder of
+    DPC renders that :func:`read_dataset` reads as a dataset."""
     p = Path(path)
-    return (p.is_dir() and (p / INDEX).is_file()) or (p.is_file() and p.name == INDEX)
+    if (p.is_dir() and (p / INDEX).is_file()) or (p.is_file() and p.name == INDEX):
+        return True
+    from core.io.readers.dpc_dataset import is_dpc_dataset
+
+    return p.is_dir() and not (p / "scene.json").is_file() and is_dpc_dataset(p)
 
 
 def _check_index(meta: Any, index: Path) -> tuple[dict[str, list[str]], dict[str, str], dict]:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from core.geometry.cameras import look_at, project_np
 from core.geometry.rasterize import render_silhouettes
-from core.io.dataset import read_dataset
+from core.io.dataset import is_dataset, read_dataset
 from core.io.readers.dpc import FOCAL, RENDER_TO_DPC
 from core.io.readers.dpc_dataset import is_dpc_dataset, read_dpc_dataset
 from core.io.scene import SceneError
@@ -69,6 +69,7 @@ def test_reads_dpc_layout_in_dpc_frame(dpc_root):
     data, truth = dpc_root
     assert is_dpc_dataset(data) and is_dpc_dataset(data / "renders")
     assert not is_dpc_dataset(data / "renders" / CHAIRS / "c1")  # one object, not a dataset
+    assert is_dataset(data) and not is_dataset(data / "renders" / CHAIRS / "c1")
     ds = read_dataset(data)  # no dataset.json: the DPC reader
     assert ds.image_size == (W, W)
     chairs = [i for i in ds.ids("train") if i.startswith(CHAIRS)]
