@@ -183,7 +183,7 @@ def table(rng: np.random.Generator) -> list[Part]:
 
 
 # ------------------------------------------------------------------------------- airplanes
-def _wing(rng, root_x, z, span, chord, taper, sweep, dihedral, thick, kind,
+def _wing(root_x, z, span, chord, taper, sweep, dihedral, thick, kind,
           sides=(-1, 1), y0=0.0) -> list[Part]:
     """Tapered swept wing halves (convex slabs) from y0 outwards; sweep/dihedral in radians."""
     parts = []
@@ -221,7 +221,7 @@ def airplane(rng: np.random.Generator) -> list[Part]:
     wz = _pick(rng, [-0.6 * r, 0.0, 0.7 * r])
     wx = _u(rng, 0.0, 0.18) + chord / 2
     thick = _u(rng, 0.012, 0.03)
-    parts += _wing(rng, wx, wz, span, chord, taper, sweep, dihedral, thick, "wing", y0=0.0)
+    parts += _wing(wx, wz, span, chord, taper, sweep, dihedral, thick, "wing", y0=0.0)
     tail_kind = _pick(rng, ["conventional", "t-tail", "v-tail"], [0.55, 0.25, 0.2])
     fin_h, fin_c = _u(rng, 0.1, 0.22), _u(rng, 0.1, 0.2)
     fin_sweep = math.radians(_u(rng, 20, 50))
@@ -229,7 +229,7 @@ def airplane(rng: np.random.Generator) -> list[Part]:
     xt = -L / 2 + fin_c + 0.01
     if tail_kind == "v-tail":
         a = math.radians(_u(rng, 30, 50))
-        parts += _wing(rng, xt, 0.3 * r, hs_span * 1.2, fin_c, 0.6, fin_sweep * 0.7, a, 0.012,
+        parts += _wing(xt, 0.3 * r, hs_span * 1.2, fin_c, 0.6, fin_sweep * 0.7, a, 0.012,
                        "tail")
     else:
         fin = [(xt, 0, 0.5 * r), (xt - fin_c, 0, 0.5 * r),
@@ -239,7 +239,7 @@ def airplane(rng: np.random.Generator) -> list[Part]:
         parts.append(hull(fin, "tail"))
         hz = 0.5 * r + fin_h if tail_kind == "t-tail" else 0.35 * r
         hx = xt - (fin_h * math.tan(fin_sweep) * 0.8 if tail_kind == "t-tail" else 0.0)
-        parts += _wing(rng, hx, hz, hs_span, hs_c, 0.6, sweep * 0.8, 0.0, 0.01, "tail")
+        parts += _wing(hx, hz, hs_span, hs_c, 0.6, sweep * 0.8, 0.0, 0.01, "tail")
     engines = _pick(rng, [0, 2, 4, "rear"], [0.25, 0.45, 0.15, 0.15])
     er, el = _u(rng, 0.025, 0.05), _u(rng, 0.12, 0.22)
     pos = []
