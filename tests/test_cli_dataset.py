@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import main as main_module
 from core.io.dataset import read_dataset
@@ -73,10 +75,27 @@ def test_evaluate_bad_input(tiny, tmp_path, capsys):
                              "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "view 5 does not exist (3 views)" in err
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("missing id folder", "dataset.json: id 'ghost' has no folder"),
+    ("id in two splits", "'chair_0000' is listed in splits 'train' and 'test'"),
+    ("empty train split", "the 'train' split is missing or empty"),
+    ("mixed image sizes", "table_0000/images/001.png: image size 20x24 differs"),
+])
+def test_evaluate_bad_dataset_one_line(tiny, tmp_path, capsys, problem, message):
     bad = tmp_path / "bad"
-    bad.mkdir()
-    (bad / "dataset.json").write_text(json.dumps({"format": "drwr-dataset", "version": 1,
-                                                  "splits": {"train": ["ghost"]}}))
+    shutil.copytree(tiny, bad)
+    meta = json.loads((bad / "dataset.json").read_text())
+    if problem == "missing id folder":
+        meta["splits"]["test"].append("ghost")
+    elif problem == "id in two splits":
+        meta["splits"]["test"].append("chair_0000")
+    elif problem == "empty train split":
+        meta["splits"]["train"] = []
+    else:
+        Image.new("RGB", (20, 24), "white").save(bad / "table_0000" / "images" / "001.png")
+    (bad / "dataset.json").write_text(json.dumps(meta))
     assert main_module.main(["evaluate", "--baselines-only", str(bad), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "dataset.json: id 'ghost' has no folder" in err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err

@@ -68,7 +68,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         run, data = paths
     if args.view < 0:
         raise UserError(f"--view must be >= 0, got {args.view}")
-    ds = read_dataset(data, check_scenes=False)
+    ds = read_dataset(data)  # every rule checked; the baselines read every object anyway
     predict = _load_predictor(run) if run else None
     if args.points is not None and args.points < 1:
         raise UserError(f"--points must be >= 1, got {args.points}")
