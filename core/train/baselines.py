@@ -14,8 +14,6 @@ Both predict ground-truth clouds subsampled to ``n_points`` (seeded), in the can
 
 from __future__ import annotations
 
-from typing import Iterable
-
 import numpy as np
 from PIL import Image
 from scipy.spatial import cKDTree
@@ -24,6 +22,8 @@ from core.io.dataset import DrwrDataset
 from core.io.scene import SceneError
 
 __all__ = ["subsample", "category_medoids", "pairwise_chamfer", "SilhouetteRetrieval"]
+
+_CHUNK = 8192  # stored views per float32 matmul block (masks are kept as bool)
 
 
 def subsample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -49,24 +49,25 @@ def pairwise_chamfer(clouds: list[np.ndarray]) -> np.ndarray:
     return 100.0 * (d + d.T) / 2
 
 
-def _train_clouds(ds: DrwrDataset, split: str, n_points: int
-                  ) -> Iterable[tuple[str, str, np.ndarray]]:
-    for obj_id in ds.ids(split):
-        scene = ds.scene(obj_id)
-        if scene.gt_points is not None and len(scene.gt_points):
-            yield obj_id, ds.category(obj_id), subsample(scene.gt_points, n_points)
-
-
-def category_medoids(ds: DrwrDataset, split: str = "train", n_points: int = 2048
-                     ) -> dict[str, tuple[str, np.ndarray]]:
+def category_medoids(ds: DrwrDataset, split: str = "train", n_points: int = 2048,
+                     max_objects: int = 300) -> dict[str, tuple[str, np.ndarray]]:
     """category -> (id, points (n_points, 3)) of its medoid among ``split``'s objects with
     ground truth (objects without ground truth are skipped; a category with none is absent).
-    Ties go to the first id in split order."""
-    by_cat: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for obj_id, cat, pts in _train_clouds(ds, split, n_points):
-        by_cat.setdefault(cat, []).append((obj_id, pts))
+    Ties go to the first id in split order. A category with more than ``max_objects`` such
+    objects (big ShapeNet categories) is searched on a seeded random subset of that many, to
+    keep the O(n^2) Chamfer matrix affordable."""
+    by_cat: dict[str, list[str]] = {}
+    for obj_id in ds.ids(split):
+        by_cat.setdefault(ds.category(obj_id), []).append(obj_id)
     out = {}
-    for cat, items in by_cat.items():
+    for cat, ids in by_cat.items():
+        if len(ids) > max_objects:
+            rng = np.random.default_rng(len(ids))
+            ids = [ids[i] for i in np.sort(rng.choice(len(ids), max_objects, replace=False))]
+        items = [(i, subsample(g, n_points)) for i in ids
+                 if (g := ds.scene(i).gt_points) is not None and len(g)]
+        if not items:
+            continue
         if len(items) == 1:
             out[cat] = items[0]
             continue
@@ -94,7 +95,8 @@ class SilhouetteRetrieval:
         self.res, self.n_points = res, n_points
         self.ids: list[str] = []
         self.view_owner = np.zeros(0, np.int64)  # (M,) index into ids of each stored view
-        self.masks = np.zeros((0, 0), np.float32)  # (M, h*w)
+        self.masks = np.zeros((0, 0), bool)  # (M, h*w)
+        self.areas = np.zeros(0, np.float32)  # (M,)
         self.points: list[np.ndarray] = []
         self.shape: tuple[int, int] | None = None
 
@@ -121,15 +123,17 @@ class SilhouetteRetrieval:
             self.points.append(subsample(scene.gt_points, self.n_points))
         if not self.ids:
             raise SceneError(f"{ds.root}: no {split} object has ground truth to retrieve")
-        self.masks = np.stack(rows).astype(np.float32)
+        self.masks = np.stack(rows)
+        self.areas = self.masks.sum(1).astype(np.float32)
         self.view_owner = np.asarray(owner)
         return self
 
     def ious(self, mask: np.ndarray) -> np.ndarray:
         """(M,) IoU of ``mask`` (H, W) with every stored view."""
         q = self._prep(mask).ravel().astype(np.float32)
-        inter = self.masks @ q
-        union = self.masks.sum(1) + q.sum() - inter
+        inter = np.concatenate([self.masks[i:i + _CHUNK].astype(np.float32) @ q
+                                for i in range(0, len(self.masks), _CHUNK)])
+        union = self.areas + q.sum() - inter
         return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
     def query(self, mask: np.ndarray) -> str:

@@ -118,3 +118,14 @@ def test_evaluate_split_errors(ds):
         evaluate_split(ds, "nope")
     with pytest.raises(Exception, match="view 7 does not exist"):
         evaluate_split(ds, "test", view=7, n_points=N)
+
+
+def test_medoid_subset_for_big_categories(ds):
+    full = category_medoids(ds, n_points=N)
+    for cat, (obj_id, _) in category_medoids(ds, n_points=N, max_objects=3).items():  # = all
+        assert obj_id == full[cat][0]
+    small = category_medoids(ds, n_points=N, max_objects=2)
+    again = category_medoids(ds, n_points=N, max_objects=2)
+    for cat in full:
+        ids = [i for i in ds.ids("train") if ds.category(i) == cat]
+        assert small[cat][0] in ids and small[cat][0] == again[cat][0]
