@@ -99,3 +99,18 @@ def test_evaluate_bad_dataset_one_line(tiny, tmp_path, capsys, problem, message)
     assert main_module.main(["evaluate", "--baselines-only", str(bad), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_evaluate_trained_run(tiny, tmp_path, capsys):
+    """evaluate RUN DATASET with a real (tiny) run of `train` (runs once `train` is merged)."""
+    pytest.importorskip("core.train.predict", reason="needs the train command (branch train)")
+    run = tmp_path / "run"
+    assert main_module.main(["train", str(tiny), "--out", str(run), "--iterations", "3",
+                             "--points", "64", "--quiet"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "ev.json"
+    assert main_module.main(["evaluate", str(run), str(tiny), "--json", str(out), "--quiet"]) == 0
+    assert "network CD" in capsys.readouterr().out
+    res = json.loads(out.read_text())
+    assert res["methods"] == ["network", "medoid", "retrieval"] and res["n_points"] == 64
+    assert res["overall"]["network"]["n"] == 3 and res["overall"]["network"]["cd"] > 0
