@@ -164,7 +164,7 @@ class Fitter:
         surf = spread = torch.zeros((), device=self.device)
         prior = self._hull_prior()
         if prior is not None and cfg.surface_weight > 0:
-            surf = ((prior.field(self.points) - prior.level) ** 2).sum()
+            surf = ((prior.margin(self.points) - prior.level) ** 2).sum()
             total = total + cfg.surface_weight * surf
         if prior is not None and cfg.spread_weight > 0:
             if self._nbr is None or self.iteration % 10 == 0:

@@ -8,7 +8,7 @@ level set, how many pixels d to move it along the inward normal n so that it lan
 object's surface: ``x' = x - d * px(x) * n`` (px = world size of a pixel at x).
 
 The predictor is a small MLP (21 -> 64 -> 64 -> 1) on scale-free features of the hull at x
-(:func:`point_features`): the carving field along the inward normal (how thick the hull is,
+(:func:`point_features`): the carving margin along the inward normal (how thick the hull is,
 how fast it deepens), the per-view signed pixel distances (how many views bind x: rims vs
 creases), how far the binding view's tangent ray stays on the surface (long generator
 segments mark the lenses' flat caps), how many lines of sight graze x, and the view count.
@@ -32,14 +32,14 @@ import torch
 from scipy import ndimage
 
 from core.geometry.cameras import camera_centers, project_np
-from core.hull.visual_hull import _PAD, HullVolume
+from core.hull.visual_hull import MAP_PAD, HullVolume
 from core.io.scene import Scene
 
-__all__ = ["PROFILE_PX", "DEPTHS_PX", "N_FEATURES", "WEIGHTS", "field_at", "hull_normals",
+__all__ = ["PROFILE_PX", "DEPTHS_PX", "N_FEATURES", "WEIGHTS", "margin_at", "hull_normals",
            "view_distances", "point_features", "depth_targets", "DepthModel", "load_model",
            "correct_points"]
 
-#: Inward distances (pixels) at which the carving field is sampled along the normal.
+#: Inward distances (pixels) at which the carving margin is sampled along the normal.
 PROFILE_PX = np.array([0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32], np.float64)
 #: Candidate inward depths (pixels) searched for the training target.
 DEPTHS_PX = np.concatenate([np.arange(-1, 3.1, 0.25), np.arange(3.5, 10.1, 0.5),
@@ -50,8 +50,8 @@ _CHORD_STEPS = 40
 _MAX_DEPTH = 40.0  # pixels; predictions are clipped to [-1, _MAX_DEPTH]
 
 
-def field_at(hv: HullVolume, points: np.ndarray) -> np.ndarray:
-    """Carving field (pixels, positive inside every mask) at points (N, 3) -> (N,), trilinear;
+def margin_at(hv: HullVolume, points: np.ndarray) -> np.ndarray:
+    """Carving margin (pixels, positive inside every mask) at points (N, 3) -> (N,), trilinear;
     points outside the grid take the nearest border value (the grid is padded with -clip)."""
     c = (np.asarray(points, np.float64) - hv.lo) / hv.spacing
     return ndimage.map_coordinates(hv.vol, c.T, order=1, mode="nearest")
@@ -59,45 +59,45 @@ def field_at(hv: HullVolume, points: np.ndarray) -> np.ndarray:
 
 def hull_normals(hv: HullVolume, points: np.ndarray) -> np.ndarray:
     """(N, 3) outward unit normals of the hull's level sets at points (N, 3): minus the
-    normalised field gradient (central differences, half a voxel)."""
+    normalised margin gradient (central differences, half a voxel)."""
     g = np.zeros_like(np.asarray(points, np.float64))
     for k in range(3):
         e = np.zeros(3)
         e[k] = 0.5 * hv.spacing[k]
-        g[:, k] = (field_at(hv, points + e) - field_at(hv, points - e)) / hv.spacing[k]
+        g[:, k] = (margin_at(hv, points + e) - margin_at(hv, points - e)) / hv.spacing[k]
     return -g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
 
 
-def view_distances(scene: Scene, sd: np.ndarray, points: np.ndarray
+def view_distances(scene: Scene, maps: np.ndarray, points: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per-view signed pixel distance and pixel size at points (N, 3).
 
     Args:
         scene: cameras.
-        sd: (I, H + 2P, W + 2P) padded signed distance maps (core.hull.visual_hull._sd_maps).
+        maps: (I, H + 2P, W + 2P) padded carving maps (core.hull.visual_hull.carving_maps).
         points: (N, 3) world points in front of the cameras.
 
     Returns:
-        s (I, N): bilinear signed distance (pixels, positive inside the mask) of each
+        s (I, N): bilinear carving map value (pixels, positive inside the mask) of each
         projection; px (I, N): world size of one pixel at the point's depth in each view.
     """
     uv, z = project_np(points, scene.K, scene.R, scene.t)  # (I, N, 2), (I, N)
-    s = np.stack([ndimage.map_coordinates(sd[i], (uv[i, :, 1] + _PAD, uv[i, :, 0] + _PAD),
+    s = np.stack([ndimage.map_coordinates(maps[i], (uv[i, :, 1] + MAP_PAD, uv[i, :, 0] + MAP_PAD),
                                           order=1, mode="nearest")
                   for i in range(scene.n_views)])
     px = np.maximum(z, 1e-9) / np.sqrt(scene.K[:, 0, 0] * scene.K[:, 1, 1])[:, None]
     return s, px
 
 
-def point_features(scene: Scene, hv: HullVolume, sd: np.ndarray, points: np.ndarray,
+def point_features(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.ndarray,
                    level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scale-free features of hull-surface samples.
 
     Args:
-        scene: cameras (and masks, through ``sd``).
-        hv: the carving field on its grid (core.hull.visual_hull.hull_volume).
-        sd: (I, H + 2P, W + 2P) padded signed distance maps the field was built from.
-        points: (N, 3) samples on the level set ``field = level``.
+        scene: cameras (and masks, through ``maps``).
+        hv: the carving margin on its grid (core.hull.visual_hull.hull_volume).
+        maps: (I, H + 2P, W + 2P) padded carving maps the margin was built from.
+        points: (N, 3) samples on the level set ``margin = level``.
         level: the surface level (pixels).
 
     Returns:
@@ -106,11 +106,11 @@ def point_features(scene: Scene, hv: HullVolume, sd: np.ndarray, points: np.ndar
     """
     P = np.asarray(points, np.float64)
     n = hull_normals(hv, P)
-    s, pxv = view_distances(scene, sd, P)
+    s, pxv = view_distances(scene, maps, P)
     px = np.median(pxv, 0)
     feats = []
-    for k in PROFILE_PX:  # mean slope of the field k pixels along the inward normal
-        f = field_at(hv, P - (k * px)[:, None] * n) - level
+    for k in PROFILE_PX:  # mean slope of the margin k pixels along the inward normal
+        f = margin_at(hv, P - (k * px)[:, None] * n) - level
         feats.append(np.clip(f, -8, 40) / k)
     ss = np.sort(s, 0)
     n_views = scene.n_views
@@ -127,7 +127,7 @@ def point_features(scene: Scene, hv: HullVolume, sd: np.ndarray, points: np.ndar
         alive = np.ones(len(P), bool)
         length = np.zeros(len(P))
         for k in range(1, _CHORD_STEPS + 1):
-            alive &= field_at(hv, P + sign * (k * px)[:, None] * ray) - level > -0.5
+            alive &= margin_at(hv, P + sign * (k * px)[:, None] * ray) - level > -0.5
             length += alive
         feats.append(length / _CHORD_STEPS)
     # lines of sight nearly tangent to the surface at the point
@@ -204,17 +204,17 @@ class Corrected:
     depth: np.ndarray
 
 
-def correct_points(scene: Scene, hv: HullVolume, sd: np.ndarray, points: np.ndarray,
+def correct_points(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.ndarray,
                    level: float, model: DepthModel | None = None) -> Corrected:
     """Move hull-surface samples (N, 3) along their normals by the model's depth.
 
-    ``hv``/``sd``/``level`` as in :func:`point_features`; ``model`` defaults to the bundled
+    ``hv``/``maps``/``level`` as in :func:`point_features`; ``model`` defaults to the bundled
     weights. Depths are clipped to [-1, 40] pixels.
     """
     if len(points) == 0:
         return Corrected(np.zeros((0, 3)), np.zeros(0))
     model = load_model() if model is None else model
-    X, n, px = point_features(scene, hv, sd, points, level)
+    X, n, px = point_features(scene, hv, maps, points, level)
     with torch.no_grad():
         d = model(torch.from_numpy(X)).double().numpy()
     d = np.clip(np.nan_to_num(d, nan=0.0), -1.0, _MAX_DEPTH)
@@ -225,16 +225,16 @@ def correct_points(scene: Scene, hv: HullVolume, sd: np.ndarray, points: np.ndar
 
 def _stay_inside(hv: HullVolume, P: np.ndarray, n: np.ndarray, px: np.ndarray,
                  d: np.ndarray) -> np.ndarray:
-    """Shorten inward depths d (N,) whose end point leaves the hull (field < 0: through the
+    """Shorten inward depths d (N,) whose end point leaves the hull (margin < 0: through the
     far side of a thin part) to the largest of 20 even fractions that stays inside."""
     out = d.copy()
-    bad = (d > 0) & (field_at(hv, P - (d * px)[:, None] * n) < 0)
+    bad = (d > 0) & (margin_at(hv, P - (d * px)[:, None] * n) < 0)
     if not bad.any():
         return out
     idx = np.flatnonzero(bad)
     best = np.zeros(len(idx))
     for f in np.linspace(0.05, 0.95, 19):  # ascending: the last fraction inside wins
         q = P[idx] - (f * d[idx] * px[idx])[:, None] * n[idx]
-        best = np.where(field_at(hv, q) >= 0, f, best)
+        best = np.where(margin_at(hv, q) >= 0, f, best)
     out[idx] = best * d[idx]
     return out

@@ -1,11 +1,11 @@
 """Where the object is, for initialising fits: the box all cameras see it in, and random
-points inside the visual hull (reusing the carving field of :mod:`core.hull.visual_hull`)."""
+points inside the visual hull (reusing the carving margin of :mod:`core.hull.visual_hull`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.hull.visual_hull import LEVEL, _carve_box, _field, _sd_maps
+from core.hull.visual_hull import HULL_LEVEL, carve_box, carving_maps, carving_margin
 from core.io.scene import Scene
 
 __all__ = ["scene_box", "sample_in_hull"]
@@ -17,18 +17,18 @@ def scene_box(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     Raises SceneError naming the scene when no point does (cameras behind the object, masks
     that do not match the cameras).
     """
-    return _carve_box(scene, _sd_maps(scene.masks))
+    return carve_box(scene, carving_maps(scene.masks))
 
 
 def sample_in_hull(scene: Scene, n: int, rng: np.random.Generator) -> np.ndarray:
     """(n, 3) points uniform in the visual hull (rejection sampling in the carved box)."""
-    sd = _sd_maps(scene.masks)
-    lo, hi = _carve_box(scene, sd)
+    maps = carving_maps(scene.masks)
+    lo, hi = carve_box(scene, maps)
     out: list[np.ndarray] = []
     have = 0
     for _ in range(200):
         cand = rng.uniform(lo, hi, size=(max(4 * n, 4096), 3))
-        keep = cand[_field(scene, sd, cand, -1e9) > LEVEL]
+        keep = cand[carving_margin(scene, maps, cand, -1e9) > HULL_LEVEL]
         out.append(keep)
         have += len(keep)
         if have >= n:

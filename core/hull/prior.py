@@ -4,8 +4,9 @@ DRWR's image-space repulsion spreads points evenly in every *projection*, which 
 hull's volume; users asking for "the shape" want points on the surface. These terms pull the
 points onto the surface of the visual hull of the masks and spread them evenly over it:
 
-- ``HullPrior.field(points)``: the carving field h (pixels, positive inside every mask;
-  trilinear on the 128^3 grid of core.hull.visual_hull). The surface term is ``(h - LEVEL)^2``.
+- ``HullPrior.margin(points)``: the carving margin h (pixels, positive inside every mask;
+  trilinear on the 128^3 grid of core.hull.visual_hull). The surface term (μ) is
+  ``(h - level)^2`` with ``level = FitConfig.surface_level``.
 - :func:`spread_loss`: 3-D repulsion among each point's k nearest neighbours,
   ``Σ_j Σ_{k∈N(j)} exp(-|x_j - x_k|^2 / h^2)`` with h the expected spacing of J points on
   the hull's surface (sqrt(area / J)), for even density.
@@ -24,27 +25,59 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial import cKDTree
 
-from core.hull.visual_hull import LEVEL, _sd_maps, hull_mesh
+from core.hull.visual_hull import HULL_LEVEL, carving_maps, hull_mesh
 from core.io.mesh_scene import sample_surface
 from core.io.scene import Scene
 
 __all__ = ["HullPrior", "spread_loss", "knn_indices", "farthest_point_sample",
            "even_surface_points"]
 
+_FPS_BLOCK = 256  # points per block whose largest distance farthest_point_sample keeps
+
 
 def farthest_point_sample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """n of the (N, 3) points chosen greedily farthest from those already chosen -> (n, 3)."""
-    P = torch.as_tensor(np.asarray(points, np.float32))
+    """n of the (N, 3) points chosen greedily farthest from those already chosen -> (n, 3).
+
+    The first point is ``points[seed % N]``; each next one is the point whose distance to the
+    chosen set is largest (ties: the lowest index), exactly the classic O(n N) loop
+    (tests/core/test_fps.py checks it against one), in float64. Runs in about O(N log n): the
+    k-th chosen point lies within r_k (the largest remaining distance, which never grows) of
+    every point whose distance it lowers, so one KD-tree ball query finds them; the largest
+    distance is kept per block of spatially adjacent points (the tree's leaf order).
+    All N points come back (in their order) when n >= N.
+    """
+    P = np.asarray(points, np.float64)
     N = len(P)
     if n >= N:
-        return P.numpy().astype(np.float64)
-    idx = torch.empty(n, dtype=torch.long)
-    idx[0] = seed % N
-    d = ((P - P[idx[0]]) ** 2).sum(1)
-    for k in range(1, n):
-        idx[k] = torch.argmax(d)
-        d = torch.minimum(d, ((P - P[idx[k]]) ** 2).sum(1))
-    return P[idx].numpy().astype(np.float64)
+        return P.copy()
+    if n < 1:
+        return np.zeros((0, 3))
+    perm = cKDTree(P).indices  # leaf order: spatially coherent
+    Q = P[perm]
+    tree = cKDTree(Q)
+    nb = -(-N // _FPS_BLOCK)
+    d = np.full(nb * _FPS_BLOCK, -np.inf)  # squared distance to the chosen set, padded
+    d[:N] = np.inf
+    blocks = d.reshape(nb, _FPS_BLOCK)  # a view of d
+    block_max = blocks.max(1)
+    chosen = np.empty(n, np.int64)
+    k = int(np.flatnonzero(perm == seed % N)[0])
+    for i in range(n):
+        chosen[i] = k
+        r2 = d[k]
+        near = (np.arange(N) if not np.isfinite(r2) else
+                np.asarray(tree.query_ball_point(Q[k], np.sqrt(r2) * (1 + 1e-9) + 1e-300,
+                                                 return_sorted=False), np.int64))
+        d2 = ((Q[near] - Q[k]) ** 2).sum(1)
+        d[near] = np.minimum(d[near], d2)
+        d[k] = 0.0
+        touched = np.unique(near // _FPS_BLOCK)
+        block_max[touched] = blocks[touched].max(1)
+        top = block_max.max()
+        cand = np.flatnonzero(block_max == top)
+        idx = np.concatenate([b * _FPS_BLOCK + np.flatnonzero(blocks[b] == top) for b in cand])
+        k = int(idx[np.argmin(perm[idx])])  # ties: the lowest original index
+    return P[perm[chosen]]
 
 
 def even_surface_points(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 0,
@@ -71,8 +104,8 @@ class HullPrior:
     """The visual hull of a scene as a differentiable field, and its surface for sampling."""
 
     def __init__(self, scene: Scene, res: int = 128, device: torch.device | str = "cpu",
-                 level: float = LEVEL) -> None:
-        self.level = float(level)  # pixels inside the mask edges; the surface is h = level
+                 level: float = HULL_LEVEL) -> None:
+        self.level = float(level)  # pixels inside the mask edges; the surface is margin = level
         self.scene = scene
         self.vertices, self.faces, hv = hull_mesh(scene, res, self.level)
         self.volume = hv
@@ -101,12 +134,13 @@ class HullPrior:
         from core.hull.correction import correct_points
 
         cand = sample_surface(self.vertices, self.faces, pool * n, seed)
-        sd = _sd_maps(self.scene.masks, level=self.level)
-        moved = correct_points(self.scene, self.volume, sd, cand, self.level).points
+        maps = carving_maps(self.scene.masks, level=self.level)
+        moved = correct_points(self.scene, self.volume, maps, cand, self.level).points
         return farthest_point_sample(moved, n, seed)
 
-    def field(self, points: torch.Tensor) -> torch.Tensor:
-        """Carving field h at points (J, 3) -> (J,) pixels (``level`` on the hull surface)."""
+    def margin(self, points: torch.Tensor) -> torch.Tensor:
+        """Carving margin h at points (J, 3) -> (J,) pixels (``level`` on the hull surface),
+        trilinear and differentiable."""
         g = 2.0 * (points - self.lo) / self.extent - 1.0
         out = F.grid_sample(self.vol, g[None, None, None], mode="bilinear",
                             padding_mode="border", align_corners=True)

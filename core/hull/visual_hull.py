@@ -1,19 +1,23 @@
 """Visual-hull baseline: voxel carving of the silhouette cones, surface by marching cubes.
 
-Per view, a signed pixel distance map ``sd = edt(mask) - edt(~mask)`` is positive inside the
-mask (>= 1 at foreground pixels, <= -1 at background ones; 0 on the pixel edges between them).
-The carving field of a 3-D point is the minimum over views of ``sd`` interpolated bilinearly at
-its projection (points behind a camera or outside an image get the most negative value). The
-hull surface is the level set ``field = LEVEL`` (0.65 px, about a third of a pixel inside
+Per view, a *carving map* ``edt(mask) - edt(~mask)`` (:func:`carving_maps`) is positive inside
+the mask (>= 1 at foreground pixel centres, <= -1 at background ones; 0 on the pixel edges
+between them, slope 2 per pixel across them). It is not the signed distance of
+core.drwr.silhouette (``±0.5`` at those pixel centres, slope 1): the hull keeps its own scale
+because its level HULL_LEVEL and the learned correction were tuned on it. The *margin* of a
+3-D point (:func:`carving_margin`) is the minimum over views of the carving map interpolated
+bilinearly at its projection (points behind a camera or outside an image get the most negative
+value): how many pixels it lies inside every mask. The hull surface is the level set
+``margin = HULL_LEVEL`` (0.65 px, about a third of a pixel inside
 the mask boundary): the smallest level at which marching-cubes points reliably project into
 every mask (nearest pixel; >= 99.9% on the demo shapes) while the sub-voxel interpolation
 keeps the surface smooth (level 0, the unbiased pixel edge, leaves about half the points a
-hair outside some mask). A voxel is occupied iff its field exceeds LEVEL, which
+hair outside some mask). A voxel is occupied iff its margin exceeds HULL_LEVEL, which
 (up to interpolation) means its centre projects inside every mask and lies in front of every
 camera.
 
 Thin structures: a leg or wire under a pixel wide rasterises (pixel-centre sampling) into a
-broken one-pixel line, and a band LEVEL inside its pixel edges is thinner than a voxel: a
+broken one-pixel line, and a band HULL_LEVEL inside its pixel edges is thinner than a voxel: a
 strict hull loses it (on the held-out table at 8 views, 64², all four legs: gt->pred CD 5.1).
 Foreground pixels that survive no 3x3 opening (structures one or two pixels wide) count as
 covering a disc of THIN_RADIUS pixels around their centre at the hull level, i.e. exactly their
@@ -37,18 +41,22 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import marching_cubes
 
-from core.geometry.cameras import camera_centers
+from core.geometry.cameras import camera_centers, project_np
 from core.io.mesh_scene import sample_surface
 from core.metrics import inside_all
 from core.io.scene import Scene, SceneError
 
 __all__ = ["HullResult", "HullVolume", "hull_volume", "hull_mesh", "visual_hull", "voxel_hull",
-           "look_center", "thin_pixels", "LEVEL", "THIN_RADIUS"]
+           "look_center", "thin_pixels", "carving_maps", "carving_margin", "carve_box",
+           "HULL_LEVEL", "MAP_PAD", "THIN_RADIUS"]
 
-LEVEL = 0.65  # signed pixel distance (inside the mask boundary) of the extracted surface
+#: Pixels inside the mask edges of the surface the ``hull`` command extracts. The default fit
+#: builds its prior at ``FitConfig.surface_level`` (0.5) instead: its points are corrected and
+#: snapped into the masks afterwards, the hull command's are used as they are.
+HULL_LEVEL = 0.65
 THIN_RADIUS = 0.5  # pixels around a thin-structure pixel's centre that lie on the hull level
 _COARSE = 32
-_PAD = 2  # background pixels added around every distance map
+MAP_PAD = 2  # background pixels added around every carving map
 _CHUNK = 1 << 20
 _BLOCK = 4  # fine voxels per block edge; blocks far outside the hull are skipped
 _LIP = 2.0  # Lipschitz bound of the signed distance map (it jumps 1 -> -1 across an edge)
@@ -88,56 +96,57 @@ def thin_pixels(mask: np.ndarray) -> np.ndarray:
     return mask & ~thick
 
 
-def _sd_maps(masks: np.ndarray, thin: bool = True, level: float = LEVEL) -> np.ndarray:
-    """(I, H+2P, W+2P) float32 signed pixel distance (positive inside) of padded masks.
+def carving_maps(masks: np.ndarray, thin: bool = True, level: float = HULL_LEVEL
+                 ) -> np.ndarray:
+    """(I, H + 2 MAP_PAD, W + 2 MAP_PAD) float32 carving maps of masks (I, H, W) bool:
+    ``edt(mask) - edt(~mask)`` of each mask padded by MAP_PAD background pixels (pixels,
+    positive inside; see the module docstring).
 
     ``thin``: raise the map around thin-structure pixels so that the ``level`` set passes
     THIN_RADIUS pixels from their centres (see the module docstring).
     """
     out = []
     for m in masks:
-        mp = np.pad(m, _PAD)
-        sd = ndimage.distance_transform_edt(mp) - ndimage.distance_transform_edt(~mp)
+        mp = np.pad(m, MAP_PAD)
+        dist = ndimage.distance_transform_edt(mp) - ndimage.distance_transform_edt(~mp)
         t = thin_pixels(mp) if thin else None
         if t is not None and t.any():
-            sd = np.maximum(sd, level + THIN_RADIUS - ndimage.distance_transform_edt(~t))
-        out.append(sd)
+            dist = np.maximum(dist, level + THIN_RADIUS - ndimage.distance_transform_edt(~t))
+        out.append(dist)
     return np.stack(out).astype(np.float32)
 
 
-def _field(
-    scene: Scene, sd: np.ndarray, pts: np.ndarray, floor: float, grow: float = 0.0
+def carving_margin(
+    scene: Scene, maps: np.ndarray, points: np.ndarray, floor: float, grow: float = 0.0
 ) -> np.ndarray:
-    """(J,) min over views of the bilinear sd at the projections of pts (J,3), >= floor.
+    """(J,) pixels by which points (J, 3) lie inside every mask, >= floor: the minimum over
+    views of the bilinear carving map (:func:`carving_maps`) at their projections.
 
-    ``grow`` (world units) adds ``_LIP * f * grow / z`` (pixels): an upper bound of the field
-    anywhere within distance ``grow`` of the point, i.e. a conservative test for a voxel of
-    that half-diagonal. Points whose value falls to floor
-    are not projected into later views.
+    Points behind a camera or projecting outside an image get ``floor``. ``grow`` (world
+    units) adds ``_LIP * f * grow / z`` (pixels): an upper bound of the margin anywhere within
+    distance ``grow`` of the point, i.e. a conservative test for a voxel of that
+    half-diagonal. Points whose value falls to floor are not projected into later views.
     """
-    val = np.full(len(pts), np.inf)
-    alive = np.arange(len(pts))
-    Hp, Wp = sd.shape[1:]
+    val = np.full(len(points), np.inf)
+    alive = np.arange(len(points))
+    Hp, Wp = maps.shape[1:]
     for i in range(scene.n_views):
         if len(alive) == 0:
             break
-        K, R, t = scene.K[i], scene.R[i], scene.t[i]
-        cam = pts[alive] @ R.T + t
-        z = cam[:, 2]
+        uv, z = project_np(points[alive], scene.K[i : i + 1], scene.R[i : i + 1],
+                           scene.t[i : i + 1])
+        u, v, z = uv[0, :, 0] + MAP_PAD, uv[0, :, 1] + MAP_PAD, z[0]
         front = z > 1e-9
-        zs = np.where(front, z, 1.0)
-        x, y = cam[:, 0] / zs, cam[:, 1] / zs
-        u = K[0, 0] * x + K[0, 1] * y + K[0, 2] + _PAD
-        v = K[1, 1] * y + K[1, 2] + _PAD
         ok = front & (u >= 0) & (u <= Wp - 1) & (v >= 0) & (v <= Hp - 1)
         u0 = np.clip(np.floor(u), 0, Wp - 2).astype(np.int64)
         v0 = np.clip(np.floor(v), 0, Hp - 2).astype(np.int64)
         fu, fv = np.clip(u - u0, 0, 1), np.clip(v - v0, 0, 1)
-        m = sd[i]
+        m = maps[i]
         s = ((1 - fv) * ((1 - fu) * m[v0, u0] + fu * m[v0, u0 + 1])
              + fv * ((1 - fu) * m[v0 + 1, u0] + fu * m[v0 + 1, u0 + 1]))
         if grow:
-            s = s + _LIP * max(K[0, 0], K[1, 1]) * grow / zs
+            K = scene.K[i]
+            s = s + _LIP * max(K[0, 0], K[1, 1]) * grow / np.where(front, z, 1.0)
         s = np.where(ok, s, floor)
         val[alive] = np.minimum(val[alive], s)
         alive = alive[val[alive] > floor]
@@ -149,8 +158,10 @@ def _grid(lo: np.ndarray, hi: np.ndarray, res: int) -> np.ndarray:
     return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
 
 
-def _carve_box(scene: Scene, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) around everything that projects inside every mask, from the cameras alone."""
+def carve_box(scene: Scene, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo (3,), hi (3,)) around everything that projects inside every mask, from the cameras
+    alone; ``maps`` from :func:`carving_maps`. Raises SceneError naming the scene when no
+    point does (cameras behind the object, masks that do not match the cameras)."""
     where = scene.path or scene.name
     c = look_center(scene.R, scene.t)
     dist = np.linalg.norm(camera_centers(scene.R, scene.t) - c, axis=1)
@@ -161,7 +172,7 @@ def _carve_box(scene: Scene, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(2):
         step = (hi - lo) / (_COARSE - 1)
         reach = 0.5 * float(np.linalg.norm(step))
-        val = _field(scene, sd, _grid(lo, hi, _COARSE), -1e9, grow=reach)
+        val = carving_margin(scene, maps, _grid(lo, hi, _COARSE), -1e9, grow=reach)
         occ = (val > -1.5).reshape((_COARSE,) * 3)
         if not occ.any():
             raise SceneError(
@@ -175,8 +186,8 @@ def _carve_box(scene: Scene, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class HullVolume:
-    """The carving field on a grid: vol (R, R, R) float64 indexed [x, y, z], in pixels
-    (positive inside every mask; the hull surface is vol = LEVEL), with voxel centres at
+    """The margin on a grid: vol (n, n, n) float64 indexed [x, y, z], in pixels
+    (positive inside every mask; the hull surface is vol = level), with voxel centres at
     ``lo + spacing * index``; ``clip`` bounds |vol|."""
 
     vol: np.ndarray
@@ -185,7 +196,7 @@ class HullVolume:
     clip: float
 
 
-def hull_volume(scene: Scene, res: int = 128, level: float = LEVEL) -> HullVolume:
+def hull_volume(scene: Scene, res: int = 128, level: float = HULL_LEVEL) -> HullVolume:
     """Carve ``scene`` on a res^3 grid (padded by one voxel of -clip on every side);
     ``level`` is the surface level the thin-structure footprints are laid out for.
 
@@ -193,10 +204,10 @@ def hull_volume(scene: Scene, res: int = 128, level: float = LEVEL) -> HullVolum
     """
     if res < 8:
         raise ValueError(f"res must be >= 8, got {res}")
-    sd = _sd_maps(scene.masks, level=level)
-    lo, hi = _carve_box(scene, sd)
+    maps = carving_maps(scene.masks, level=level)
+    lo, hi = carve_box(scene, maps)
     spacing = (hi - lo) / (res - 1)
-    # largest projected voxel diagonal in pixels bounds how fast the field changes per voxel
+    # largest projected voxel diagonal in pixels bounds how fast the margin changes per voxel
     C = camera_centers(scene.R, scene.t)
     near = np.min(np.linalg.norm(C - (lo + hi) / 2, axis=1)) - np.linalg.norm(hi - lo) / 2
     zmin = max(float(near), 1e-6)
@@ -206,7 +217,7 @@ def hull_volume(scene: Scene, res: int = 128, level: float = LEVEL) -> HullVolum
     first = lo + spacing * (_BLOCK - 1) / 2
     centres = _grid(first, first + spacing * _BLOCK * (nb - 1), nb)
     reach = 0.5 * float(np.linalg.norm(spacing * (_BLOCK - 1)))
-    live = (_field(scene, sd, centres, -clip, grow=reach) > -clip).reshape(nb, nb, nb)
+    live = (carving_margin(scene, maps, centres, -clip, grow=reach) > -clip).reshape(nb, nb, nb)
     for ax in range(3):
         live = np.repeat(live, _BLOCK, axis=ax)
     live = live[:res, :res, :res].ravel()
@@ -216,7 +227,7 @@ def hull_volume(scene: Scene, res: int = 128, level: float = LEVEL) -> HullVolum
     for s in range(0, len(todo), _CHUNK):
         ijk = np.unravel_index(todo[s : s + _CHUNK], (res, res, res))
         pts = np.stack([axes[k][ijk[k]] for k in range(3)], 1)
-        vol[todo[s : s + _CHUNK]] = _field(scene, sd, pts, -clip)
+        vol[todo[s : s + _CHUNK]] = carving_margin(scene, maps, pts, -clip)
     vol = np.minimum(vol, clip).reshape(res, res, res)
     if vol.max() <= level:
         raise SceneError(f"{scene.path or scene.name}: the visual hull is empty at res {res}")
@@ -225,9 +236,9 @@ def hull_volume(scene: Scene, res: int = 128, level: float = LEVEL) -> HullVolum
 
 
 def hull_mesh(
-    scene: Scene, res: int = 128, level: float = LEVEL
+    scene: Scene, res: int = 128, level: float = HULL_LEVEL
 ) -> tuple[np.ndarray, np.ndarray, HullVolume]:
-    """Marching-cubes surface ``field = level`` of :func:`hull_volume`.
+    """Marching-cubes surface ``margin = level`` of :func:`hull_volume`.
 
     Returns vertices (V, 3) float64 in world units, faces (F, 3) int64 and the HullVolume.
     """
@@ -264,7 +275,7 @@ def voxel_hull(scene: Scene, res: int = 128, n_points: int = 10000, seed: int = 
     """
     if res < 8:
         raise ValueError(f"res must be >= 8, got {res}")
-    lo, hi = _carve_box(scene, _sd_maps(scene.masks, thin=False))
+    lo, hi = carve_box(scene, carving_maps(scene.masks, thin=False))
     spacing = (hi - lo) / (res - 1)
     pts = _grid(lo, hi, res)
     step = 1 << 18  # points per chunk: bounds the (I, chunk) projection arrays

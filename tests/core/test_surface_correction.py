@@ -12,13 +12,13 @@ import torch
 import trimesh
 from scipy.spatial import cKDTree
 
-from core.hull.visual_hull import _sd_maps, hull_volume
+from core.hull.visual_hull import carving_maps, hull_volume
 from core.io.mesh_scene import make_scene, sample_surface
 from core.metrics import evaluate
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
 from core.hull.snap import snap_inside
 from core.hull.correction import (
-    DEPTHS_PX, N_FEATURES, WEIGHTS, DepthModel, correct_points, depth_targets, field_at,
+    DEPTHS_PX, N_FEATURES, WEIGHTS, DepthModel, correct_points, depth_targets, margin_at,
     hull_normals, load_model, point_features)
 from core.hull.prior import HullPrior
 
@@ -43,11 +43,11 @@ def _on_surface(hv, n=400):
     return sample_surface(v + hv.lo, f.astype(np.int64), n, 0)
 
 
-def test_field_at_matches_grid_values(sphere_hull):
+def test_margin_at_matches_grid_values(sphere_hull):
     hv = sphere_hull
     idx = np.array([[10, 20, 30], [33, 33, 33], [5, 40, 12]])
     pts = hv.lo + idx * hv.spacing
-    assert np.allclose(field_at(hv, pts), hv.vol[tuple(idx.T)])
+    assert np.allclose(margin_at(hv, pts), hv.vol[tuple(idx.T)])
 
 
 def test_normals_point_out_of_the_sphere(sphere_hull):
@@ -60,7 +60,7 @@ def test_normals_point_out_of_the_sphere(sphere_hull):
 
 def test_features_shape_finite_and_scale_free(sphere_scene, sphere_hull):
     P = _on_surface(sphere_hull, 300)
-    sd = _sd_maps(sphere_scene.masks, level=0.5)
+    sd = carving_maps(sphere_scene.masks, level=0.5)
     X, n, px = point_features(sphere_scene, sphere_hull, sd, P, 0.5)
     assert X.shape == (300, N_FEATURES) and X.dtype == np.float32
     assert np.isfinite(X).all() and (px > 0).all()
@@ -135,7 +135,7 @@ def test_learned_correction_keeps_a_sphere(sphere_scene):
 
 def test_correct_points_moves_along_normals(sphere_scene, sphere_hull):
     P = _on_surface(sphere_hull, 200)
-    sd = _sd_maps(sphere_scene.masks, level=0.5)
+    sd = carving_maps(sphere_scene.masks, level=0.5)
     out = correct_points(sphere_scene, sphere_hull, sd, P, 0.5)
     step = out.points - P
     n = hull_normals(sphere_hull, P)

@@ -217,7 +217,7 @@ def add_view(views: list[View], v: View, res: int | None) -> None:
 def _hull_box(scene: Scene, sources: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Bounding box (lo, hi) of the visual hull; names the camera that misses the object."""
     from core.hull.interior import scene_box
-    from core.hull.visual_hull import _field, _sd_maps
+    from core.hull.visual_hull import carving_maps, carving_margin
 
     try:
         lo, hi = scene_box(scene)
@@ -226,7 +226,7 @@ def _hull_box(scene: Scene, sources: list[str]) -> tuple[np.ndarray, np.ndarray]
         raise
     axes = [np.linspace(lo[k], hi[k], _REFINE) for k in range(3)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    occ = _field(scene, _sd_maps(scene.masks), grid, 0.0) > 0.0  # inside every mask
+    occ = carving_margin(scene, carving_maps(scene.masks), grid, 0.0) > 0.0  # in every mask
     if not occ.any():
         return lo, hi
     step = (hi - lo) / (_REFINE - 1)
