@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.geometry.cameras import project_np
+
 __all__ = ["render_silhouettes", "project_vertices"]
 
 _CHUNK = 1 << 21  # grid cells (triangle x pixel) evaluated per batch
@@ -31,7 +33,8 @@ def _check_cameras(K: np.ndarray, R: np.ndarray, t: np.ndarray) -> tuple[np.ndar
 def project_vertices(
     vertices: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates uv (I, V, 2) and depths z (I, V) of vertices (V, 3), float64.
+    """Pixel coordinates uv (I, V, 2) and depths z (I, V) of vertices (V, 3), float64
+    (core.geometry.cameras.project_np), for vertices that are all in front of every camera.
 
     Raises ValueError naming the first view in which a vertex lies behind (or on) the camera
     plane (z <= 0).
@@ -40,8 +43,7 @@ def project_vertices(
     if v.ndim != 2 or v.shape[1] != 3:
         raise ValueError(f"vertices must be (V, 3), got {v.shape}")
     K, R, t = _check_cameras(K, R, t)
-    cam = np.einsum("iab,vb->iva", R, v) + t[:, None, :]
-    z = cam[..., 2]
+    uv, z = project_np(v, K, R, t)
     bad = (z <= 0).any(1)
     if bad.any():
         i = int(np.argmax(bad))
@@ -50,10 +52,7 @@ def project_vertices(
             f"view {i}: vertex {k} at {v[k].tolist()} is behind the camera "
             f"(depth {z[i, k]:.4g} <= 0)"
         )
-    x, y = cam[..., 0] / z, cam[..., 1] / z
-    u = K[:, 0, 0, None] * x + K[:, 0, 1, None] * y + K[:, 0, 2, None]
-    vv = K[:, 1, 1, None] * y + K[:, 1, 2, None]
-    return np.stack([u, vv], -1), z
+    return uv, z
 
 
 def _pow2(n: np.ndarray) -> np.ndarray:

@@ -15,11 +15,17 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["Scene", "SceneError", "read_scene", "write_scene", "load_json", "FORMAT", "VERSION"]
+__all__ = ["Scene", "SceneError", "read_scene", "write_scene", "load_json", "open_image",
+           "read_mask", "check_rotation", "check_intrinsics", "check_translation", "FORMAT",
+           "VERSION", "ROTATION_TOL", "CAMERA_LIMIT"]
 
 FORMAT = "drwr-scene"
 VERSION = 1
-ROTATION_TOL = 1e-4
+#: Largest |R R^T - I| entry accepted as a rotation (see check_rotation).
+ROTATION_TOL = 1e-3
+#: Largest magnitude of a camera translation or intrinsic (scene units, pixels): beyond it the
+#: float32 fit loses every digit of the object's size.
+CAMERA_LIMIT = 1e8
 
 
 class SceneError(ValueError):
@@ -99,32 +105,98 @@ def _matrix(value: Any, shape: tuple[int, ...], where: str, key: str) -> np.ndar
     return arr
 
 
-def _load_mask(path: Path, where: str) -> np.ndarray:
+def check_rotation(R: np.ndarray, where: str, tol: float = ROTATION_TOL) -> np.ndarray:
+    """R (3, 3) as an exact rotation; SceneError naming ``where`` when it is not one within
+    ``tol`` (scale, shear or a reflection in the pose).
+
+    One tolerance for every reader: 1e-3 accepts rotations printed with 3-4 decimals or
+    stored as float32 (what hand-written and exported files hold) and moves a projection by
+    at most ~1e-3 f pixels (0.2 px at f = 200), below the masks' pixel quantisation, while a
+    1% scale or a visible shear is refused. R is returned unchanged when it is a rotation to
+    round-off, else re-orthonormalised (the nearest rotation, by SVD).
+    """
+    R = np.asarray(R, np.float64)
+    if R.shape != (3, 3) or not np.all(np.isfinite(R)):
+        raise SceneError(f"{where}: R, the rotation, must be a finite 3x3 matrix")
+    dev = float(np.abs(R @ R.T - np.eye(3)).max())
+    if dev > tol or np.linalg.det(R) < 0:
+        raise SceneError(f"{where}: R is not a rotation (R R^T differs from I by {dev:.2g} > "
+                         f"{tol:g}, or det(R) = -1: a scaled, sheared or mirrored pose)")
+    if dev <= 1e-12:
+        return R
+    u, _, vt = np.linalg.svd(R)
+    return u @ vt
+
+
+def check_intrinsics(K: np.ndarray, where: str) -> np.ndarray:
+    """K (3, 3) checked: finite, fx, fy > 0, lower triangle 0 and last row [0, 0, 1] (what
+    core.geometry.cameras.project assumes), entries below CAMERA_LIMIT; SceneError naming
+    ``where`` otherwise."""
+    K = np.asarray(K, np.float64)
+    if K.shape != (3, 3) or not np.all(np.isfinite(K)):
+        raise SceneError(f"{where}: K, the intrinsics, must be a finite 3x3 matrix")
+    if not (K[0, 0] > 0 and K[1, 1] > 0):
+        raise SceneError(f"{where}: K has focal lengths fx = {K[0, 0]:g}, fy = {K[1, 1]:g}; "
+                         "both must be > 0")
+    if K[1, 0] != 0 or not np.array_equal(K[2], [0.0, 0.0, 1.0]):
+        raise SceneError(f"{where}: K must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]], got rows "
+                         f"{K[1].tolist()}, {K[2].tolist()}")
+    if np.abs(K).max() >= CAMERA_LIMIT:
+        raise SceneError(f"{where}: K has an entry of {np.abs(K).max():.3g}; intrinsics must "
+                         f"be below {CAMERA_LIMIT:g} pixels")
+    return K
+
+
+def check_translation(t: np.ndarray, where: str) -> np.ndarray:
+    """t (3,) checked: finite and every entry below CAMERA_LIMIT in magnitude."""
+    t = np.asarray(t, np.float64)
+    if t.shape != (3,) or not np.all(np.isfinite(t)):
+        raise SceneError(f"{where}: t, the translation, must be 3 finite numbers")
+    if np.abs(t).max() >= CAMERA_LIMIT:
+        raise SceneError(f"{where}: t = {t.tolist()} is out of range; camera translations "
+                         f"must be below {CAMERA_LIMIT:g} scene units")
+    return t
+
+
+def open_image(path: Path, what: str = "image", where: str = "") -> Image.Image:
+    """The loaded PIL image of ``path``; SceneError naming the file when it is missing,
+    unreadable or larger than PIL's pixel limit (``Image.MAX_IMAGE_PIXELS``: a decompression
+    bomb). ``what`` names the role (mask, image) and ``where`` the entry that lists it."""
+    ctx = f" ({where})" if where else ""
     if not path.is_file():
-        raise SceneError(f"{path}: mask file is missing ({where})")
+        raise SceneError(f"{path}: {what} file is missing{ctx}")
     try:
-        with Image.open(path) as im:
-            im.load()
-            arr = None
-            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
-                alpha = np.asarray(im.convert("RGBA").getchannel("A"))
-                if alpha.min() != alpha.max():  # a real cut-out: alpha is the mask
-                    arr = alpha
-            if arr is None:  # opaque (or no alpha): the grey values are the mask
-                arr = np.asarray(im.convert("L"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SceneError(f"{path}: cannot read mask image ({exc.__class__.__name__})") from None
-    return arr > 127
+        im = Image.open(path)
+        im.load()
+    except Image.DecompressionBombError as exc:
+        raise SceneError(f"{path}: {what} is too large to read ({exc}){ctx}") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise SceneError(f"{path}: cannot read {what} ({exc.__class__.__name__}){ctx}") from None
+    return im
+
+
+def read_mask(path: Path, where: str = "") -> np.ndarray:
+    """(H, W) bool mask of an image file, foreground = value > 127, in any mode PIL reads.
+
+    The value is the alpha channel when the image has one that is not constant (a cut-out),
+    else the grey level (an opaque RGBA mask as image editors write it reads by its grey
+    values); 16-bit and float grey images holding values above 255 are scaled from 16 bits.
+    SceneError naming the file (and ``where``) when it cannot be read.
+    """
+    with open_image(path, "mask", where) as im:
+        if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+            alpha = np.asarray(im.convert("RGBA").getchannel("A"))
+            if alpha.min() != alpha.max():
+                return alpha > 127
+        if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+            arr = np.asarray(im, np.float64)
+            return (arr * (255.0 / 65535.0) if arr.max() > 255 else arr) > 127
+        return np.asarray(im.convert("L")) > 127
 
 
 def _load_image(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise SceneError(f"{path}: image file is missing")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SceneError(f"{path}: cannot read image ({exc.__class__.__name__})") from None
+    with open_image(path, "image") as im:
+        return np.asarray(im.convert("RGB"))
 
 
 def load_json(path: Path) -> Any:
@@ -169,13 +241,11 @@ def read_scene(path: str | Path) -> Scene:
         for key in ("mask", "K", "R", "t"):
             if key not in v:
                 raise SceneError(f"{where}: missing key {key!r}")
-        K = _matrix(v["K"], (3, 3), where, "K")
-        R = _matrix(v["R"], (3, 3), where, "R")
-        t = _matrix(v["t"], (3,), where, "t")
-        if np.abs(R @ R.T - np.eye(3)).max() > ROTATION_TOL or np.linalg.det(R) < 0:
-            raise SceneError(f"{where}: R is not a rotation (R R^T != I or det(R) = -1)")
+        K = check_intrinsics(_matrix(v["K"], (3, 3), where, "K"), where)
+        R = check_rotation(_matrix(v["R"], (3, 3), where, "R"), where)
+        t = check_translation(_matrix(v["t"], (3,), where, "t"), where)
         mpath = folder / str(v["mask"])
-        m = _load_mask(mpath, where)
+        m = read_mask(mpath, where)
         if masks and m.shape != masks[0].shape:
             raise SceneError(
                 f"{mpath}: mask size {m.shape[1]}x{m.shape[0]} differs from the first mask's "

@@ -213,7 +213,7 @@ def test_camera_non_finite(folder, key, bad):
 @pytest.mark.parametrize("R", [
     np.diag([1.0, 1.0, -1.0]),          # reflection: orthogonal, det -1
     np.eye(3) * 1.01,                   # scaled
-    np.eye(3) + np.eye(3, k=1) * 1e-3,  # sheared beyond the 1e-4 tolerance
+    np.eye(3) + np.eye(3, k=1) * 3e-3,  # sheared beyond the 1e-3 tolerance
 ])
 def test_R_not_a_rotation(folder, R):
     meta = _meta(folder)
@@ -228,6 +228,18 @@ def test_R_within_tolerance_accepted(folder):
     meta["views"][0]["R"] = (R + 1e-6).tolist()  # JSON written by a float32 tool
     _put(folder, meta)
     read_scene(folder)
+
+
+def test_R_with_three_decimals_is_accepted_as_the_nearest_rotation(folder):
+    """A rotation printed with 3 decimals (|R R^T - I| ~ 5e-4, refused by the old 1e-4 rule)
+    loads, re-orthonormalised."""
+    meta = _meta(folder)
+    R = np.round(np.asarray(meta["views"][0]["R"]), 3)
+    assert 1e-4 < np.abs(R @ R.T - np.eye(3)).max() < 1e-3
+    meta["views"][0]["R"] = R.tolist()
+    _put(folder, meta)
+    back = read_scene(folder).R[0]
+    assert np.allclose(back @ back.T, np.eye(3), atol=1e-12) and np.abs(back - R).max() < 1e-3
 
 
 def test_ground_truth_without_xyz(folder):

@@ -31,9 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
-from core.io.scene import Scene, SceneError
-from .common import (View, add_view, check_rotation, finish, read_mask, read_rgb_alpha,
-                     select)
+from core.io.scene import Scene, SceneError, check_rotation, read_mask
+from .common import View, add_view, finish, read_rgb_alpha, select
 
 __all__ = ["load_colmap", "is_colmap", "model_dir", "qvec_to_rotmat"]
 

@@ -30,13 +30,14 @@ from typing import Any, Sequence
 
 import numpy as np
 import scipy.linalg
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from core.io.scene import Scene, SceneError
+from core.io.scene import (Scene, SceneError, check_intrinsics, check_rotation,
+                           check_translation, open_image)
 
 __all__ = [
     "DEFAULT_RES", "View", "add_view", "finish", "original_scene", "decompose_projection",
-    "read_rgb_alpha", "read_mask", "select", "opengl_c2w_to_opencv", "check_rotation",
+    "read_rgb_alpha", "select", "opengl_c2w_to_opencv",
 ]
 
 DEFAULT_RES = 128
@@ -62,23 +63,12 @@ class View:
 
 
 # -- files -----------------------------------------------------------------------------------
-def _open(path: Path, what: str) -> Image.Image:
-    if not path.is_file():
-        raise SceneError(f"{path}: {what} file is missing")
-    try:
-        im = Image.open(path)
-        im.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SceneError(f"{path}: cannot read {what} ({exc.__class__.__name__})") from None
-    return im
-
-
 def read_rgb_alpha(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """(rgb (H, W, 3) uint8, alpha (H, W) uint8 or None) of an image file.
 
     RGBA images are composited over white (as DPC does), so the background reads as white.
     """
-    im = _open(path, "image")
+    im = open_image(path, "image")
     alpha = None
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"))
@@ -88,21 +78,6 @@ def read_rgb_alpha(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     else:
         rgb = np.asarray(im.convert("RGB"))
     return rgb, alpha
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """(H, W) bool mask of a file: foreground > 127 in its alpha channel when that is not fully
-    opaque (a cut-out), else in its grey level (16-bit files scaled to 8 bits)."""
-    im = _open(path, "mask")
-    alpha = np.asarray(im.getchannel("A")) if im.mode in ("RGBA", "LA") else None
-    if alpha is not None and alpha.min() < 255:
-        arr = alpha
-    elif im.mode in ("I", "I;16", "I;16B", "F"):
-        arr = np.asarray(im, np.float64)
-        arr = arr * (255.0 / 65535.0) if arr.max() > 255 else arr
-    else:
-        arr = np.asarray(im.convert("L"))
-    return arr > 127
 
 
 def select(n: int, views: Sequence[int] | None, max_views: int | None, where: str) -> list[int]:
@@ -125,19 +100,6 @@ def select(n: int, views: Sequence[int] | None, max_views: int | None, where: st
 
 
 # -- cameras ---------------------------------------------------------------------------------
-def check_rotation(R: np.ndarray, where: str, tol: float = 1e-3) -> np.ndarray:
-    """R (3, 3) re-orthonormalised (SVD); SceneError naming ``where`` when it is not a rotation
-    within ``tol`` (scale, shear or a reflection in the pose)."""
-    R = np.asarray(R, np.float64)
-    if R.shape != (3, 3) or not np.all(np.isfinite(R)):
-        raise SceneError(f"{where}: rotation must be a finite 3x3 matrix")
-    if np.abs(R @ R.T - np.eye(3)).max() > tol or np.linalg.det(R) < 0:
-        raise SceneError(f"{where}: the camera pose is not a rotation (scaled, sheared or "
-                         "mirrored matrix)")
-    u, _, vt = np.linalg.svd(R)
-    return u @ vt
-
-
 def opengl_c2w_to_opencv(c2w: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     """World->camera (R, t), OpenCV axes, of a camera-to-world 4x4 (or 3x4) in OpenGL axes
     (x right, y up, camera looking along -z; Blender, NeRF, nerfstudio): flip y and z."""
@@ -199,6 +161,8 @@ def add_view(views: list[View], v: View, res: int | None) -> None:
         h, w = v.image.shape[:2]
         raise SceneError(f"{v.mask_file}: mask is {W}x{H} but its image is {w}x{h} "
                          f"({v.source})")
+    check_intrinsics(v.K, v.source)
+    check_translation(v.t, v.source)
     if not v.mask.any():
         raise SceneError(f"{v.mask_file}: mask is empty (no foreground pixel > 127)")
     r = _resize(v, res)

@@ -37,8 +37,8 @@ from typing import Sequence
 import numpy as np
 import scipy.io
 
-from core.io.scene import Scene, SceneError
-from .common import View, add_view, check_rotation, finish, read_rgb_alpha, select
+from core.io.scene import Scene, SceneError, check_rotation
+from .common import View, add_view, finish, read_rgb_alpha, select
 
 __all__ = ["load_dpc", "is_dpc", "FOCAL", "RENDER_TO_DPC"]
 

@@ -34,9 +34,8 @@ from typing import Sequence
 
 import numpy as np
 
-from core.io.scene import Scene, SceneError
-from .common import (View, add_view, decompose_projection, finish, read_mask,
-                     read_rgb_alpha, select)
+from core.io.scene import Scene, SceneError, read_mask
+from .common import View, add_view, decompose_projection, finish, read_rgb_alpha, select
 
 __all__ = ["load_dtu", "is_dtu", "CAMERA_FILES"]
 

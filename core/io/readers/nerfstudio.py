@@ -31,10 +31,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core.io.scene import Scene, SceneError
+from core.io.scene import Scene, SceneError, read_mask
 from .blender import _number, image_file, read_json
-from .common import (View, add_view, finish, opengl_c2w_to_opencv, read_mask,
-                     read_rgb_alpha, select)
+from .common import View, add_view, finish, opengl_c2w_to_opencv, read_rgb_alpha, select
 
 __all__ = ["load_nerfstudio", "is_nerfstudio"]
 
