@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 LAYOUTS = ("fibonacci", "ring", "random")
+MAX_RADIUS = 1e6  # farthest camera distance make_cameras places (float precision)
 
 
 def project(
@@ -100,7 +101,10 @@ def look_at(
 
 
 def intrinsics(res: int, fov_deg: float) -> np.ndarray:
-    """K (3,3) of a square ``res``-pixel image with horizontal field of view ``fov_deg``."""
+    """K (3,3) of a square ``res``-pixel image with horizontal field of view ``fov_deg``
+    (0 < fov_deg < 180; ValueError otherwise)."""
+    if not (math.isfinite(fov_deg) and 0 < fov_deg < 180):
+        raise ValueError(f"fov_deg must be in (0, 180) degrees, got {fov_deg}")
     f = 0.5 * res / math.tan(math.radians(fov_deg) / 2)
     c = (res - 1) / 2.0
     return np.array([[f, 0.0, c], [0.0, f, c], [0.0, 0.0, 1.0]])
@@ -146,8 +150,11 @@ def make_cameras(
 
     Returns K (I,3,3), R (I,3,3), t (I,3), float64.
     """
-    if radius <= 0.6:
-        raise ValueError("radius must exceed 0.6 (the normalised object would be cut)")
+    if not (math.isfinite(radius) and 0.6 < radius <= MAX_RADIUS):
+        raise ValueError(f"radius must be in (0.6, {MAX_RADIUS:g}] scene units (the "
+                         f"normalised object has radius ~0.5), got {radius}")
+    if fov_deg is not None and not (math.isfinite(fov_deg) and 0 < fov_deg < 180):
+        raise ValueError(f"fov_deg must be in (0, 180) degrees, got {fov_deg}")
     if fov_deg is None:
         fov_deg = 2 * math.degrees(math.asin(min(0.58 / radius, 0.99)))
     dirs = view_directions(n_views, layout, seed)

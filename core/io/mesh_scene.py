@@ -18,6 +18,8 @@ from core.geometry.shapes import ALL_SHAPES, get_shape, normalise
 __all__ = ["make_scene", "load_mesh", "sample_surface", "MESH_FORMATS"]
 
 MESH_FORMATS = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
+MAX_VIEWS = 2000  # cameras make_scene renders at most
+MAX_RES = 4096  # mask side make_scene renders at most (pixels)
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -97,10 +99,10 @@ def make_scene(
     Raises SceneError naming the file for missing/unreadable meshes and naming the view when
     a silhouette is empty; ValueError for bad arguments.
     """
-    if views < 1:
-        raise ValueError(f"views must be >= 1, got {views}")
-    if res < 4:
-        raise ValueError(f"res must be >= 4 pixels, got {res}")
+    if not 1 <= views <= MAX_VIEWS:
+        raise ValueError(f"views must be in [1, {MAX_VIEWS}], got {views}")
+    if not 4 <= res <= MAX_RES:
+        raise ValueError(f"res must be in [4, {MAX_RES}] pixels, got {res}")
     if gt_points < 0:
         raise ValueError(f"gt_points must be >= 0, got {gt_points}")
     mesh, name, desc = _resolve(source)
@@ -116,6 +118,9 @@ def make_scene(
             raise SceneError(
                 f"{desc}: view {i} has an empty silhouette (the object is not in view)"
             )
+        if m.all():
+            raise SceneError(f"{desc}: the object fills the whole image in view {i} (no "
+                             "silhouette edge: widen the field of view or move the cameras out)")
     gt = sample_surface(norm.vertices, norm.faces, gt_points, seed) if gt_points else None
     fov = 2 * math.degrees(math.atan(0.5 * res / K[0, 0, 0]))
     extra = {

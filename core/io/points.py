@@ -147,50 +147,104 @@ _PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short":
               "float64": "f8"}
 
 
-def _read_ply(path: Path) -> np.ndarray:
-    with open(path, "rb") as f:
-        if f.readline().strip() != b"ply":
-            raise ValueError(f"{path}: not a PLY file")
-        fmt, elements, cur = None, [], None
-        while True:
-            line = f.readline()
-            if not line:
-                raise ValueError(f"{path}: PLY header has no end_header")
-            tok = line.decode("ascii", "replace").split()
-            if not tok:
+_PLY_FORMATS = {"ascii": "", "binary_little_endian": "<", "binary_big_endian": ">"}
+
+
+def _ply_header(f, path: Path) -> tuple[str, list[tuple[str, int, list[list[str]]]]]:
+    """(format, elements [(name, count, properties)]) of a PLY header; ``f`` is left at the
+    body. Raises ValueError for a header without 'format' or with malformed lines."""
+    if f.readline().strip() != b"ply":
+        raise ValueError(f"{path}: not a PLY file")
+    fmt, elements = None, []
+    while True:
+        line = f.readline()
+        if not line:
+            raise ValueError(f"{path}: PLY header has no end_header")
+        tok = line.decode("ascii", "replace").split()
+        if not tok:
+            continue
+        if tok[0] == "format":
+            if len(tok) < 2 or tok[1] not in _PLY_FORMATS:
+                raise ValueError(f"{path}: unknown PLY format {' '.join(tok[1:2])!r} (ascii, "
+                                 "binary_little_endian or binary_big_endian)")
+            fmt = tok[1]
+        elif tok[0] == "element":
+            if len(tok) < 3 or not tok[2].isdigit():
+                raise ValueError(f"{path}: PLY element line needs a name and a count: "
+                                 f"{line.decode('ascii', 'replace').strip()!r}")
+            elements.append((tok[1], int(tok[2]), []))
+        elif tok[0] == "property" and elements:
+            elements[-1][2].append(tok[1:])
+        elif tok[0] == "end_header":
+            break
+    if fmt is None:
+        raise ValueError(f"{path}: PLY header has no 'format' line (ascii or binary)")
+    return fmt, elements
+
+
+def _ply_dtype(props: list[list[str]], endian: str, path: Path) -> np.dtype:
+    unknown = [p[0] for p in props if p[0] not in _PLY_TYPES]
+    if unknown:
+        raise ValueError(f"{path}: unknown PLY property type {unknown[0]!r}")
+    return np.dtype([(p[-1], endian + _PLY_TYPES[p[0]]) for p in props])
+
+
+def _skip_binary(f, n: int, props: list[list[str]], endian: str, path: Path) -> None:
+    """Move ``f`` past ``n`` binary records of ``props`` (list properties included)."""
+    if not any(p[0] == "list" for p in props):
+        f.seek(n * _ply_dtype(props, endian, path).itemsize, 1)
+        return
+    for _ in range(n):
+        for p in props:
+            if p[0] != "list":
+                f.seek(_ply_dtype([p], endian, path).itemsize, 1)
                 continue
-            if tok[0] == "format":
-                fmt = tok[1]
-            elif tok[0] == "element":
-                cur = [tok[1], int(tok[2]), []]
-                elements.append(cur)
-            elif tok[0] == "property" and cur is not None:
-                cur[2].append(tok[1:])
-            elif tok[0] == "end_header":
-                break
-        if not elements or elements[0][0] != "vertex":
-            raise ValueError(f"{path}: PLY has no vertex element first")
-        name, n, props = elements[0]
+            if p[1] not in _PLY_TYPES or p[2] not in _PLY_TYPES:
+                raise ValueError(f"{path}: unknown PLY list type {p[1]!r} / {p[2]!r}")
+            ct = np.dtype(endian + _PLY_TYPES[p[1]])
+            raw = f.read(ct.itemsize)
+            if len(raw) < ct.itemsize:
+                raise ValueError(f"{path}: truncated PLY body")
+            f.seek(int(np.frombuffer(raw, ct)[0]) * np.dtype(_PLY_TYPES[p[2]]).itemsize, 1)
+
+
+def _read_ply(path: Path) -> np.ndarray:
+    """Vertices (N, 3) of a PLY file; other elements (faces, edges) may come before them.
+
+    The vertex count is checked against the file's size before anything is allocated (a
+    header claiming more vertices than the file can hold is refused)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        fmt, elements = _ply_header(f, path)
+        names_all = [e[0] for e in elements]
+        if "vertex" not in names_all:
+            raise ValueError(f"{path}: PLY has no vertex element")
+        n, props = elements[names_all.index("vertex")][1:]
         names = [p[-1] for p in props]
         if not {"x", "y", "z"} <= set(names):
             raise ValueError(f"{path}: PLY vertex element lacks x, y, z properties")
         if any(p[0] == "list" for p in props):
             raise ValueError(f"{path}: list properties in the vertex element are not supported")
+        before = elements[:names_all.index("vertex")]
         if fmt == "ascii":
+            if 2 * len(names) * n > size - f.tell():  # a row holds >= 2 bytes per value
+                raise ValueError(f"{path}: PLY header claims {n} vertices, more than the "
+                                 f"{size} bytes of the file can hold")
+            for _, m, _ in before:
+                for _ in range(m):
+                    f.readline()
             rows = [f.readline().split() for _ in range(n)]
             try:
                 arr = np.asarray(rows, np.float64).reshape(n, len(names))
             except ValueError:
                 raise ValueError(f"{path}: truncated or malformed ASCII PLY body") from None
-            cols = [names.index(k) for k in "xyz"]
-            return arr[:, cols]
-        endian = "<" if fmt == "binary_little_endian" else ">"
-        unknown = [p[0] for p in props if p[0] not in _PLY_TYPES]
-        if unknown:
-            raise ValueError(f"unknown PLY property type {unknown[0]!r}")
-        dt = np.dtype([(p[-1], endian + _PLY_TYPES[p[0]]) for p in props])
-        data = f.read(dt.itemsize * n)
-        if len(data) < dt.itemsize * n:
-            raise ValueError(f"{path}: truncated PLY body")
-        rec = np.frombuffer(data, dt, count=n)
+            return arr[:, [names.index(k) for k in "xyz"]]
+        endian = _PLY_FORMATS[fmt]
+        dt = _ply_dtype(props, endian, path)
+        for _, m, p in before:
+            _skip_binary(f, m, p, endian, path)
+        if dt.itemsize * n > size - f.tell():
+            raise ValueError(f"{path}: PLY header claims {n} vertices ({dt.itemsize * n} "
+                             f"bytes), more than the file holds (truncated PLY body)")
+        rec = np.frombuffer(f.read(dt.itemsize * n), dt, count=n)
         return np.stack([rec["x"], rec["y"], rec["z"]], 1).astype(np.float64)

@@ -8,6 +8,7 @@ ground-truth surface points (N, 3).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["Scene", "SceneError", "read_scene", "write_scene", "load_json", "open_image",
+__all__ = ["Scene", "SceneError", "SceneWarning", "check_views", "check_to_original",
+           "read_scene", "write_scene", "load_json", "open_image",
            "read_mask", "check_rotation", "check_intrinsics", "check_translation", "FORMAT",
            "VERSION", "ROTATION_TOL", "CAMERA_LIMIT"]
 
@@ -30,6 +32,11 @@ CAMERA_LIMIT = 1e8
 
 class SceneError(ValueError):
     """A user-facing problem with input data; the message names the file and the problem."""
+
+
+class SceneWarning(UserWarning):
+    """Input that loads but will fit poorly (one view, masks without an edge); the message
+    names the file."""
 
 
 @dataclass
@@ -77,7 +84,7 @@ class Scene:
         T = self.extra.get("to_original") if self.extra else None
         if T is None:
             return points
-        T = np.asarray(T, np.float64)
+        T = check_to_original(T, f"{self.path or self.name} extra.to_original")
         return np.asarray(points, np.float64) @ T[:3, :3].T + T[:3, 3]
 
     def subset(self, views: list[int]) -> "Scene":
@@ -265,12 +272,49 @@ def read_scene(path: str | Path) -> Scene:
             gt = read_points(gpath)
         except (OSError, ValueError) as exc:
             raise SceneError(f"{gpath}: ground truth unreadable: {exc}") from None
+        if len(gt) == 0:
+            raise SceneError(f"{gpath}: ground truth has no points")
     imgs = images if all(im is not None for im in images) else None
     extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
-    return Scene(
+    if "to_original" in extra:
+        check_to_original(extra["to_original"], f"{sj} extra.to_original")
+    scene = Scene(
         masks=np.stack(masks), K=np.stack(Ks), R=np.stack(Rs), t=np.stack(ts),
         images=imgs, gt_points=gt, name=folder.name, path=folder, extra=extra,
     )
+    check_views(scene, str(sj))
+    return scene
+
+
+def check_to_original(T: Any, where: str) -> np.ndarray:
+    """``extra["to_original"]`` as a (4, 4) float64 array: finite, invertible, last row
+    [0, 0, 0, 1]; SceneError naming ``where`` otherwise."""
+    try:
+        M = np.asarray(T, np.float64)
+    except (TypeError, ValueError):
+        raise SceneError(f"{where}: must be a 4x4 matrix of numbers, got {T!r:.60}") from None
+    if M.shape != (4, 4) or not np.all(np.isfinite(M)):
+        raise SceneError(f"{where}: must be a finite 4x4 matrix, got shape {M.shape}")
+    if not np.array_equal(M[3], [0.0, 0.0, 0.0, 1.0]) or abs(np.linalg.det(M)) < 1e-12:
+        raise SceneError(f"{where}: must be an invertible affine map (last row 0 0 0 1)")
+    return M
+
+
+def check_views(scene: Scene, where: str) -> None:
+    """SceneError naming ``where`` when every mask is all foreground (no silhouette edge
+    anywhere: inverted or blank masks); a SceneWarning when a single view or some full masks
+    leave the shape unconstrained along lines of sight."""
+    full = [i for i in range(scene.n_views) if scene.masks[i].all()]
+    if len(full) == scene.n_views:
+        raise SceneError(f"{where}: every mask is all foreground (no silhouette edge to fit; "
+                         "are the masks inverted?)")
+    if full:
+        warnings.warn(f"{where}: mask of view {full[0]} is all foreground ({len(full)} such "
+                      "views carry no silhouette)", SceneWarning, stacklevel=3)
+    if scene.n_views == 1:
+        warnings.warn(f"{where}: a single view fixes only the silhouette; depth is "
+                      "unconstrained (use several views around the object)", SceneWarning,
+                      stacklevel=3)
 
 
 def write_scene(scene: Scene, path: str | Path) -> Path:

@@ -33,7 +33,7 @@ import scipy.linalg
 from PIL import Image
 
 from core.io.scene import (Scene, SceneError, check_intrinsics, check_rotation,
-                           check_translation, open_image)
+                           check_to_original, check_translation, check_views, open_image)
 
 __all__ = [
     "DEFAULT_RES", "View", "add_view", "finish", "original_scene", "decompose_projection",
@@ -245,6 +245,7 @@ def finish(views: list[View], *, name: str, path: Path, to_original: np.ndarray 
     N[:3, 3] = c
     T = (np.eye(4) if to_original is None else np.asarray(to_original, np.float64)) @ N
     scene.extra = {**(extra or {}), "to_original": T.tolist()}
+    check_views(scene, str(path))
     return scene
 
 
@@ -258,10 +259,7 @@ def original_scene(scene: Scene) -> Scene:
     T = scene.extra.get("to_original") if scene.extra else None
     if T is None:
         return scene
-    T = np.asarray(T, np.float64)
-    if T.shape != (4, 4) or not np.all(np.isfinite(T)) or abs(np.linalg.det(T)) < 1e-300:
-        raise SceneError(f"{scene.path or scene.name}: extra.to_original must be an "
-                         "invertible 4x4 matrix")
+    T = check_to_original(T, f"{scene.path or scene.name} extra.to_original")
     Tinv = np.linalg.inv(T)
     Ks, Rs, ts = [], [], []
     for i in range(scene.n_views):
