@@ -35,6 +35,18 @@ def _nn_dist(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return cKDTree(dst).query(src, k=1)[0]
 
 
+def _chamfer_of(dp: np.ndarray, dg: np.ndarray) -> dict[str, float]:
+    """Chamfer x100 from nearest-neighbour distances pred->gt dp (N,) and gt->pred dg (M,)."""
+    a, b = 100.0 * float(dp.mean()), 100.0 * float(dg.mean())
+    return {"cd": (a + b) / 2, "cd_pred_gt": a, "cd_gt_pred": b}
+
+
+def _fscore_of(dp: np.ndarray, dg: np.ndarray, tau: float) -> float:
+    """F-score at ``tau`` from nearest-neighbour distances dp (N,), dg (M,)."""
+    prec, rec = float((dp <= tau).mean()), float((dg <= tau).mean())
+    return 0.0 if prec + rec == 0 else 2 * prec * rec / (prec + rec)
+
+
 def chamfer(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """Chamfer x100 between pred (N,3) and gt (M,3).
 
@@ -42,9 +54,7 @@ def chamfer(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     ``cd = (cd_pred_gt + cd_gt_pred) / 2``.
     """
     p, g = _points(pred, "pred"), _points(gt, "gt")
-    a = 100.0 * float(_nn_dist(p, g).mean())
-    b = 100.0 * float(_nn_dist(g, p).mean())
-    return {"cd": (a + b) / 2, "cd_pred_gt": a, "cd_gt_pred": b}
+    return _chamfer_of(_nn_dist(p, g), _nn_dist(g, p))
 
 
 def fscore(pred: np.ndarray, gt: np.ndarray, tau: float) -> float:
@@ -53,9 +63,7 @@ def fscore(pred: np.ndarray, gt: np.ndarray, tau: float) -> float:
     if not tau > 0:
         raise ValueError(f"tau must be > 0, got {tau}")
     p, g = _points(pred, "pred"), _points(gt, "gt")
-    prec = float((_nn_dist(p, g) <= tau).mean())
-    rec = float((_nn_dist(g, p) <= tau).mean())
-    return 0.0 if prec + rec == 0 else 2 * prec * rec / (prec + rec)
+    return _fscore_of(_nn_dist(p, g), _nn_dist(g, p), tau)
 
 
 def nearest_pixels(uv: np.ndarray, z: np.ndarray, H: int, W: int
@@ -132,12 +140,10 @@ def evaluate(pred: np.ndarray, ref: Scene | np.ndarray) -> dict[str, object]:
     gt = ref.gt_points if isinstance(ref, Scene) else _points(ref, "ground truth")
     if gt is not None:
         gt = _points(gt, "ground truth")
-        dp, dg = _nn_dist(p, gt), _nn_dist(gt, p)
-        a, b = 100.0 * float(dp.mean()), 100.0 * float(dg.mean())
-        out.update(cd=(a + b) / 2, cd_pred_gt=a, cd_gt_pred=b)
+        dp, dg = _nn_dist(p, gt), _nn_dist(gt, p)  # once for the Chamfer and every F-score
+        out.update(_chamfer_of(dp, dg))
         for tau in FSCORE_TAUS:
-            prec, rec = float((dp <= tau).mean()), float((dg <= tau).mean())
-            out[f"fscore_{tau}"] = 0.0 if prec + rec == 0 else 2 * prec * rec / (prec + rec)
+            out[f"fscore_{tau}"] = _fscore_of(dp, dg, tau)
     if isinstance(ref, Scene):
         out["inside_fraction"] = inside_fraction(p, ref)
         iou = silhouette_iou(p, ref)

@@ -11,7 +11,7 @@ differs from ``--field-name``).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import field, fields
+from dataclasses import fields
 from typing import Any, TypeVar
 
 __all__ = ["param", "JobConfig", "live_fields"]
@@ -21,7 +21,7 @@ C = TypeVar("C", bound="JobConfig")
 
 def param(default: Any, help: str, **meta: Any) -> Any:
     """A dataclass field with CLI/GUI metadata (see the module docstring)."""
-    return field(default=default, metadata={"help": help, **meta})
+    return dataclasses.field(default=default, metadata={"help": help, **meta})
 
 
 def live_fields(cls: type) -> tuple[str, ...]:

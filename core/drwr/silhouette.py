@@ -1,12 +1,13 @@
 """Silhouette fields of DRWR, sampled bilinearly and differentiably at sub-pixel positions.
 
-For each view the binary mask v (H, W) gives three maps (all (I, H, W) float32):
+For each view the binary mask v (H, W) gives four maps (all (I, H, W) float32):
 
 - ``sd``     signed distance in pixels to the silhouette's pixel edges (positive inside):
   ``edt(mask) - 0.5`` at foreground and ``-(edt(~mask) - 0.5)`` at background pixel centres
   (>= 0.5 and <= -0.5), so its bilinear interpolation crosses 0 on the pixel edge between them
   with slope 1.
-- ``field``  vG = clip(1 + min(sd, 0) / D, 0, 1), D = max(H, W): 1 inside the silhouette up to its
+- ``field``  vG = clip(1 + min(sd, 0) / D, 0, 1), D = max(H, W) (the paper's smooth silhouette
+  field; the only "field" in core.drwr): 1 inside the silhouette up to its
   pixel edges, a normalised linearly falling distance field outside. It is evaluated from the
   bilinearly sampled sd (:func:`outside_distance`), not by sampling vG bilinearly between pixel
   centres: that would read < 1 anywhere beyond the outermost foreground pixel *centre*, i.e.
@@ -16,7 +17,7 @@ For each view the binary mask v (H, W) gives three maps (all (I, H, W) float32):
   pulled back in.
 - ``mask``   the binary silhouette as float: the repulsion weight w (bilinear, so it falls from
   1 to 0 across the one-pixel boundary band; 0 outside the image).
-- ``bias``   δ: the mean over r = 1..R of the mask's mean in the (2r+1)² square around each
+- ``bias``   δ: the mean over r = 1..R (the ring count) of the mask's mean in the (2r+1)² square around each
   pixel: 1 deep inside, ~0.5 on the boundary (less repulsion near the boundary).
 
 Pixel convention: pixel (row r, col c) has its centre at (u, v) = (c, r).
@@ -29,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-__all__ = ["signed_distance", "smooth_field", "boundary_bias", "sample_maps", "sample_field",
-           "outside_distance", "SilhouetteMaps"]
+__all__ = ["signed_distance", "smooth_field", "boundary_bias", "sample_maps", "outside_distance",
+           "SilhouetteMaps"]
 
 
 def signed_distance(masks: np.ndarray) -> np.ndarray:
@@ -60,15 +61,16 @@ def smooth_field(masks: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - d / D, 0.0, 1.0).astype(np.float32)
 
 
-def boundary_bias(masks: np.ndarray, R: int) -> np.ndarray:
-    """δ for masks (I, H, W) -> (I, H, W) float32: mean over r=1..R of (2r+1)² box means."""
-    if R < 1:
-        raise ValueError(f"R must be >= 1, got {R}")
+def boundary_bias(masks: np.ndarray, rings: int) -> np.ndarray:
+    """δ for masks (I, H, W) -> (I, H, W) float32: mean over r = 1..rings of the (2r+1)² box
+    means (``rings`` is the paper's R, ``FitConfig.R``)."""
+    if rings < 1:
+        raise ValueError(f"R (rings) must be >= 1, got {rings}")
     m = np.asarray(masks, np.float32)
     acc = np.zeros_like(m)
-    for r in range(1, R + 1):
+    for r in range(1, rings + 1):
         acc += ndimage.uniform_filter(m, size=(1, 2 * r + 1, 2 * r + 1), mode="constant")
-    return acc / R
+    return acc / rings
 
 
 def sample_maps(maps: torch.Tensor, uv: torch.Tensor, zero_outside: bool = True) -> torch.Tensor:
@@ -97,22 +99,6 @@ def sample_maps(maps: torch.Tensor, uv: torch.Tensor, zero_outside: bool = True)
     return out[:, 0] if squeeze else out
 
 
-def sample_field(field: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
-    """vG at uv with linear fall-off continued outside the image.
-
-    field: (I, H, W); uv: (I, J, 2) -> (I, J). Points beyond the image keep a gradient that
-    points back in (slope 1/D per pixel, D = max(H, W)).
-    """
-    I, H, W = field.shape
-    D = float(max(H, W))
-    val = sample_maps(field, uv, zero_outside=False)
-    lo = uv.new_zeros(2)
-    hi = uv.new_tensor([W - 1.0, H - 1.0])
-    excess = torch.relu(lo - uv) + torch.relu(uv - hi)  # (I, J, 2)
-    dist = torch.sqrt((excess**2).sum(-1) + 1e-12) - 1e-6
-    return val - dist.clamp_min(0.0) / D
-
-
 def outside_distance(sd: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """Pixels between uv and the silhouette: relu(-sd(uv)) with sd bilinear, extended beyond
     the image by the distance to it. sd (I, H, W), uv (I, J, 2) -> (I, J) >= 0.
@@ -130,23 +116,25 @@ def outside_distance(sd: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
 
 
 class SilhouetteMaps:
-    """Per-view maps of a scene on one device, each (I, H, W): sd, field (vG), mask, bias (δ)."""
+    """Per-view maps of a scene: on ``device``, each (I, H, W), ``sd`` (signed distance),
+    ``mask`` and ``bias`` (δ over ``R`` rings, the paper's name, kept for FitConfig.R); and
+    ``field_np``, vG as numpy for display (the losses take vG from ``sd``)."""
 
-    def __init__(self, masks: np.ndarray, R: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, masks: np.ndarray, rings: int, device: torch.device | str = "cpu"
+                 ) -> None:
         self.masks_np = np.asarray(masks, bool)
         self.device = torch.device(device)
         self.field_np = smooth_field(self.masks_np)
-        self.field = torch.from_numpy(self.field_np).to(self.device)
         self.sd = torch.from_numpy(signed_distance(self.masks_np)).to(self.device)
         self.mask = torch.from_numpy(self.masks_np.astype(np.float32)).to(self.device)
         self.R = -1
-        self.set_R(R)
+        self.set_R(rings)
 
-    def set_R(self, R: int) -> None:
-        """Recompute δ for a new R (no-op when unchanged)."""
-        if R != self.R:
-            self.bias = torch.from_numpy(boundary_bias(self.masks_np, R)).to(self.device)
-            self.R = R
+    def set_R(self, rings: int) -> None:
+        """Recompute δ for a new ring count R (no-op when unchanged)."""
+        if rings != self.R:
+            self.bias = torch.from_numpy(boundary_bias(self.masks_np, rings)).to(self.device)
+            self.R = rings
 
     @property
     def size(self) -> tuple[int, int]:

@@ -12,7 +12,6 @@ from core.drwr.silhouette import (
     SilhouetteMaps,
     boundary_bias,
     outside_distance,
-    sample_field,
     sample_maps,
     signed_distance,
     smooth_field,
@@ -122,37 +121,7 @@ def test_sample_maps_rejects_mismatched_views(maps):
         sample_maps(maps, torch.zeros(3, 4, 2, dtype=torch.float64))
 
 
-# -- sample_field / outside_distance off the image -------------------------------------------
-def test_sample_field_falls_off_outside_and_points_back():
-    m = np.zeros((1, 12, 16), bool)
-    m[0, 3:9, 0:6] = True  # touches the left border: border value 1 there
-    H, W = 12, 16
-    D = float(max(H, W))
-    field = torch.from_numpy(smooth_field(m)).double()
-    pts = [(-3.0, 5.0), (W + 1.5, 6.0), (7.0, -2.0), (4.0, H + 4.0), (-3.0, -4.0)]
-    border = [(0, 5), (W - 1, 6), (7, 0), (4, H - 1), (0, 0)]  # (c, r) nearest border pixel
-    excess = [3.0, 2.5, 2.0, 5.0, 5.0]
-    uv = torch.tensor([pts], dtype=torch.float64, requires_grad=True)
-    val = sample_field(field, uv)
-    f = field[0]
-    for k, ((c, r), e) in enumerate(zip(border, excess)):
-        assert val[0, k].item() < f[r, c].item()
-        assert val[0, k].item() == pytest.approx(f[r, c].item() - e / D, abs=1e-6)
-    val.sum().backward()
-    g = uv.grad[0]
-    assert g[0, 0] > 0 and g[1, 0] < 0 and g[2, 1] > 0 and g[3, 1] < 0
-    assert g[4, 0] > 0 and g[4, 1] > 0
-    assert g[0].norm().item() == pytest.approx(1 / D, rel=1e-6)  # slope 1/D per pixel
-
-
-def test_sample_field_inside_is_plain_bilinear():
-    m = np.zeros((1, 8, 8), bool)
-    m[0, 2:6, 2:6] = True
-    field = torch.from_numpy(smooth_field(m))
-    uv = torch.tensor([[[3.3, 4.1], [6.5, 6.5], [0.0, 7.0]]])
-    assert torch.allclose(sample_field(field, uv), sample_maps(field, uv, zero_outside=False))
-
-
+# -- outside_distance off the image ---------------------------------------------------------
 def test_outside_distance_zero_inside_and_growing_outside():
     m = np.zeros((1, 10, 16), bool)
     m[0, :, :10] = True  # a straight vertical boundary at the pixel edge u = 9.5
@@ -177,17 +146,17 @@ def test_outside_distance_zero_inside_and_growing_outside():
 def test_boundary_bias_deep_inside_and_on_a_straight_boundary():
     m = np.zeros((1, 32, 32), bool)
     m[0, 4:28, 4:16] = True  # straight vertical boundary between columns 15 and 16
-    R = 5
-    d = boundary_bias(m, R)[0]
+    rings = 5
+    d = boundary_bias(m, rings)[0]
     assert d.dtype == np.float32
-    assert d[16, 9] == pytest.approx(1.0, abs=1e-6)   # >= R pixels from any edge
+    assert d[16, 9] == pytest.approx(1.0, abs=1e-6)   # >= rings pixels from any edge
     assert d[16, 27] == pytest.approx(0.0, abs=1e-6)  # far outside
-    # last inside / first outside column: (r+1)/(2r+1) and r/(2r+1) averaged over r = 1..R
-    rs = np.arange(1, R + 1)
+    # last inside / first outside column: (r+1)/(2r+1) and r/(2r+1) averaged over r = 1..rings
+    rs = np.arange(1, rings + 1)
     assert d[16, 15] == pytest.approx(np.mean((rs + 1) / (2 * rs + 1)), abs=1e-6)
     assert d[16, 16] == pytest.approx(np.mean(rs / (2 * rs + 1)), abs=1e-6)
     # on the boundary itself (between the two pixel centres) it is 0.5
-    edge = sample_maps(torch.from_numpy(boundary_bias(m, R)),
+    edge = sample_maps(torch.from_numpy(boundary_bias(m, rings)),
                        torch.tensor([[[15.5, 16.0]]]))
     assert edge.item() == pytest.approx(0.5, abs=1e-6)
     with pytest.raises(ValueError):
@@ -199,7 +168,7 @@ def test_silhouette_maps_set_R():
     m[:, 4:12, 4:12] = True
     sm = SilhouetteMaps(m, 2)
     assert sm.size == (16, 16)
-    assert sm.field.shape == sm.sd.shape == sm.mask.shape == sm.bias.shape == (2, 16, 16)
+    assert sm.field_np.shape == sm.sd.shape == sm.mask.shape == sm.bias.shape == (2, 16, 16)
     b2 = sm.bias.clone()
     sm.set_R(4)
     assert sm.R == 4 and not torch.equal(sm.bias, b2)
