@@ -158,3 +158,60 @@ def test_training_uses_demo_shapes_only_and_learns(tmp_path):
         pred = model(torch.tensor(X)).numpy()
     yc = np.clip(y, -1, 40)
     assert np.abs(pred - yc).mean() < 0.9 * np.abs(yc - np.median(yc)).mean()  # fits
+
+
+# -- the training script's --seed ------------------------------------------------------------
+def _train_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "train_surface_correction.py"
+    spec = importlib.util.spec_from_file_location("train_surface_correction", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _weights(model) -> np.ndarray:
+    return np.concatenate([p.detach().numpy().ravel() for p in model.net.parameters()])
+
+
+def test_train_seed_sets_the_initialisation():
+    mod = _train_script()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, N_FEATURES)).astype(np.float32)
+    y, ids = rng.uniform(0, 5, 64), np.repeat(np.arange(8), 8)
+    a1, a2, b = (_weights(mod.train(X, y, ids, 1, s, 1)) for s in (3, 3, 4))
+    assert np.array_equal(a1, a2) and not np.allclose(a1, b)
+
+
+def test_main_passes_seed_to_train(monkeypatch, tmp_path):
+    """--seed reaches train() (it was a fixed 0 before)."""
+    mod = _train_script()
+    seen = {}
+
+    class Inline:  # the process pool, run in this process
+        def __init__(self, n):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def map(self, fn, *its):
+            return map(fn, *its)
+
+    def fake_samples(worker, n, seed, primitives=0.0):
+        return np.zeros((2, N_FEATURES), np.float32), np.zeros(2), np.zeros(2)
+
+    def fake_train(X, y, ids, epochs, seed, threads):
+        seen["seed"] = seed
+        return DepthModel()
+
+    monkeypatch.setattr(mod, "ProcessPoolExecutor", Inline)
+    monkeypatch.setattr(mod, "scene_samples", fake_samples)
+    monkeypatch.setattr(mod, "train", fake_train)
+    assert mod.main(["--seed", "77", "--scenes", "1", "--workers", "1",
+                     "--out", str(tmp_path / "w.npz")]) == 0
+    assert seen["seed"] == 77
