@@ -35,6 +35,14 @@ def test_layer_imports(package: str) -> None:
     assert not bad, f"forbidden imports: {bad}"
 
 
+def test_every_subpackage_is_checked() -> None:
+    """The walk is recursive: files in core's and widgets' subpackages are among those read."""
+    core = {str(f.relative_to(ROOT / "core")) for f in (ROOT / "core").rglob("*.py")}
+    assert {"hull/visual_hull.py", "io/readers/common.py", "drwr/silhouette.py"} <= core
+    subdirs = [d for d in (ROOT / "core").iterdir() if d.is_dir() and any(d.rglob("*.py"))]
+    assert all(any(f.parent == d for f in (ROOT / "core").rglob("*.py")) for d in subdirs)
+
+
 def test_checker_sees_a_violation(tmp_path: Path) -> None:
     f = tmp_path / "x.py"
     f.write_text("import torch\nfrom PyQt5.QtCore import QObject\n")

@@ -1,15 +1,12 @@
-"""Widgets alone (plain numpy in), the gui_main entry point and the layering rule."""
+"""Widgets alone (plain numpy in) and the gui_main entry point (the layering rule: tests/test_layering.py)."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_param_panel_log_slider_and_debounce(qtbot: Any) -> None:
@@ -63,13 +60,25 @@ def test_loss_plot_accumulates(qtbot: Any) -> None:
     assert lp.cd_history().tolist() == [[2.0, 5.0]]
 
 
-def test_frusta_segments_shape() -> None:
+def test_frusta_segments_reach_the_image_corners() -> None:
+    """Per camera 8 segments: apex -> corner and corner -> next corner; the apex is the camera
+    centre and the corners project (core.geometry.cameras.project_np) onto the image's outer
+    pixel edges at the given depth."""
     from app.controller import frusta_segments
-    from core.geometry.cameras import make_cameras
+    from core.geometry.cameras import camera_centers, make_cameras, project_np
 
-    K, R, t = make_cameras(3, 32)
-    seg = frusta_segments(K, R, t, 32, 32)
-    assert seg.shape == (24, 2, 3) and np.isfinite(seg).all()
+    H, W, depth = 24, 32, 0.3
+    K, R, t = make_cameras(3, 32, layout="random", seed=4)
+    K[:, 1, 2] = (H - 1) / 2  # a non-square image
+    seg = frusta_segments(K, R, t, H, W, depth).astype(np.float64).reshape(3, 4, 2, 2, 3)
+    want_uv = np.array([[-0.5, -0.5], [W - 0.5, -0.5], [W - 0.5, H - 0.5], [-0.5, H - 0.5]])
+    for i, C in enumerate(camera_centers(R, t)):
+        apex, corner = seg[i, :, 0, 0], seg[i, :, 0, 1]  # (4, 3) each
+        assert np.allclose(apex, C, atol=1e-5)
+        assert np.allclose(seg[i, :, 1, 0], corner, atol=1e-6)  # rim starts at the corner
+        assert np.allclose(seg[i, :, 1, 1], np.roll(corner, -1, 0), atol=1e-6)  # ends at next
+        uv, z = project_np(corner, K[i : i + 1], R[i : i + 1], t[i : i + 1])
+        assert np.allclose(uv[0], want_uv, atol=1e-3) and np.allclose(z[0], depth, atol=1e-6)
 
 
 def test_bad_scene_exits_2(qtbot: Any, tmp_path: Any, capsys: Any) -> None:
@@ -78,20 +87,3 @@ def test_bad_scene_exits_2(qtbot: Any, tmp_path: Any, capsys: Any) -> None:
     code = run_gui(["--scene", str(tmp_path / "missing"), "--exit-after", "0.1"])
     assert code == 2
     assert "missing" in capsys.readouterr().err
-
-
-def _imports(folder: str) -> set[str]:
-    names = set()
-    for path in (ROOT / folder).glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return names
-
-
-def test_layering() -> None:
-    assert not _imports("widgets") & {"torch", "core", "app"}
-    assert not _imports("core") & {"PyQt5", "pyvista", "pyvistaqt", "vtk", "pyqtgraph",
-                                   "app", "widgets"}
