@@ -1,4 +1,5 @@
-"""Widgets alone (plain numpy in) and the gui_main entry point (the layering rule: tests/test_layering.py)."""
+"""Widgets alone (plain numpy in) and the gui_main entry point (the layering rule is checked
+by tests/test_layering.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 
 
 def test_param_panel_log_slider_and_debounce(qtbot: Any) -> None:
