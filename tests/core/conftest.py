@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from core.io.mesh_scene import make_scene
+from core.io.scene import Scene, write_scene
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +24,15 @@ def _one_thread():
 def scene():
     """A tiny made scene: the blob, 4 views at 32², no ground truth."""
     return make_scene("blob", views=4, res=32, gt_points=0, seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Scene:
+    """The blob, 3 views at 24², 300 ground-truth points (for scene-file tests)."""
+    return make_scene("blob", views=3, res=24, gt_points=300, seed=1)
+
+
+@pytest.fixture
+def folder(tiny, tmp_path) -> Path:
+    """``tiny`` written as a drwr-scene folder in the test's temporary directory."""
+    return write_scene(tiny, tmp_path / "scene")

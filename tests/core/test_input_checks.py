@@ -17,17 +17,7 @@ from PIL import Image
 from core.geometry.cameras import intrinsics, make_cameras
 from core.io.mesh_scene import make_scene
 from core.io.points import read_points, write_ply
-from core.io.scene import Scene, SceneError, SceneWarning, read_scene, write_scene
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Scene:
-    return make_scene("blob", views=3, res=24, gt_points=300, seed=1)
-
-
-@pytest.fixture
-def folder(tiny, tmp_path) -> Path:
-    return write_scene(tiny, tmp_path / "scene")
+from core.io.scene import SceneError, SceneWarning, read_scene, write_scene
 
 
 def _edit(folder: Path, change) -> Path:

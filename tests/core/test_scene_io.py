@@ -9,18 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.io.mesh_scene import make_scene
 from core.io.scene import Scene, SceneError, read_scene, write_scene
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Scene:
-    return make_scene("blob", views=3, res=24, gt_points=300, seed=1)
-
-
-@pytest.fixture
-def folder(tiny, tmp_path) -> Path:
-    return write_scene(tiny, tmp_path / "scene")
 
 
 def _meta(folder: Path) -> dict:
