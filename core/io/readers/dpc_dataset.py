@@ -32,8 +32,8 @@ import numpy as np
 import scipy.io
 
 from core.io.dataset import DrwrDataset, check_sizes
-from core.io.scene import Scene, SceneError
-from .common import View, add_view, check_rotation, read_rgb_alpha
+from core.io.scene import Scene, SceneError, check_rotation
+from .common import View, add_view, read_rgb_alpha
 from .dpc import FOCAL, RENDER_TO_DPC, is_dpc
 
 __all__ = ["is_dpc_dataset", "read_dpc_dataset", "load_dpc_object", "SYNSETS"]
