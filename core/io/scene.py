@@ -293,8 +293,10 @@ def check_to_original(T: Any, where: str) -> np.ndarray:
         M = np.asarray(T, np.float64)
     except (TypeError, ValueError):
         raise SceneError(f"{where}: must be a 4x4 matrix of numbers, got {T!r:.60}") from None
-    if M.shape != (4, 4) or not np.all(np.isfinite(M)):
-        raise SceneError(f"{where}: must be a finite 4x4 matrix, got shape {M.shape}")
+    if M.shape != (4, 4):
+        raise SceneError(f"{where}: must be a 4x4 matrix, got shape {M.shape}")
+    if not np.all(np.isfinite(M)):
+        raise SceneError(f"{where}: has non-finite values")
     if not np.array_equal(M[3], [0.0, 0.0, 0.0, 1.0]) or abs(np.linalg.det(M)) < 1e-12:
         raise SceneError(f"{where}: must be an invertible affine map (last row 0 0 0 1)")
     return M
