@@ -53,11 +53,14 @@ def drwr_terms(
     views: torch.Tensor | None,
     sigma: float,
     with_repulsion: bool = True,
+    method: str = "auto",
 ) -> dict[str, torch.Tensor]:
     """Per-view, per-point DRWR terms for ``points`` (J, 3) seen by cameras K, R (I,3,3), t (I,3).
 
     ``views`` (S,) long selects a subset of the I views (None = all); ``with_repulsion=False``
-    skips l2 (``rep`` is then zeros), e.g. for display snapshots.
+    skips l2 (``rep`` is then zeros), e.g. for display snapshots.  ``method``: the repulsion
+    kernel, "auto" | "grid" | "cells" | "exact" (core.drwr.repulsion; ``FitConfig.repulsion``);
+    the grid covers the image, off which w is 0, so it needs no host sync.
 
     Returns a dict of tensors: ``uv`` (S, J, 2), ``depth`` (S, J), ``sil`` l1 (S, J),
     ``rep`` l2 (S, J), ``w`` (S, J) silhouette weight.
@@ -76,5 +79,10 @@ def drwr_terms(
         w = torch.where(sample_maps(mask, uv) > 0, w, torch.zeros_like(w))  # 0 off the image
         delta = sample_maps(bias, uv)
         w = torch.where(depth > 0, w, torch.zeros_like(w))
-    rep = repulsion(uv, w, delta, sigma) if with_repulsion else torch.zeros_like(w)
+    if with_repulsion:
+        H, W = sd.shape[-2:]
+        # w > 0 only where the bilinear mask is > 0: u in (-1, W), v in (-1, H)
+        rep = repulsion(uv, w, delta, sigma, method=method, box=(-1.0, -1.0, float(W), float(H)))
+    else:
+        rep = torch.zeros_like(w)
     return {"uv": uv, "depth": depth, "sil": sil, "rep": rep, "w": w}

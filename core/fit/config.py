@@ -33,6 +33,12 @@ class FitConfig(JobConfig):
                      "loss (paper: 3)", min=0.0, max=20.0, live=True)
     sigma: float = _f(1.5, "σ: repulsion length scale in pixels of the silhouette image; "
                       "pairs farther than ~4σ do not interact", min=0.25, max=8.0, live=True)
+    repulsion: str = _f("auto", "repulsion kernel: 'grid' (particle-mesh: splat, blur, sample; "
+                        "cost linear in the points whatever their density, kernel error < 0.2 %), "
+                        "'cells' (exact pairs within ~4.5σ: fast for sparse clouds, slow for "
+                        "dense ones), 'exact' (all pairs, small clouds only) or 'auto' (exact "
+                        "for J <= 256, else grid or cells by a cost estimate)",
+                        choices=("auto", "grid", "cells", "exact"), live=True)
     R: int = _f(5, "R: number of square neighbourhoods (radius 1..R pixels) averaged into the "
                 "boundary bias δ; fewer = sharper boundary (paper: 5)", min=1, max=10, live=True,
                 flag="R")

@@ -157,7 +157,7 @@ class Fitter:
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         terms = drwr_terms(self.points, self.K, self.R, self.t, self.maps, self._views(),
-                           cfg.sigma, with_repulsion=cfg.beta > 0)
+                           cfg.sigma, with_repulsion=cfg.beta > 0, method=cfg.repulsion)
         sil = terms["sil"].sum(1).mean()
         rep = terms["rep"].sum(1).mean()
         total = cfg.sil_weight * sil + cfg.beta * rep

@@ -1,4 +1,5 @@
-"""Tests of core.drwr.repulsion: chunked and grid against the dense reference."""
+"""Tests of core.drwr.repulsion: the exact chunked kernel, the cell-list kernel and the dispatch
+against the dense reference (the particle-mesh grid: test_repulsion_cells.py)."""
 
 from __future__ import annotations
 
@@ -8,67 +9,19 @@ import pytest
 import torch
 
 from core.drwr.repulsion import (
-    AUTO_GRID_MIN_J,
+    AUTO_EXACT_MAX_J,
     DEFAULT_TOL,
     EXP_CLAMP,
+    choose_method,
     cutoff_radius,
     repulsion,
+    repulsion_cells,
     repulsion_chunked,
-    repulsion_grid,
     repulsion_naive,
 )
+from tests.core.repulsion_cases import KINDS, assert_match, evaluate, make
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-
-
-def make(kind: str, I=3, J=500, res=32, dtype=torch.float64, seed=0, zeros=0.0, device="cpu"):
-    g = torch.Generator().manual_seed(seed)
-    if kind == "random":
-        uv = torch.rand(I, J, 2, generator=g, dtype=torch.float64) * res
-    elif kind == "clustered":  # a few tight blobs plus a uniform background
-        c = torch.rand(I, 5, 2, generator=g, dtype=torch.float64) * res
-        k = torch.randint(0, 5, (I, J), generator=g)
-        uv = torch.gather(c, 1, k[..., None].expand(I, J, 2))
-        uv = uv + torch.randn(I, J, 2, generator=g, dtype=torch.float64) * 0.7
-        uv[:, : J // 5] = torch.rand(I, J // 5, 2, generator=g, dtype=torch.float64) * res
-    elif kind == "coincident":  # groups of points exactly on top of each other
-        base = torch.rand(I, (J + 3) // 4, 2, generator=g, dtype=torch.float64) * res
-        uv = base.repeat_interleave(4, dim=1)[:, :J].clone()
-    elif kind == "offimage":  # some points far outside the image, some just outside
-        uv = torch.rand(I, J, 2, generator=g, dtype=torch.float64) * res
-        uv[:, ::7] += 1e4
-        uv[:, 1::9] = -3.0 - torch.rand(I, len(range(1, J, 9)), 2, generator=g, dtype=torch.float64)
-        uv[:, 2::11, 0] = -1e7
-    else:
-        raise ValueError(kind)
-    w = torch.rand(I, J, generator=g, dtype=torch.float64) * 0.9 + 0.1
-    if zeros:
-        w[torch.rand(I, J, generator=g) < zeros] = 0
-    delta = torch.randn(I, J, generator=g, dtype=torch.float64) * 0.3
-    gout = torch.randn(I, J, generator=g, dtype=torch.float64)
-    return [t.to(device=device, dtype=dtype) for t in (uv, w, delta, gout)]
-
-
-def evaluate(fn, uv, w, delta, gout, sigma, w_grad=True, **kw):
-    a = uv.clone().requires_grad_()
-    b = w.clone().requires_grad_(w_grad)
-    c = delta.clone().requires_grad_()
-    out = fn(a, b, c, sigma, **kw)
-    (out * gout).sum().backward()
-    return out.detach(), a.grad, (b.grad if w_grad else None), c.grad
-
-
-def assert_match(got, ref, rtol, names=("out", "d_uv", "d_w", "d_delta")):
-    for name, x, y in zip(names, got, ref):
-        if x is None or y is None:
-            continue
-        assert torch.isfinite(x).all(), name
-        scale = y.abs().max().clamp_min(1e-30)
-        err = (x - y).abs().max()
-        assert err <= rtol * scale, f"{name}: max err {err:.3e} vs scale {scale:.3e}"
-
-
-KINDS = ["random", "clustered", "coincident", "offimage"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -84,22 +37,22 @@ def test_chunked_matches_naive(kind, dtype, rtol):
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("dtype,rtol", [(torch.float64, 2e-8), (torch.float32, 1e-4)])
 @pytest.mark.parametrize("w_grad", [True, False])
-def test_grid_matches_naive(kind, dtype, rtol, w_grad):
+def test_cells_matches_naive(kind, dtype, rtol, w_grad):
     data = make(kind, dtype=dtype, zeros=0.2)
     for sigma, kw in ((0.7, {}), (2.0, dict(tile=8, rows_per_cutoff=3, cell_width=0.5, budget=500, cache_bytes=0))):
         ref = evaluate(repulsion_naive, *data, sigma, w_grad=w_grad)
-        got = evaluate(repulsion_grid, *data, sigma, w_grad=w_grad, **kw)
+        got = evaluate(repulsion_cells, *data, sigma, w_grad=w_grad, **kw)
         assert_match(got, ref, rtol)
 
 
-def test_grid_tolerance_bound():
-    """|grid - exact| <= eps * |w_j| e^delta_j * sum_j' |w_j'| with eps = k(cutoff)."""
+def test_cells_tolerance_bound():
+    """|cells - exact| <= eps * |w_j| e^delta_j * sum_j' |w_j'| with eps = k(cutoff)."""
     uv, w, delta, gout = make("random", I=2, J=400, res=20)
     sigma = 1.3
     for cutoff in (1.5 * sigma, 3.0 * sigma, cutoff_radius(sigma)):
         eps = math.exp(-min((cutoff / sigma) ** 2, EXP_CLAMP))
         ref = repulsion_naive(uv, w, delta, sigma)
-        got = repulsion_grid(uv, w, delta, sigma, cutoff=cutoff)
+        got = repulsion_cells(uv, w, delta, sigma, cutoff=cutoff)
         bound = eps * w.abs() * delta.exp() * w.abs().sum(1, keepdim=True)
         assert ((got - ref).abs() <= bound * (1 + 1e-9) + 1e-300).all()
         if cutoff < 2 * sigma:  # a small cut-off really drops something
@@ -112,7 +65,7 @@ def test_coincident_gradient_zero_for_pair():
     uv = torch.tensor([[[3.0, 4.0], [3.0, 4.0]]], dtype=torch.float64)
     w = torch.tensor([[0.5, 2.0]], dtype=torch.float64)
     d = torch.tensor([[0.1, -0.2]], dtype=torch.float64)
-    for fn in (repulsion_naive, repulsion_chunked, repulsion_grid):
+    for fn in (repulsion_naive, repulsion_chunked, repulsion_cells):
         a = uv.clone().requires_grad_()
         out = fn(a, w, d, 1.0)
         out.sum().backward()
@@ -123,12 +76,12 @@ def test_coincident_gradient_zero_for_pair():
 
 def test_w_zero_points_and_isolated():
     uv, w, delta, gout = make("random", I=2, J=300, zeros=0.5)
-    out = repulsion_grid(uv, w, delta, 1.0)
+    out = repulsion_cells(uv, w, delta, 1.0)
     assert (out[w == 0] == 0).all()
     # an isolated point has (numerically) zero repulsion in every method
     uv2 = uv.clone()
     uv2[0, 0] = torch.tensor([500.0, 500.0])
-    for fn in (repulsion_naive, repulsion_chunked, repulsion_grid):
+    for fn in (repulsion_naive, repulsion_chunked, repulsion_cells):
         assert fn(uv2, w, delta, 1.0)[0, 0].abs() < 1e-30
 
 
@@ -136,7 +89,7 @@ def test_far_points_finite():
     uv, w, delta, gout = make("random", I=1, J=200, dtype=torch.float32)
     uv[0, :50] = torch.tensor([1e30, -1e30])
     uv[0, 50:60] = 1e8
-    got = evaluate(repulsion_grid, uv, w, delta, gout, 1.5)
+    got = evaluate(repulsion_cells, uv, w, delta, gout, 1.5)
     for x in got:
         assert torch.isfinite(x).all()
 
@@ -152,42 +105,62 @@ def test_gradcheck_grid():
     uv, w, delta = (t.clone().requires_grad_() for t in (uv, w, delta))
     sig = 1.1
     # a cut-off at the exponent clamp: the dropped pairs are a constant e^-80 (no jumps)
-    fn = lambda a, b, c: repulsion_grid(a, b, c, sig, cutoff=math.sqrt(EXP_CLAMP) * sig, tile=4)  # noqa: E731
+    fn = lambda a, b, c: repulsion_cells(a, b, c, sig, cutoff=math.sqrt(EXP_CLAMP) * sig, tile=4)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (uv, w, delta))
-    fn2 = lambda a, b, c: repulsion_grid(a, b, c, sig)  # noqa: E731
+    fn2 = lambda a, b, c: repulsion_cells(a, b, c, sig)  # noqa: E731
     assert torch.autograd.gradcheck(fn2, (uv, w, delta), atol=1e-6)
 
 
-def test_grid_large_vs_chunked():
+def test_cells_large_vs_chunked():
     """More points than tiles/blocks/budget: many chunks, many rows per view."""
     uv, w, delta, gout = make("clustered", I=2, J=3000, res=48, dtype=torch.float32, seed=3)
     ref = evaluate(repulsion_chunked, uv, w, delta, gout, 1.5, w_grad=False)
-    got = evaluate(repulsion_grid, uv, w, delta, gout, 1.5, w_grad=False, budget=1 << 14)
+    got = evaluate(repulsion_cells, uv, w, delta, gout, 1.5, w_grad=False, budget=1 << 14)
     assert_match(got, ref, 1e-4)
 
 
 def test_dispatch_and_validation():
     uv, w, delta, _ = make("random", I=1, J=50)
     ref = repulsion_naive(uv, w, delta, 1.0)
-    for m in ("auto", "grid", "chunked", "naive"):
-        torch.testing.assert_close(repulsion(uv, w, delta, 1.0, method=m), ref, rtol=1e-7, atol=1e-12)
+    for m in ("auto", "grid", "cells", "exact", "chunked", "naive"):
+        tol = 5e-3 if m == "grid" else 1e-7  # grid: kernel error <= 0.13 (1/4)^3 of k(0)
+        torch.testing.assert_close(repulsion(uv, w, delta, 1.0, method=m), ref, rtol=tol,
+                                   atol=1e-12 if m != "grid" else 5e-3 * float(ref.abs().max()))
     with pytest.raises(ValueError):
         repulsion(uv, w, delta, 1.0, method="nope")
     with pytest.raises(ValueError):
         repulsion(uv, w, delta, 0.0)
     with pytest.raises(ValueError):
         repulsion(uv[..., :1], w, delta, 1.0)
-    assert AUTO_GRID_MIN_J > 0
-    # mixed dtypes promote
+    # mixed dtypes promote; half precision is computed in float32
     out = repulsion(uv.float(), w, delta.float(), 1.0)
     assert out.dtype == torch.float64 and out.shape == (1, 50)
+    for m in ("grid", "cells", "exact"):
+        assert repulsion(uv.half(), w.half(), delta.half(), 1.0, method=m).dtype == torch.float32
     # empty / all-zero weights
-    z = repulsion_grid(uv, torch.zeros_like(w), delta, 1.0)
+    z = repulsion_cells(uv, torch.zeros_like(w), delta, 1.0)
     assert (z == 0).all()
 
 
+def test_auto_choice():
+    """auto: exact for tiny clouds, cells for sparse ones, grid for dense ones (by shapes only)."""
+    box = (-1.0, -1.0, 64.0, 64.0)
+    assert choose_method(8, AUTO_EXACT_MAX_J, 1.5, box) == "exact"
+    assert choose_method(8, 2000, 1.5, box) == "cells"
+    assert choose_method(8, 32000, 1.5, box) == "grid"
+    big = (-1.0, -1.0, 128.0, 128.0)  # same J on a 4x larger image: sparser
+    assert choose_method(20, 8000, 1.5, big) == "cells"
+    assert choose_method(20, 100_000, 1.5, big) == "grid"
+    # the dispatcher really uses the chosen kernel: the grid's small error is visible
+    uv, w, delta, _ = make("clustered", I=1, J=3000, res=20)
+    ref = repulsion_naive(uv, w, delta, 1.5)
+    auto = repulsion(uv, w, delta, 1.5, box=(-1.0, -1.0, 20.0, 20.0))
+    assert choose_method(1, 3000, 1.5, (-1.0, -1.0, 20.0, 20.0)) == "grid"
+    assert 0 < (auto - ref).abs().max() <= 5e-3 * ref.abs().max()
+
+
 @CUDA
-@pytest.mark.parametrize("fn", [repulsion_chunked, repulsion_grid])
+@pytest.mark.parametrize("fn", [repulsion_chunked, repulsion_cells])
 def test_cuda_matches_cpu(fn):
     cpu = make("clustered", I=3, J=2000, res=48, dtype=torch.float32)
     gpu = [t.cuda() for t in cpu]
@@ -200,5 +173,5 @@ def test_cuda_matches_cpu(fn):
 def test_cuda_gradcheck_grid():
     uv, w, delta, _ = make("clustered", I=2, J=30, res=10, device="cuda")
     uv, w, delta = (t.clone().requires_grad_() for t in (uv, w, delta))
-    fn = lambda a, b, c: repulsion_grid(a, b, c, 1.0, cutoff=math.sqrt(EXP_CLAMP))  # noqa: E731
+    fn = lambda a, b, c: repulsion_cells(a, b, c, 1.0, cutoff=math.sqrt(EXP_CLAMP))  # noqa: E731
     assert torch.autograd.gradcheck(fn, (uv, w, delta))
