@@ -19,7 +19,7 @@ Implementations (``method``):
 
 * ``"grid"`` -- :func:`repulsion_grid` (core.drwr.repulsion_grid): particle-mesh; splat,
   Gaussian blur, sample.  Cost ``O(I * J)`` plus the grid, whatever the density; kernel error
-  ``<= 0.2 (h / sigma)^4`` (2.5e-3 at the default ``h = sigma / 3``).
+  ``<= 0.16 (h / sigma)^3`` (2.5e-3 at the default ``h = sigma / 4``).
 * ``"cells"`` -- :func:`repulsion_cells` (core.drwr.repulsion_cells): exact pairs within a
   cut-off (error ``<= 1e-9``); cost grows with the number of neighbours, i.e. with density.
 * ``"exact"`` -- :func:`repulsion_chunked` (core.drwr.repulsion_exact): all pairs, chunked,
@@ -63,8 +63,10 @@ METHODS = ("auto", "grid", "cells", "exact")
 #: ``auto`` computes tiny problems exactly (all pairs)
 AUTO_EXACT_MAX_J = 256
 #: ``auto`` uses the grid when the expected number of neighbours within the cut-off per
-#: point (J points spread evenly over the occupied part of the box) is at least this
-AUTO_GRID_MIN_NEIGHBOURS = 6.0
+#: point (J points spread evenly over the occupied part of the box) is at least this: the
+#: measured crossover (docs/performance-dense.md) is near J = 1k at 8 views of 64² and near
+#: J = 3k at 20 views of 128² (the grid's fixed cost, the blur, grows with the image)
+AUTO_GRID_MIN_NEIGHBOURS = 100.0
 #: part of the box that a cloud's projection typically covers (used by the estimate)
 _OCCUPIED = 0.3
 
