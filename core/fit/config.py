@@ -34,7 +34,7 @@ class FitConfig(JobConfig):
     sigma: float = _f(1.5, "σ: repulsion length scale in pixels of the silhouette image; "
                       "pairs farther than ~4σ do not interact", min=0.25, max=8.0, live=True)
     repulsion: str = _f("auto", "repulsion kernel: 'grid' (particle-mesh: splat, blur, sample; "
-                        "cost linear in the points whatever their density, kernel error < 0.2 %), "
+                        "cost linear in the points whatever their density, kernel error < 3e-3 of the exact one), "
                         "'cells' (exact pairs within ~4.5σ: fast for sparse clouds, slow for "
                         "dense ones), 'exact' (all pairs, small clouds only) or 'auto' (exact "
                         "for J <= 256, else grid or cells by a cost estimate)",
