@@ -172,7 +172,19 @@ def _blur(grid: torch.Tensor, Ty: torch.Tensor, Tx: torch.Tensor) -> torch.Tenso
     return torch.matmul(Ty, torch.matmul(grid, Tx))
 
 
+_TOEPLITZ: dict = {}  # (taps, n, dtype, device) -> matrix: no host-to-device copy per step
+
+
 def _toeplitz(taps: list[float], n: int, dtype, device) -> torch.Tensor:
+    key = (tuple(taps), n, dtype, str(device))
+    if key not in _TOEPLITZ:
+        if len(_TOEPLITZ) > 16:
+            _TOEPLITZ.clear()
+        _TOEPLITZ[key] = _toeplitz_matrix(taps, n, dtype, device)
+    return _TOEPLITZ[key]
+
+
+def _toeplitz_matrix(taps: list[float], n: int, dtype, device) -> torch.Tensor:
     r = (len(taps) - 1) // 2
     k = torch.tensor(taps, dtype=dtype, device=device)
     d = torch.arange(n, device=device)
