@@ -35,6 +35,7 @@ from core.geometry.cameras import camera_centers
 from core.io.scene import Scene
 from core.surface.checks import MeshTopology, topology
 from core.surface.coverage import cover_masks
+from core.surface.libs import gpytoolbox
 from core.surface.normals import imls, mean_spacing, orient_mst, pca_normals
 
 __all__ = ["SurfaceMesh", "mesh_from_cloud", "METHODS", "HULL_LEVEL", "MIN_COMPONENT_VOXELS"]
@@ -115,8 +116,7 @@ def _cloud_field(points: np.ndarray, normals: np.ndarray, query: np.ndarray, met
     """(Q,) signed field of the cloud (negative inside) at query (Q, 3)."""
     if method == "imls":
         return imls(query, points, normals, h, tree=cKDTree(points))
-    import gpytoolbox as gpy
-
+    gpy = gpytoolbox()
     v, f = gpy.point_cloud_to_mesh(points, normals, psr_depth=8, psr_screening_weight=10.0,
                                    psr_outer_boundary_type="Dirichlet")
     w = gpy.fast_winding_number(query, v, f.astype(np.int32))
@@ -128,8 +128,7 @@ def _cloud_only(points: np.ndarray, method: str, res: int, k: int) -> SurfaceMes
     n = orient_mst(points, pca_normals(points, k))
     h = mean_spacing(points)
     if method == "poisson":
-        import gpytoolbox as gpy
-
+        gpy = gpytoolbox()
         v, f = gpy.point_cloud_to_mesh(points, n, psr_depth=8, psr_screening_weight=10.0,
                                        psr_outer_boundary_type="Dirichlet")
         v, f = np.asarray(v, np.float64), np.asarray(f, np.int64)

@@ -68,7 +68,9 @@ def surface_distance(va: np.ndarray, fa: np.ndarray, vb: np.ndarray, fb: np.ndar
     samples of each mesh to the other mesh's triangles (exact point-to-triangle distance,
     gpytoolbox's AABB tree), both directions; ``sd`` is their mean. (A Chamfer distance
     between two samplings of the *same* surface is not 0: it measures the sample spacing.)"""
-    import gpytoolbox as gpy
+    from core.surface.libs import gpytoolbox
+
+    gpy = gpytoolbox()
 
     def one(v1: np.ndarray, f1: np.ndarray, v2: np.ndarray, f2: np.ndarray, s: int) -> float:
         p = sample_surface(v1, f1, samples, s)

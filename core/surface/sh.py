@@ -15,6 +15,7 @@ three-term recurrence (tested against scipy.special.sph_harm_y).
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,13 +158,14 @@ def load_code(path: str | Path) -> ShapeCode:
         raise FileNotFoundError(f"{p}: no such file")
     try:
         with np.load(p, allow_pickle=False) as z:
-            if str(z["format"]) != _FORMAT:
-                raise ValueError(f"{p}: not a shape code (format {z['format']})")
+            fmt = str(z["format"])
             deg = int(z["degree"])
             coeffs = np.asarray(z["coeffs"], np.float64)
             channels = tuple(str(z["channels"]).split(","))
-    except (KeyError, OSError, EOFError) as exc:
+    except (KeyError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{p}: not a shape code .npz ({exc.__class__.__name__})") from None
+    if fmt != _FORMAT:
+        raise ValueError(f"{p}: not a shape code (format {fmt})")
     if coeffs.shape != ((deg + 1) ** 2, len(channels)) or len(channels) not in (3, 6):
         raise ValueError(f"{p}: coefficients {coeffs.shape} do not match degree {deg}")
     return ShapeCode(coeffs=coeffs, degree=deg, channels=channels)

@@ -1,0 +1,58 @@
+"""Mesh → shape code → mesh: the whole mesh2sh route in two calls."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.surface.laplacian import mass_matrix
+from core.surface.sh import ShapeCode, fit_code
+from core.surface.spherical import SphereMap, map_to_sphere, repair as repair_mesh
+
+__all__ = ["Encoding", "encode_mesh"]
+
+
+@dataclass
+class Encoding:
+    """The code, the sphere map it was fitted on (its mesh may be the repaired one), what the
+    repair did ("" when not needed) and timings in seconds."""
+
+    code: ShapeCode
+    sphere_map: SphereMap
+    repaired: str = ""
+    times: dict[str, float] = field(default_factory=dict)
+    colors: np.ndarray | None = None
+
+
+def encode_mesh(vertices: np.ndarray, faces: np.ndarray, degree: int,
+                colors: np.ndarray | None = None, repair: bool = False,
+                repair_res: int = 64, what: str = "mesh") -> Encoding:
+    """Map the mesh (vertices (V, 3), faces (F, 3), optional vertex colours (V, 3) in [0, 1])
+    to the sphere and fit SH up to ``degree``. ``repair``: remesh first when the mesh is not a
+    genus-0 closed manifold (colours are then dropped). Raises TopologyError otherwise."""
+    from core.surface.spherical import TopologyError, require_genus0
+
+    times: dict[str, Any] = {}
+    v, f = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    done = ""
+    if repair:
+        try:
+            require_genus0(v, f, what)
+        except TopologyError:
+            t = time.perf_counter()
+            v, f, done = repair_mesh(v, f, res=repair_res)
+            colors = None
+            times["repair"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sm = map_to_sphere(v, f, what=what)
+    times["map"] = time.perf_counter() - t
+    values = sm.vertices if colors is None else np.c_[sm.vertices, colors]
+    channels = ("x", "y", "z") if colors is None else ("x", "y", "z", "r", "g", "b")
+    t = time.perf_counter()
+    w = mass_matrix(sm.sphere, sm.faces).diagonal()
+    code = fit_code(sm.sphere, values, degree, w, channels)
+    times["fit"] = time.perf_counter() - t
+    return Encoding(code=code, sphere_map=sm, repaired=done, times=times, colors=colors)
