@@ -11,7 +11,12 @@ import numpy as np
 
 from app.cli import UserError, write_json
 
-__all__ = ["register", "mesh_and_report", "export_fit_mesh"]
+__all__ = ["register", "mesh_and_report", "export_fit_mesh", "check_mesh_out"]
+
+
+def check_mesh_out(path: str | Path) -> None:
+    """UserError unless ``path`` ends in a mesh format we write."""
+    _check_out(Path(path))
 
 
 def _check_out(out: Path) -> None:
