@@ -27,12 +27,23 @@ class Encoding:
     colors: np.ndarray | None = None
 
 
+def _subdivide_with(v: np.ndarray, f: np.ndarray, colors: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split every edge at its midpoint, carrying vertex colours along (averaged)."""
+    import trimesh
+
+    vv, ff = trimesh.remesh.subdivide(np.c_[v, colors], f)
+    return vv[:, :3], ff, vv[:, 3:]
+
+
 def encode_mesh(vertices: np.ndarray, faces: np.ndarray, degree: int,
                 colors: np.ndarray | None = None, repair: bool = False,
                 repair_res: int = 64, what: str = "mesh") -> Encoding:
     """Map the mesh (vertices (V, 3), faces (F, 3), optional vertex colours (V, 3) in [0, 1])
     to the sphere and fit SH up to ``degree``. ``repair``: remesh first when the mesh is not a
-    genus-0 closed manifold (colours are then dropped). Raises TopologyError otherwise."""
+    genus-0 closed manifold (colours are then dropped). A mesh with fewer than twice as many
+    vertices as coefficients is subdivided (every edge split at its midpoint: the same
+    surface, sampled finer). Raises TopologyError for a mesh that cannot be mapped."""
     from core.surface.spherical import TopologyError, require_genus0
 
     times: dict[str, Any] = {}
@@ -46,6 +57,14 @@ def encode_mesh(vertices: np.ndarray, faces: np.ndarray, degree: int,
             v, f, done = repair_mesh(v, f, res=repair_res)
             colors = None
             times["repair"] = time.perf_counter() - t
+    while len(v) < 2 * (degree + 1) ** 2:  # too coarse for a stable fit: split every edge
+        import trimesh
+
+        if colors is not None:
+            v, f, colors = _subdivide_with(v, f, colors)
+        else:
+            v, f = trimesh.remesh.subdivide(v, f)
+        done = (done + "; " if done else "") + f"subdivided to {len(f)} faces"
     t = time.perf_counter()
     sm = map_to_sphere(v, f, what=what)
     times["map"] = time.perf_counter() - t
