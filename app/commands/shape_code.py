@@ -41,6 +41,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
           f"{len(enc.code.channels)} channels) to {out}; {len(sm.faces)} faces mapped in "
           f"{sm.steps} flow steps, {sm.flipped} flipped; map {t['map']:.2f} s, fit "
           f"{t['fit']:.2f} s")
+    if sm.flipped:
+        print(f"warning: {sm.flipped} of {len(sm.faces)} faces are flipped on the sphere (thin "
+              "parts); the code is less reliable there")
     if args.images:
         paths = write_images(enc.code, args.images)
         print(f"wrote {len(paths)} amplitude images to {args.images}")

@@ -10,7 +10,7 @@ import numpy as np
 
 from core.surface.laplacian import mass_matrix
 from core.surface.sh import ShapeCode, fit_code
-from core.surface.spherical import SphereMap, map_to_sphere, repair as repair_mesh
+from core.surface.spherical import MapError, SphereMap, map_to_sphere, repair as repair_mesh
 
 __all__ = ["Encoding", "encode_mesh"]
 
@@ -43,7 +43,8 @@ def encode_mesh(vertices: np.ndarray, faces: np.ndarray, degree: int,
     to the sphere and fit SH up to ``degree``. ``repair``: remesh first when the mesh is not a
     genus-0 closed manifold (colours are then dropped). A mesh with fewer than twice as many
     vertices as coefficients is subdivided (every edge split at its midpoint: the same
-    surface, sampled finer). Raises TopologyError for a mesh that cannot be mapped."""
+    surface, sampled finer). With ``repair``, a map that degenerates (MapError: sliver
+    triangles) is retried once on the remeshed surface. Raises TopologyError or MapError."""
     from core.surface.spherical import TopologyError, require_genus0
 
     times: dict[str, Any] = {}
@@ -66,7 +67,17 @@ def encode_mesh(vertices: np.ndarray, faces: np.ndarray, degree: int,
             v, f = trimesh.remesh.subdivide(v, f)
         done = (done + "; " if done else "") + f"subdivided to {len(f)} faces"
     t = time.perf_counter()
-    sm = map_to_sphere(v, f, what=what)
+    try:
+        sm = map_to_sphere(v, f, what=what)
+    except MapError:
+        if not repair or "remeshed" in done:
+            raise
+        t = time.perf_counter()  # sliver triangles: remesh once and map again
+        v, f, what_done = repair_mesh(v, f, res=repair_res)
+        done = (done + "; " if done else "") + what_done
+        colors = None
+        times["repair"] = time.perf_counter() - t
+        sm = map_to_sphere(v, f, what=what)
     times["map"] = time.perf_counter() - t
     values = sm.vertices if colors is None else np.c_[sm.vertices, colors]
     channels = ("x", "y", "z") if colors is None else ("x", "y", "z", "r", "g", "b")

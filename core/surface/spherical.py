@@ -26,12 +26,16 @@ from scipy.sparse.linalg import splu
 from core.surface.checks import MeshTopology, topology
 from core.surface.laplacian import cotangent_laplacian, face_areas, mass_matrix
 
-__all__ = ["SphereMap", "TopologyError", "map_to_sphere", "flipped_faces", "repair",
+__all__ = ["SphereMap", "TopologyError", "MapError", "map_to_sphere", "flipped_faces", "repair",
            "require_genus0"]
 
 
 class TopologyError(ValueError):
     """The mesh cannot be mapped to the sphere (open, non-manifold, several parts, genus)."""
+
+
+class MapError(ValueError):
+    """The flow degenerated: too many faces flipped or collapsed on the sphere."""
 
 
 @dataclass
@@ -67,10 +71,12 @@ def require_genus0(vertices: np.ndarray, faces: np.ndarray, what: str = "mesh") 
 
 
 def flipped_faces(sphere: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(F,) bool: faces whose image (sphere (V, 3) points) is inverted or degenerate."""
+    """(F,) bool: faces whose image (sphere (V, 3) points) is inverted or collapsed (area
+    below 1e-8 of the mean face area on the sphere)."""
     t = np.asarray(sphere)[np.asarray(faces)]
     n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-    return np.einsum("ij,ij->i", n, t.sum(1)) <= 0
+    area = 0.5 * np.linalg.norm(n, axis=1)
+    return (np.einsum("ij,ij->i", n, t.sum(1)) <= 0) | (area < 1e-8 * area.mean())
 
 
 def _mobius(x: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -93,11 +99,17 @@ def _centre(sphere: np.ndarray, faces: np.ndarray, weight: np.ndarray, iters: in
 
 
 def map_to_sphere(vertices: np.ndarray, faces: np.ndarray, dt: float = 0.05,
-                  max_steps: int = 200, tol: float = 1e-3, what: str = "mesh") -> SphereMap:
+                  max_steps: int = 200, tol: float = 1e-3, what: str = "mesh",
+                  max_flipped: float = 0.05) -> SphereMap:
     """Map a genus-0 closed manifold mesh (vertices (V, 3), faces (F, 3)) to the unit sphere.
 
     Faces are reoriented outward first (positive signed volume). ``dt`` is the step in units
-    of the unit-area-4π mesh. Raises TopologyError (see :func:`require_genus0`).
+    of the unit-area-4π mesh. Raises TopologyError (see :func:`require_genus0`), and MapError
+    when more than ``max_flipped`` of the faces end up flipped or collapsed, or the faces
+    cover less than half the sphere: a conformal map shrinks the
+    area along a long thin part exponentially with its length-to-width ratio (a coiled tube
+    such as the held-out helix: its middle collapses below double precision), which no step
+    size cures.
     """
     v = np.asarray(vertices, np.float64)
     f = np.asarray(faces, np.int64)
@@ -122,8 +134,14 @@ def map_to_sphere(vertices: np.ndarray, faces: np.ndarray, dt: float = 0.05,
             break
     s = x / np.linalg.norm(x, axis=1, keepdims=True)
     s = _centre(s, f, area0)
-    return SphereMap(vertices=v, faces=f, sphere=s, steps=steps,
-                     flipped=int(flipped_faces(s, f).sum()))
+    flipped = int(flipped_faces(s, f).sum())
+    cover = float(face_areas(s, f).sum() / (4 * np.pi))  # ~1 when the faces tile the sphere
+    if flipped > max_flipped * len(f) or cover < 0.5:
+        raise MapError(f"{what}: the conformal map degenerated ({flipped} of {len(f)} faces "
+                       f"flipped or collapsed, the faces cover {100 * cover:.0f}% of the "
+                       "sphere): long thin parts shrink to nothing under a conformal map, "
+                       "and sliver triangles break the flow (--repair remeshes them)")
+    return SphereMap(vertices=v, faces=f, sphere=s, steps=steps, flipped=flipped)
 
 
 def _closing(occ: np.ndarray, r: float) -> np.ndarray:

@@ -94,3 +94,15 @@ def test_repair_closes_an_open_mesh_and_a_torus_to_genus_0():
     v, f, what = repair(tor.vertices, tor.faces, res=32)
     assert "handles closed" in what
     map_to_sphere(v, f)  # no TopologyError
+
+
+def test_a_long_thin_tube_is_refused_with_a_clear_error():
+    from core.surface.spherical import MapError
+
+    c = trimesh.creation.capsule(height=6.0, radius=0.25, count=[32, 32])
+    v, f, _ = repair(c.vertices, c.faces, res=48)  # well-shaped triangles, genus 0
+    with pytest.raises(MapError, match="tube.obj: the conformal map degenerated"):
+        map_to_sphere(v, f, what="tube.obj")
+    short = trimesh.creation.capsule(height=1.0, radius=0.25, count=[32, 32])
+    v, f, _ = repair(short.vertices, short.faces, res=48)
+    assert map_to_sphere(v, f).flipped == 0
