@@ -51,6 +51,8 @@ class ShapePanel(QtWidgets.QWidget):
             self.plotter.add_text(title, font_size=9, color="white", name=f"title{k}")
         self.plotter.link_views()
         self._decoded: pv.PolyData | None = None
+        self._box = (np.full(3, -1.0), np.full(3, 1.0))
+        self._frame_box: tuple[np.ndarray, float] | None = None
         self._actors: dict[int, object] = {}
 
         self.from_result = QtWidgets.QPushButton("Encode current result")
@@ -92,7 +94,8 @@ class ShapePanel(QtWidgets.QWidget):
         old = self._actors.pop(k, None)
         if old is not None:
             self.plotter.remove_actor(old, render=False)
-        kw: dict[str, object] = {"smooth_shading": True}
+        mesh.compute_normals(inplace=True)  # point normals: smooth shading of this very mesh
+        kw: dict[str, object] = {}
         if colors is not None:
             mesh.point_data["rgb"] = np.asarray(np.clip(colors, 0, 1) * 255, np.uint8)
             kw.update(scalars="rgb", rgb=True)
@@ -106,28 +109,58 @@ class ShapePanel(QtWidgets.QWidget):
         ``colors`` (V, 3) in [0, 1] paint both (default: the position as RGB, so the sphere
         shows where each part of the shape went)."""
         v = np.asarray(vertices, np.float64)
+        self._box = (v.min(0), v.max(0))
         if colors is None:
-            lo, hi = v.min(0), v.max(0)
-            colors = (v - lo) / np.maximum(hi - lo, 1e-12)
+            colors = self._position_rgb(v)
         centre, size = (v.min(0) + v.max(0)) / 2, float(np.ptp(v, 0).max()) or 1.0
         self._show(0, _poly(v, faces), colors)
         self._show(1, _poly(centre + 0.5 * size * np.asarray(sphere), faces), colors)
-        self.plotter.subplot(0, 0)
-        self.plotter.reset_camera()
+        self._decoded = None  # colours and size may change: rebuild on the next decode
+        self._frame_box = (centre, size)
+        self._frame()
         self.refresh()
+
+    def _frame(self) -> None:
+        """Fit the shape in the (narrow) subplots: the shared camera's distance follows the
+        subplots' aspect ratio (VTK's view angle is vertical)."""
+        if self._frame_box is None:
+            return
+        centre, size = self._frame_box
+        cam = self.plotter.camera  # shared by the three linked views
+        w, h = max(self.plotter.width() / 3, 1), max(self.plotter.height(), 1)
+        half = 0.62 * size / min(1.0, w / h)  # half the visible height that fits the width
+        dist = half / np.tan(np.radians(cam.view_angle / 2))
+        direction = np.array([0.6, -1.0, 0.45]) / np.linalg.norm([0.6, -1.0, 0.45])
+        cam.focal_point = tuple(centre)
+        cam.position = tuple(centre + direction * dist)
+        cam.up = (0.0, 0.0, 1.0)
+        for k in range(3):
+            self.plotter.subplot(0, k)
+            self.plotter.reset_camera_clipping_range()
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(ev)
+        self._frame()
+
+    def _position_rgb(self, v: np.ndarray) -> np.ndarray:
+        """Colour by position in the original's box, so all three views match up."""
+        lo, hi = self._box
+        return np.clip((v - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
 
     def set_decoded(self, vertices: np.ndarray, faces: np.ndarray, degree: int,
                     colors: np.ndarray | None = None) -> None:
         """The decoded mesh for ``degree``; points are updated in place when faces match."""
         v = np.asarray(vertices, np.float32)
+        rgb = self._position_rgb(v) if colors is None else np.clip(colors, 0, 1)
         d = self._decoded
-        if d is not None and d.n_points == len(v) and colors is None and 2 in self._actors:
+        if d is not None and d.n_points == len(v) and 2 in self._actors:
             d.points[:] = v
             d.GetPoints().Modified()
+            d.point_data["rgb"] = np.asarray(rgb * 255, np.uint8)
             d.compute_normals(inplace=True)
         else:
             self._decoded = _poly(v, faces)
-            self._show(2, self._decoded, colors)
+            self._show(2, self._decoded, rgb)
         self.degree_label.setText(f"degree {degree}")
         self.refresh()
 
