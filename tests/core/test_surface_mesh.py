@@ -113,3 +113,16 @@ def test_bad_inputs_raise_clear_errors():
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         mesh_from_cloud(bad)
+
+
+def test_poisson_inside_the_hull_also_agrees_with_the_silhouettes():
+    scene = make_scene(trimesh.creation.icosphere(3, radius=0.4), views=5, res=40,
+                       gt_points=0, seed=3)
+    from core.geometry.shapes import normalise
+
+    m = normalise(trimesh.creation.icosphere(3, radius=0.4))
+    cloud = sample_surface(m.vertices, m.faces, 2000, seed=4)
+    sm = mesh_from_cloud(cloud, scene, method="poisson", res=40)
+    assert sm.method == "poisson" and sm.topology.closed_manifold
+    iou, _, inside = mesh_silhouette_iou(sm.vertices, sm.faces, scene)
+    assert iou.min() >= 0.95 and inside.min() >= 0.99
