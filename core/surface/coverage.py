@@ -10,8 +10,13 @@ walks the ray through that centre across the grid and picks the point where a bl
 (smallest combined field), else the point deepest in the hull; a small octahedron centred
 there — its circumradius ``BLOB_PX`` pixels in the view that sees it largest, scaled down with
 the field where the field is low, so it reaches no background pixel centre in any view — is
-added by a boolean union (manifold3d, whose output is a closed manifold by construction).
-Two rounds; pixels that still fail are reported, not forced.
+added by a boolean union (manifold3d, whose output is a closed manifold by construction),
+joined to the surface by the convex hull with a point just inside the nearest vertex when
+that vertex is within ``_BRIDGE`` voxels (so it does not float as a separate part; where two
+bridges touch they can leave a tiny handle). Two rounds; pixels that still fail are reported
+(``uncovered``), not forced. The "safe" rule rests on the bilinear carving field being about
+2-Lipschitz across a mask edge, not on an exact test: measured, at most 0.12 % of a view's
+rendered pixels land outside its mask on the held-out scenes (docs/surfaces.md).
 """
 
 from __future__ import annotations
