@@ -20,7 +20,7 @@ from widgets.shape_panel import ShapePanel
 
 from .controller import run_task
 
-__all__ = ["ShapeTab", "install_shape_tab", "MAX_DEGREE", "SUBDIVISIONS", "SHAPE_GRID"]
+__all__ = ["MAX_DEGREE", "SHAPE_GRID", "SUBDIVISIONS", "ShapeTab", "install_shape_tab"]
 
 MAX_DEGREE = 30  # the slider's range; the code is fitted once at this degree
 START_DEGREE = 12
@@ -137,7 +137,7 @@ class ShapeTab(QtCore.QObject):
                     self.encode_file(path)
             else:
                 self.encode_result()
-        except Exception as exc:  # a slot must not raise
+        except Exception as exc:  # noqa: BLE001 (a slot must not raise: PyQt5 aborts)
             self.window.show_error(f"shape: {exc}")
 
     def encode_result(self) -> None:
@@ -210,7 +210,7 @@ class ShapeTab(QtCore.QObject):
         v, _, col = decode(self.data["enc"].code, SUBDIVISIONS, degree, basis=self.data["basis"])
         self.panel.set_decoded(v, self.data["ico"], degree, col)
 
-    def eventFilter(self, obj: Any, ev: Any) -> bool:  # noqa: N802 (Qt name)
+    def eventFilter(self, obj: Any, ev: Any) -> bool:
         if obj is self.window and ev.type() == QtCore.QEvent.Close:
             self.panel.close_view()
         return False

@@ -138,7 +138,7 @@ class ShapePanel(QtWidgets.QWidget):
             self.plotter.subplot(0, k)
             self.plotter.reset_camera_clipping_range()
 
-    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt name)
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
         self._frame()
 

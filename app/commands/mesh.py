@@ -11,7 +11,7 @@ import numpy as np
 
 from app.cli import UserError, write_json
 
-__all__ = ["register", "mesh_and_report", "export_fit_mesh", "check_mesh_out"]
+__all__ = ["check_mesh_out", "export_fit_mesh", "mesh_and_report", "register"]
 
 
 def check_mesh_out(path: str | Path) -> None:

@@ -16,7 +16,7 @@ import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["MeshTopology", "topology", "as_trimesh"]
+__all__ = ["MeshTopology", "as_trimesh", "topology"]
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,8 @@ def topology(vertices: np.ndarray, faces: np.ndarray) -> MeshTopology:
     used = np.unique(f)
     euler = int(len(used) - len(count) + len(f))
     adj = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(nv, nv))
-    n_all, lab = connected_components(adj, directed=False)
-    comps = int(len(np.unique(lab[used]))) if len(used) else 0
+    _, lab = connected_components(adj, directed=False)
+    comps = len(np.unique(lab[used])) if len(used) else 0
     watertight = bool(len(count) and np.all(count == 2))
     winding = bool(mesh.is_winding_consistent) if watertight else False
     vman = _vertex_manifold(f, nv)

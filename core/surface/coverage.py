@@ -28,7 +28,7 @@ from core.geometry.cameras import camera_centers
 from core.geometry.rasterize import render_silhouettes
 from core.io.scene import Scene
 
-__all__ = ["cover_masks", "SAFE", "BLOB_PX"]
+__all__ = ["BLOB_PX", "SAFE", "cover_masks"]
 
 SAFE = 0.2  # px: carving field above which a blob of BLOB_PX stays inside every mask
 BLOB_PX = 0.4  # px: circumradius of a blob, in the view where it projects largest
@@ -138,4 +138,4 @@ def cover_masks(vertices: np.ndarray, faces: np.ndarray, scene: Scene, vol: np.n
     else:
         sil = render_silhouettes(verts, tris, scene.K, scene.R, scene.t, H, W)
         missing = np.argwhere(scene.masks & ~sil)
-    return verts, tris, {"blobs": added, "uncovered": int(len(missing))}
+    return verts, tris, {"blobs": added, "uncovered": len(missing)}

@@ -10,7 +10,8 @@ import numpy as np
 
 from core.surface.laplacian import mass_matrix
 from core.surface.sh import ShapeCode, fit_code
-from core.surface.spherical import MapError, SphereMap, map_to_sphere, repair as repair_mesh
+from core.surface.spherical import MapError, SphereMap, map_to_sphere
+from core.surface.spherical import repair as repair_mesh
 
 __all__ = ["Encoding", "encode_mesh"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-__all__ = ["cotangent_laplacian", "mass_matrix", "face_areas"]
+__all__ = ["cotangent_laplacian", "face_areas", "mass_matrix"]
 
 
 def _check(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -40,8 +40,14 @@ from core.surface.coverage import cover_masks
 from core.surface.libs import gpytoolbox
 from core.surface.normals import imls, mean_spacing, orient_mst, pca_normals
 
-__all__ = ["SurfaceMesh", "mesh_from_cloud", "METHODS", "HULL_LEVEL", "OFFSET",
-           "MIN_COMPONENT_VOXELS"]
+__all__ = [
+    "HULL_LEVEL",
+    "METHODS",
+    "MIN_COMPONENT_VOXELS",
+    "OFFSET",
+    "SurfaceMesh",
+    "mesh_from_cloud",
+]
 
 METHODS = ("auto", "imls", "poisson")
 #: hull level (pixels inside the mask edge; negative: outside) that caps the mesh. A
@@ -106,7 +112,7 @@ def _extract(inside: np.ndarray, lo: np.ndarray, spacing: np.ndarray
         small = np.flatnonzero(sizes < MIN_COMPONENT_VOXELS) + 1
         if len(small) < n:  # never drop everything
             inside = np.where(np.isin(lab, small), -np.abs(inside) - 1e-6, inside)
-            dropped = int(len(small))
+            dropped = len(small)
     if not (inside > 0).any():
         raise ValueError("the surface is empty (no grid point is inside)")
     verts, faces, _, _ = marching_cubes(inside.astype(np.float32), 0.0,

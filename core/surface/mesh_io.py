@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-__all__ = ["write_mesh", "MESH_OUT_FORMATS", "to_working", "to_original_mesh"]
+__all__ = ["MESH_OUT_FORMATS", "to_original_mesh", "to_working", "write_mesh"]
 
 MESH_OUT_FORMATS = (".obj", ".ply", ".stl", ".glb")
 

@@ -15,7 +15,7 @@ from core.io.mesh_scene import sample_surface
 from core.io.scene import Scene
 from core.metrics import evaluate
 
-__all__ = ["mesh_silhouette_iou", "mesh_metrics", "surface_distance", "MESH_SAMPLES"]
+__all__ = ["MESH_SAMPLES", "mesh_metrics", "mesh_silhouette_iou", "surface_distance"]
 
 MESH_SAMPLES = 100_000
 

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
+from scipy.sparse.csgraph import (
+    breadth_first_order,
+    connected_components,
+    minimum_spanning_tree,
+)
 from scipy.spatial import cKDTree
 
-__all__ = ["pca_normals", "orient_mst", "imls", "mean_spacing"]
+__all__ = ["imls", "mean_spacing", "orient_mst", "pca_normals"]
 
 _CHUNK = 1 << 17  # query points per k-NN batch
 

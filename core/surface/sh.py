@@ -21,8 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ShapeCode", "real_sh", "fit_code", "decode", "save_code", "load_code",
-           "icosphere", "truncate", "REG"]
+__all__ = [
+    "REG",
+    "ShapeCode",
+    "decode",
+    "fit_code",
+    "icosphere",
+    "load_code",
+    "real_sh",
+    "save_code",
+    "truncate",
+]
 
 REG = 1e-9
 _FORMAT = "drwr-sh-code/1"

@@ -26,8 +26,15 @@ from scipy.sparse.linalg import splu
 from core.surface.checks import MeshTopology, topology
 from core.surface.laplacian import cotangent_laplacian, face_areas, mass_matrix
 
-__all__ = ["SphereMap", "TopologyError", "MapError", "map_to_sphere", "flipped_faces", "repair",
-           "require_genus0"]
+__all__ = [
+    "MapError",
+    "SphereMap",
+    "TopologyError",
+    "flipped_faces",
+    "map_to_sphere",
+    "repair",
+    "require_genus0",
+]
 
 
 class TopologyError(ValueError):

@@ -55,7 +55,7 @@ def test_pca_normals_match_a_naive_loop_and_mst_orients_outward():
     _, idx = cKDTree(p).query(p, k=10)
     for i in range(0, 400, 37):  # naive: eigenvector of the smallest eigenvalue, one by one
         q = p[idx[i]] - p[idx[i]].mean(0)
-        w, vec = np.linalg.eigh(q.T @ q)
+        _, vec = np.linalg.eigh(q.T @ q)
         assert abs(abs(vec[:, 0] @ n[i]) - 1) < 1e-9
     o = orient_mst(p, n)
     assert np.all(np.einsum("ij,ij->i", o, p) > 0)
@@ -89,7 +89,7 @@ def test_mesh_agrees_with_the_silhouettes_of_a_made_scene():
     assert sm.topology.closed_manifold, sm.topology.describe()
     iou, cover, inside = mesh_silhouette_iou(sm.vertices, sm.faces, scene)
     assert iou.min() >= 0.95 and inside.min() >= 0.99
-    iou0, cover0, _ = mesh_silhouette_iou(plain.vertices, plain.faces, scene)
+    _, cover0, _ = mesh_silhouette_iou(plain.vertices, plain.faces, scene)
     assert cover.sum() > cover0.sum()  # the blobs covered pixels the plain surface missed
     m = mesh_metrics(sm.vertices, sm.faces, scene, cloud=cloud, samples=20000)
     assert m["mesh_cd"] < 1.5 * m["cloud_cd"] + 0.3

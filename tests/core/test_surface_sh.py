@@ -9,8 +9,16 @@ from scipy.special import sph_harm_y
 
 from core.surface.encode import encode_mesh
 from core.surface.metrics import surface_distance
-from core.surface.sh import (ShapeCode, decode, fit_code, icosphere, load_code, real_sh,
-                             save_code, truncate)
+from core.surface.sh import (
+    ShapeCode,
+    decode,
+    fit_code,
+    icosphere,
+    load_code,
+    real_sh,
+    save_code,
+    truncate,
+)
 from core.surface.sh_images import amplitude_grid, amplitude_image, write_images
 
 
