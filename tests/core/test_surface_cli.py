@@ -106,3 +106,17 @@ def test_open_mesh_error_names_the_file(files, capsys):
     rc = main_module.main(["sh-encode", str(files / "open.obj"), "--out", str(files / "o.npz")])
     err = capsys.readouterr().err
     assert rc == 2 and "open.obj: the mesh is open" in err and "--repair" in err
+
+
+def test_fit_mesh_out_writes_the_cloud_and_a_mesh(files):
+    r = _run("fit", files / "scene", "--points", 300, "--iterations", 5, "--quiet",
+             "--out", files / "fit.ply", "--mesh-out", files / "fit.obj",
+             "--metrics-json", files / "fit.json")
+    assert r.returncode == 0, r.stderr
+    assert (files / "fit.ply").is_file() and "mesh_iou_min=" in r.stdout
+    res = json.loads((files / "fit.json").read_text())
+    assert res["mesh"]["watertight"] and res["mesh"]["metrics"]["mesh_iou_min"] >= 0.95
+    r = _run("fit", files / "scene", "--points", 300, "--iterations", 5, "--quiet",
+             "--out", files / "fit2.ply", "--mesh-out", files / "fit2.txt")
+    assert r.returncode == 2 and "fit2.txt: mesh output must end in" in r.stderr
+    assert not (files / "fit2.ply").exists()  # refused before the fit

@@ -126,3 +126,16 @@ def test_poisson_inside_the_hull_also_agrees_with_the_silhouettes():
     assert sm.method == "poisson" and sm.topology.closed_manifold
     iou, _, inside = mesh_silhouette_iou(sm.vertices, sm.faces, scene)
     assert iou.min() >= 0.95 and inside.min() >= 0.99
+
+
+def test_working_and_original_coordinates_round_trip_and_keep_faces_outward():
+    from core.surface.mesh_io import to_original_mesh, to_working
+
+    s = trimesh.creation.icosphere(1)
+    T = np.diag([2.0, -1.5, 1.0, 1.0])  # a mirror: faces must flip to stay outward
+    T[:3, 3] = [1, 2, 3]
+    extra = {"to_original": T.tolist()}
+    v, f = to_original_mesh(extra, s.vertices, s.faces)
+    np.testing.assert_allclose(to_working(extra, v), s.vertices, atol=1e-12)
+    assert trimesh.Trimesh(v, f, process=False).volume > 0
+    assert to_original_mesh(None, s.vertices, s.faces)[0] is s.vertices
