@@ -158,9 +158,9 @@ class ShapeTab(QtCore.QObject):
     def encode_file(self, path: str) -> None:
         """Encode a mesh file (repaired first when it is not a genus-0 closed manifold)."""
         def build() -> dict[str, Any]:
-            from core.io.mesh_scene import load_mesh
+            from core.surface.mesh_io import load_surface
 
-            m = load_mesh(path)
+            m = load_surface(path)
             col = None
             if m.visual.kind == "vertex" and len(m.visual.vertex_colors) == len(m.vertices):
                 col = np.asarray(m.visual.vertex_colors, np.float64)[:, :3] / 255.0

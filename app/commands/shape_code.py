@@ -11,8 +11,8 @@ from app.cli import UserError
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from core.io.mesh_scene import load_mesh
     from core.surface.encode import encode_mesh
+    from core.surface.mesh_io import load_surface
     from core.surface.sh import save_code
     from core.surface.sh_images import write_images
 
@@ -21,7 +21,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise UserError(f"{out}: the code is written as .npz")
     if not 0 <= args.degree <= 60:
         raise UserError(f"--degree must be in 0..60, got {args.degree}")
-    mesh = load_mesh(args.mesh)
+    mesh = load_surface(args.mesh)
     colors = None
     vc = getattr(mesh.visual, "vertex_colors", None) if mesh.visual.kind == "vertex" else None
     if vc is not None and len(vc) == len(mesh.vertices):

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-__all__ = ["MESH_OUT_FORMATS", "to_original_mesh", "to_working", "write_mesh"]
+__all__ = [
+    "MESH_OUT_FORMATS", "load_surface", "to_original_mesh", "to_working", "write_mesh"]
 
 MESH_OUT_FORMATS = (".obj", ".ply", ".stl", ".glb")
 
@@ -33,6 +34,23 @@ def write_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray,
     mesh.export(tmp, file_type=ext[1:])
     os.replace(tmp, p)
     return p
+
+
+def load_surface(path: str | Path) -> trimesh.Trimesh:
+    """A mesh file as a surface whose topology can be checked: read as stored (OBJ/PLY keep
+    their vertex indices; vertices that merely coincide stay distinct, as the writer meant)
+    and, when that is not a closed manifold (e.g. STL, which stores every triangle
+    separately), with coincident vertices merged; the first that is closed wins. Errors as
+    :func:`core.io.mesh_scene.load_mesh` (SceneError naming the file)."""
+    from core.io.mesh_scene import load_mesh
+    from core.surface.checks import topology
+
+    merged = load_mesh(path)  # validates the file and gives the merged reading
+    raw = trimesh.load(Path(path), force="mesh", process=False)
+    if isinstance(raw, trimesh.Trimesh) and len(raw.faces) and topology(
+            raw.vertices, raw.faces).closed_manifold:
+        return raw
+    return merged
 
 
 def _transform(extra: dict | None) -> np.ndarray | None:

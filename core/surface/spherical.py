@@ -154,7 +154,7 @@ def map_to_sphere(vertices: np.ndarray, faces: np.ndarray, dt: float = 0.05,
 def _closing(occ: np.ndarray, r: float) -> np.ndarray:
     """Morphological closing of occ (bool 3-D) by a ball of radius r voxels (exact, via
     Euclidean distance transforms), cavities filled."""
-    pad = int(np.ceil(r)) + 1
+    pad = 2 * int(np.ceil(r)) + 2  # room to grow by r, and zeros beyond for the erosion
     o = np.pad(occ, pad)
     grown = ndimage.distance_transform_edt(~o) <= r
     closed = ndimage.distance_transform_edt(grown) > r
@@ -162,6 +162,8 @@ def _closing(occ: np.ndarray, r: float) -> np.ndarray:
     return closed[pad:-pad, pad:-pad, pad:-pad]
 
 
+_JOIN = 4  # voxels: the largest closing used to join separate parts before giving up on them
+_MIN_PART = 0.01  # parts with less than this share of the inside volume are dropped
 _RADII = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 
 
@@ -169,44 +171,64 @@ def repair(vertices: np.ndarray, faces: np.ndarray, res: int = 64, max_close: fl
            ) -> tuple[np.ndarray, np.ndarray, str]:
     """A genus-0 closed manifold remesh of any triangle mesh (open, non-manifold, in parts).
 
-    Route: samples on the surface with face normals → the cloud's IMLS signed distance on a
-    ``res`` grid (:mod:`core.surface.normals`, the mesh-from-cloud route), the largest inside
-    part with its cavities filled; handles (genus > 0) are closed by morphological closing
-    with a growing ball (up to ``max_close`` times the grid size), then marching cubes of the smoothed
-    occupancy. Returns vertices, faces and a line saying what was done. Raises TopologyError
+    Route: the inside on a ``res`` grid around the surface — the generalised winding number
+    (gpytoolbox) when the faces are consistently oriented (robust to holes), else the sign
+    of the IMLS of surface samples with PCA normals oriented along a spanning tree (the
+    mesh-from-cloud route, :mod:`core.surface.normals`); every inside part of at least 1 %
+    of the volume, cavities filled; parts are joined and handles (genus > 0) closed by a
+    morphological closing with a growing ball (up to ``max_close`` times the grid size; if
+    that never gives one genus-0 surface, the largest part alone is tried the same way);
+    marching cubes of the smoothed occupancy. Returns vertices, faces and a line saying what was done. Raises TopologyError
     when no closing up to that radius gives genus 0.
     """
+    import trimesh
     from skimage.measure import marching_cubes
 
     from core.io.mesh_scene import sample_surface
+    from core.surface.libs import gpytoolbox
     from core.surface.normals import imls, mean_spacing, orient_mst, pca_normals
 
     v = np.asarray(vertices, np.float64)
     f = np.asarray(faces, np.int64)
     n_pts = int(np.clip(40 * res * res // 16, 5000, 60000))
     pts = sample_surface(v, f, n_pts, seed=0)
-    nrm = orient_mst(pts, pca_normals(pts, 12))
     h = mean_spacing(pts)
     lo, hi = pts.min(0) - 3 * h, pts.max(0) + 3 * h
     step = float((hi - lo).max() / (res - 1))
     shape = np.ceil((hi - lo) / step).astype(int) + 1
     axes = [lo[i] + step * np.arange(shape[i]) for i in range(3)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    occ = (imls(grid, pts, nrm, h) < 0).reshape(tuple(shape))
+    tm = trimesh.Trimesh(v, f, process=False, validate=False)
+    if tm.is_winding_consistent:  # oriented faces: the generalised winding number says inside
+        sign = 1.0 if tm.volume >= 0 else -1.0
+        w = gpytoolbox().fast_winding_number(grid, v, f.astype(np.int32)) * sign
+        occ = (w > 0.5).reshape(tuple(shape))
+    else:  # no consistent orientation: IMLS of PCA normals oriented along a spanning tree
+        nrm = orient_mst(pts, pca_normals(pts, 12))
+        occ = (imls(grid, pts, nrm, h) < 0).reshape(tuple(shape))
     lab, n = ndimage.label(occ)
     if n == 0:
         raise TopologyError("repair: the surface encloses no volume")
-    occ = lab == (np.argmax(np.bincount(lab.ravel())[1:]) + 1)
-    occ = ndimage.binary_fill_holes(occ)
-    for r in (r for r in _RADII if r <= max_close * res):
+    sizes = np.bincount(lab.ravel())[1:]
+    keep = np.flatnonzero(sizes >= _MIN_PART * sizes.sum()) + 1  # drop specks
+    parts = ndimage.binary_fill_holes(np.isin(lab, keep))
+    largest = ndimage.binary_fill_holes(lab == np.argmax(sizes) + 1)
+    # every part with a small closing (joins parts a few voxels apart), else the largest part
+    # with any closing (closes its handles), else every part with a large closing
+    radii = [r for r in _RADII if r <= max_close * res]
+    note = f", kept the largest of {len(keep)} parts"
+    tries = [(parts, "", r) for r in radii if r <= _JOIN]
+    tries += [(largest, note if len(keep) > 1 else "", r) for r in radii]
+    tries += [(parts, "", r) for r in radii if r > _JOIN] if len(keep) > 1 else []
+    for occ, note, r in tries:
         o = _closing(occ, r) if r else occ
         g = ndimage.gaussian_filter(np.pad(o, 2).astype(np.float32), 0.7)
         vv, ff, _, _ = marching_cubes(g, 0.5, spacing=(step,) * 3, allow_degenerate=False)
         ff = ff.astype(np.int64)
         t = topology(vv, ff)
         if t.closed_manifold and t.components == 1 and t.euler == 2:
-            what = "remeshed (IMLS of surface samples, marching cubes"
-            what += f", handles closed with a {r}-voxel ball)" if r else ")"
-            return vv + lo - 2 * step, ff, what
+            what = "remeshed (inside on a grid, marching cubes"
+            what += f", closed with a {r}-voxel ball" if r else ""
+            return vv + lo - 2 * step, ff, what + note + ")"
     raise TopologyError(f"repair: the mesh keeps handles after closing with a "
                         f"{int(max_close * res)}-voxel ball")

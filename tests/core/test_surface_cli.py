@@ -83,7 +83,7 @@ def test_torus_is_refused_without_repair_and_encoded_with_it(files, capsys):
     assert err.startswith(f"error: {files / 'torus.obj'}: the mesh is not genus 0")
     assert main_module.main(["sh-encode", str(files / "torus.obj"), "--degree", "4", "--out",
                              str(files / "t.npz"), "--repair"]) == 0
-    assert "handles closed" in capsys.readouterr().out
+    assert "closed with a" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, needle", [

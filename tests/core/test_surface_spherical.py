@@ -92,7 +92,7 @@ def test_repair_closes_an_open_mesh_and_a_torus_to_genus_0():
     assert abs(np.median(r) - 1) < 0.08
     tor = trimesh.creation.torus(1.0, 0.3)
     v, f, what = repair(tor.vertices, tor.faces, res=32)
-    assert "handles closed" in what
+    assert "closed with a" in what
     map_to_sphere(v, f)  # no TopologyError
 
 

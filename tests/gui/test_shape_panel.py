@@ -75,7 +75,7 @@ def test_encode_a_torus_file_repairs_it(window: Any, qtbot: Any, tmp_path: Any) 
     tab = window.shape_tab
     tab.encode_file(str(tmp_path / "torus.obj"))
     qtbot.waitUntil(lambda: tab.data is not None, timeout=90000)
-    assert "handles closed" in tab.panel.status.text()
+    assert "closed with a" in tab.panel.status.text()
 
 
 def test_export_mesh_of_the_running_fit(window: Any, qtbot: Any, tmp_path: Any) -> None:
