@@ -22,9 +22,10 @@ import numpy as np
 import trimesh
 
 from core.geometry.shapes import get_shape, normalise
-from core.io.mesh_scene import load_mesh, sample_surface
+from core.io.mesh_scene import sample_surface
 from core.metrics import chamfer
 from core.surface.laplacian import mass_matrix
+from core.surface.mesh_io import load_surface
 from core.surface.metrics import surface_distance
 from core.surface.sh import decode, fit_code
 from core.surface.spherical import MapError, map_to_sphere, repair
@@ -53,7 +54,7 @@ def shapes(meshes: Path | None) -> list[tuple[str, trimesh.Trimesh, float]]:
             0.0),
            ("ellipsoid", normalise(ell), 0.0)]
     for p in sorted(meshes.glob("*.mesh.obj")) if meshes else []:
-        m = load_mesh(p)
+        m = load_surface(p)
         t = time.perf_counter()
         v, f, _ = repair(m.vertices, m.faces, res=64)
         out.append((f"{p.name.split('.')[0]} (fit mesh, repaired)",
