@@ -19,6 +19,7 @@ from typing import Any, Callable
 COMMAND_MODULES: dict[str, str] = {
     "fit": "fit", "make-scene": "scene", "convert": "scene", "hull": "hull", "metrics": "metrics",
     "make-dataset": "dataset", "evaluate": "dataset",
+    "mesh": "mesh", "sh-encode": "shape_code", "sh-decode": "shape_code",
 }
 COMMANDS = tuple(COMMAND_MODULES)
 

@@ -74,6 +74,8 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self._build_layout()
         self._build_status()
         self.build_menus()
+        from .shape_tab import install_shape_tab  # surface helper: Shape dock, Export mesh
+        self.shape_tab = install_shape_tab(self)
 
         # wiring
         c = self.controller

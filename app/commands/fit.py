@@ -34,6 +34,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".ply", ".obj", ".xyz"):
         raise UserError(f"{out}: output must end in .ply, .obj or .xyz")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.mesh_out:  # surface helper: fail before the fit, not after it
+        from app.commands.mesh import check_mesh_out
+        check_mesh_out(args.mesh_out)
     fitter = Fitter(scene, cfg)
     t0 = time.perf_counter()
     last_save = t0
@@ -70,6 +73,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     metrics = evaluate(points_out, metrics_reference(scene))
     result["metrics"] = metrics
     print_metrics(metrics)
+    if args.mesh_out:  # surface helper: mesh of the fitted cloud, held to the silhouettes
+        from app.commands.mesh import export_fit_mesh
+        result["mesh"] = export_fit_mesh(args.mesh_out, pts, scene)
     write_json(args.metrics_json, result)
     return 0
 
@@ -87,5 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--autosave", type=float, default=60.0,
                    help="seconds between autosaves of the cloud to --out (default 60)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.add_argument("--mesh-out", help="also write a watertight mesh of the cloud "
+                   "(.obj, .ply, .stl, .glb; see the mesh command)")
     add_config_flags(f)
     f.set_defaults(func=cmd_fit)
