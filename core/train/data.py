@@ -1,0 +1,169 @@
+"""Training data: every view's silhouette maps computed once, batches drawn in DataLoader
+workers.
+
+:class:`ViewCache` reads the objects of one split once and keeps, per object and view, the
+network input (resized RGB or mask, uint8), the cameras and the DRWR maps of
+core.drwr.silhouette: signed distance ``sd`` (px), ``mask`` and boundary bias ``bias`` (δ
+for the current R; recomputed for all views only when R changes). Nothing is recomputed per
+step. :class:`SilhouetteViews` is the torch Dataset over it: item ``(index, key)`` -> the
+object's input view (random in training, a fixed view for validation), V supervising views'
+cameras and maps; all randomness comes from ``numpy.random.default_rng(key)``, so a batch is
+the same whichever worker loads it (needed for exact resume).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.drwr.silhouette import boundary_bias, signed_distance
+from core.io.dataset import DrwrDataset
+from core.io.scene import Scene, SceneError
+
+__all__ = ["input_tensor", "input_image", "ViewCache", "SilhouetteViews", "collate"]
+
+
+def input_image(scene: Scene, view: int, size: tuple[int, int]) -> np.ndarray:
+    """(H', W', 3) uint8 network input of ``view`` at ``size`` = (H', W').
+
+    The view's image when the scene has images (RGBA composited on white), else its mask
+    (foreground 255) repeated to 3 channels; resized with bilinear antialiasing.
+    """
+    if not 0 <= view < scene.n_views:
+        raise SceneError(f"{scene.name}: view {view} does not exist ({scene.n_views} views)")
+    if scene.images is not None:
+        img = np.asarray(scene.images[view])
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, -1)
+        if img.shape[-1] == 4:
+            a = img[..., 3:4].astype(np.float32) / 255.0
+            img = (img[..., :3] * a + 255.0 * (1 - a)).round().astype(np.uint8)
+        img = img[..., :3].astype(np.uint8)
+    else:
+        img = np.repeat(scene.masks[view][..., None].astype(np.uint8) * 255, 3, -1)
+    H, W = size
+    if img.shape[:2] != (H, W):
+        img = np.asarray(Image.fromarray(img).resize((W, H), Image.BILINEAR))
+    return img
+
+
+def input_tensor(scene: Scene, view: int, size: tuple[int, int]) -> torch.Tensor:
+    """(3, H', W') float32 in [0, 1]: :func:`input_image` as a tensor (the network's input;
+    RGB composited on white when the scene has images, else the mask in 3 channels)."""
+    return torch.from_numpy(input_image(scene, view, size)).permute(2, 0, 1).float() / 255.0
+
+
+class ViewCache:
+    """Per-view inputs, cameras and silhouette maps of the objects ``ids`` of ``ds``.
+
+    Arrays (N objects, I views padded to the most views of any object; ``n_views[k]`` real):
+    ``inputs`` (N, I, 3, S, S) uint8, ``K``/``R`` (N, I, 3, 3) f32, ``t`` (N, I, 3) f32,
+    ``sd``/``bias`` (N, I, H, W) f32, ``mask`` (N, I, H, W) uint8. ``gt`` keeps up to
+    ``gt_points`` ground-truth points per object (None when missing) for validation.
+    """
+
+    def __init__(self, ds: DrwrDataset, ids: list[str], input_size: int, R: int,
+                 gt_points: int = 0, progress=None) -> None:
+        if not ids:
+            raise ValueError("no objects to load")
+        self.ids = list(ids)
+        self.input_size = input_size
+        scenes = []
+        it = progress(self.ids) if progress else self.ids
+        for oid in it:
+            scenes.append(ds.scene(oid))
+        n = len(scenes)
+        I = max(s.n_views for s in scenes)
+        H, W = scenes[0].resolution
+        self.size = (H, W)
+        self.n_views = np.array([s.n_views for s in scenes], np.int64)
+        S = input_size
+        self.inputs = np.zeros((n, I, 3, S, S), np.uint8)
+        self.K = np.zeros((n, I, 3, 3), np.float32)
+        self.R = np.zeros((n, I, 3, 3), np.float32)
+        self.t = np.zeros((n, I, 3), np.float32)
+        self.sd = np.zeros((n, I, H, W), np.float32)
+        self.mask = np.zeros((n, I, H, W), np.uint8)
+        self.gt: list[np.ndarray | None] = []
+        self.has_images = all(s.images is not None for s in scenes)
+        rng = np.random.default_rng(0)
+        for k, s in enumerate(scenes):
+            v = s.n_views
+            if s.resolution != (H, W):
+                raise SceneError(f"{s.path or s.name}: image size {s.resolution} differs from "
+                                 f"the first object's {(H, W)}")
+            for i in range(v):
+                self.inputs[k, i] = input_image(s, i, (S, S)).transpose(2, 0, 1)
+            self.K[k, :v], self.R[k, :v], self.t[k, :v] = s.K, s.R, s.t
+            self.sd[k, :v] = signed_distance(s.masks)
+            self.mask[k, :v] = s.masks
+            gt = s.gt_points
+            if gt is not None and gt_points and len(gt) > gt_points:
+                gt = gt[rng.choice(len(gt), gt_points, replace=False)]
+            self.gt.append(None if gt is None else np.asarray(gt, np.float32))
+        self.R_bias = -1
+        self.bias = np.zeros_like(self.sd)
+        self.set_R(R)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def set_R(self, R: int) -> None:
+        """Recompute the boundary bias δ of every view for a new R (no-op when unchanged)."""
+        if R == self.R_bias:
+            return
+        n, I, H, W = self.mask.shape
+        flat = self.mask.reshape(n * I, H, W).astype(bool)
+        self.bias = boundary_bias(flat, R).reshape(n, I, H, W)
+        self.R_bias = R
+
+
+class SilhouetteViews(torch.utils.data.Dataset):
+    """Items of a :class:`ViewCache` for training (``train=True``: random input view, colour
+    jitter) or validation (input view ``view``, the first V views supervise).
+
+    ``self[(index, key)]`` -> dict of tensors: ``input`` (3, S, S) float32 in [0, 1],
+    ``K``/``R`` (V, 3, 3), ``t`` (V, 3), ``sd``/``mask``/``bias`` (V, H, W), ``index``.
+    """
+
+    def __init__(self, cache: ViewCache, views: int, train: bool = True, jitter: float = 0.0,
+                 view: int = 0) -> None:
+        self.cache, self.V, self.train, self.jitter, self.view = cache, views, train, jitter, view
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+    def __getitem__(self, item) -> dict[str, torch.Tensor]:
+        k, key = item if isinstance(item, tuple) else (item, 0)
+        c = self.cache
+        n = int(c.n_views[k])
+        rng = np.random.default_rng(key)
+        if self.train:
+            src = int(rng.integers(n))
+            sup = rng.permutation(n)
+            sup = np.resize(sup, self.V) if n < self.V else sup[: self.V]
+        else:
+            src = min(self.view, n - 1)
+            sup = np.resize(np.arange(n), self.V)
+        x = c.inputs[k, src].astype(np.float32) / 255.0
+        if self.train and self.jitter > 0 and c.has_images:
+            j = self.jitter
+            gain = 1.0 + rng.uniform(-j, j, size=(3, 1, 1))
+            bright = rng.uniform(-j, j) * 0.5
+            contrast = 1.0 + rng.uniform(-j, j)
+            mean = x.mean()
+            x = np.clip((x * gain - mean) * contrast + mean + bright, 0.0, 1.0)
+        return {
+            "input": torch.from_numpy(np.ascontiguousarray(x, np.float32)),
+            "K": torch.from_numpy(c.K[k, sup]), "R": torch.from_numpy(c.R[k, sup]),
+            "t": torch.from_numpy(c.t[k, sup]),
+            "sd": torch.from_numpy(c.sd[k, sup]), "bias": torch.from_numpy(c.bias[k, sup]),
+            "mask": torch.from_numpy(c.mask[k, sup].astype(np.float32)),
+            "index": torch.tensor(k),
+        }
+
+
+def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack items into a batch (B leading)."""
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}

@@ -1,0 +1,63 @@
+"""torchrun / DistributedDataParallel set-up; the same code runs as one plain process.
+
+Under ``torchrun --nproc_per_node=N`` the environment holds RANK, WORLD_SIZE and LOCAL_RANK:
+:func:`init_distributed` then joins the process group (NCCL when the device is CUDA, gloo on
+CPU) and picks ``cuda:LOCAL_RANK`` on GPUs. Without them it is a single process (rank 0 of 1).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["DistInfo", "init_distributed", "resolve_device", "shutdown"]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """'auto' -> CUDA (device LOCAL_RANK) when present, else CPU; ValueError for cuda without
+    CUDA."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda asked for, but this torch has no CUDA device")
+        return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+    return torch.device(name)
+
+
+def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:
+    """Join the torchrun process group when WORLD_SIZE > 1; returns (info, device)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(device_name, local)
+    info = DistInfo(rank, world, local)
+    if world > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return info, device
+
+
+def shutdown() -> None:
+    """Leave the process group (no-op for a single process)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

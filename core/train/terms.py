@@ -1,0 +1,64 @@
+"""The DRWR terms batched over (objects x views) for network training.
+
+A batch holds B objects, each with its own predicted cloud (J, 3) and V supervising views.
+The (B, V) pairs are flattened into the I = B*V rows of the per-view operations of
+core.drwr (silhouette sampling, boundary bias, the repulsion kernel), each row with its own
+camera and its object's points: one call per term for the whole batch, no Python loop over
+objects or views. Per row the terms are exactly those of :func:`core.drwr.losses.drwr_terms`
+(tested against it).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from core.drwr.repulsion import repulsion
+from core.drwr.silhouette import outside_distance, sample_maps
+
+__all__ = ["project_rows", "batched_terms"]
+
+
+def project_rows(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Project per-row points: points (I, J, 3), K, R (I, 3, 3), t (I, 3) ->
+    uv (I, J, 2) pixels, depth (I, J) (the formula of core.geometry.cameras.project)."""
+    cam = torch.einsum("iab,ijb->ija", R, points) + t[:, None, :]
+    z = cam[..., 2]
+    zs = torch.where(z.abs() < 1e-8, torch.full_like(z, 1e-8), z)
+    x = cam[..., 0] / zs
+    y = cam[..., 1] / zs
+    u = K[:, 0, 0, None] * x + K[:, 0, 1, None] * y + K[:, 0, 2, None]
+    v = K[:, 1, 1, None] * y + K[:, 1, 2, None]
+    return torch.stack([u, v], dim=-1), z
+
+
+def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
+                  sd: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor, sigma: float,
+                  with_repulsion: bool = True, method: str = "auto") -> dict[str, torch.Tensor]:
+    """DRWR terms of B clouds in V views each.
+
+    Args:
+        points: (B, J, 3) predicted clouds (canonical = world frame of every object).
+        K, R: (B, V, 3, 3); t: (B, V, 3) cameras of each object's supervising views.
+        sd, mask, bias: (B, V, H, W) signed distance (px), binary mask, boundary bias δ
+            (core.drwr.silhouette) of those views.
+        sigma: repulsion length scale in pixels. method: core.drwr.repulsion method.
+
+    Returns (B, V, ...) tensors: ``uv`` (B,V,J,2), ``depth``, ``sil`` l1 in pixels, ``rep``
+    l2, ``w`` repulsion weight, each (B, V, J).
+    """
+    B, J, _ = points.shape
+    V = K.shape[1]
+    H, W = sd.shape[-2:]
+    rows = points[:, None].expand(B, V, J, 3).reshape(B * V, J, 3)
+    uv, depth = project_rows(rows, K.reshape(-1, 3, 3), R.reshape(-1, 3, 3), t.reshape(-1, 3))
+    sd_, mask_, bias_ = (m.reshape(B * V, H, W) for m in (sd, mask, bias))
+    sil = outside_distance(sd_, uv)
+    with torch.no_grad():  # as in core.drwr.losses.drwr_terms
+        w = (2.0 * sample_maps(sd_, uv, zero_outside=False)).clamp(0.0, 1.0)
+        w = torch.where(sample_maps(mask_, uv) > 0, w, torch.zeros_like(w))
+        delta = sample_maps(bias_, uv)
+        w = torch.where(depth > 0, w, torch.zeros_like(w))
+    rep = repulsion(uv, w, delta, sigma, method=method) if with_repulsion else torch.zeros_like(w)
+    out = {"uv": uv, "depth": depth, "sil": sil, "rep": rep, "w": w}
+    return {k: v.reshape(B, V, *v.shape[1:]) for k, v in out.items()}

@@ -1,0 +1,337 @@
+"""Network training as a Job (core.job): image -> point cloud, supervised by silhouettes only.
+
+Each :meth:`Trainer.step` takes a batch of B objects, predicts one cloud (J, 3) per object from
+its input view, and scores it in V supervising views of that object with the DRWR terms
+batched over the B·V (object, view) rows (core.train.terms): the loss is
+``λ · mean(l1) + β · mean(l2)`` over points and rows, l1 the pixels outside the silhouette, l2
+the structure-aware repulsion that spreads the points over it (σ in pixels, scaled with the
+image side from its value at 64 px). Adam with warm-up and cosine decay.
+
+Under torchrun the model is wrapped in DistributedDataParallel; each process draws its own
+B objects (a DistributedSampler split of every epoch), so the effective batch is B x processes;
+only rank 0 validates and writes the run folder (core.train.runlog).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+
+from core.drwr.silhouette import SilhouetteMaps
+from core.io.dataset import DrwrDataset
+from core.job import JobDiverged, Snapshot
+from core.metrics import chamfer, fscore
+from core.train.checkpoint import read_checkpoint, rng_state, set_rng_state, write_checkpoint
+from core.train.config import LIVE_FIELDS, TrainConfig, config_dict
+from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor
+from core.train.distributed import DistInfo, resolve_device
+from core.train.model import build_model
+from core.train.preview import cloud_snapshot
+from core.train.runlog import RunFiles
+from core.train.terms import batched_terms
+
+__all__ = ["Trainer", "ARCH_FIELDS"]
+
+#: config fields that fix the network's shape: a checkpoint only loads into the same values
+ARCH_FIELDS = ("points", "input_size", "width", "hidden")
+
+
+class _Batches:
+    """Batch plan from iteration ``start`` on, forever: batch n is slice n % nb of epoch
+    n // nb of this process's DistributedSampler order; items carry their RNG key."""
+
+    def __init__(self, data: SilhouetteViews, cfg: TrainConfig, info: DistInfo, start: int):
+        self.sampler = DistributedSampler(data, num_replicas=info.world, rank=info.rank,
+                                          shuffle=True, seed=cfg.seed)
+        self.B, self.seed, self.rank, self.start = cfg.batch_size, cfg.seed, info.rank, start
+        self.nb = max(1, len(self.sampler) // self.B)
+
+    def __iter__(self):
+        n = self.start
+        while True:
+            epoch, off = divmod(n, self.nb)
+            self.sampler.set_epoch(epoch)
+            order = list(self.sampler)
+            idx = order[off * self.B:(off + 1) * self.B]
+            yield [(k, [self.seed, epoch, self.rank, off * self.B + p]) for p, k in enumerate(idx)]
+            n += 1
+
+
+class Trainer:
+    """Trains a :class:`core.train.model.PointNet2D` on a :class:`DrwrDataset` (see module)."""
+
+    loss_names = ("total", "silhouette", "repulsion")
+
+    def __init__(self, dataset: DrwrDataset, config: TrainConfig | None = None,
+                 run_dir: str | Path | None = None, dist_info: DistInfo | None = None,
+                 progress: Callable | None = None) -> None:
+        self.config = config or TrainConfig()
+        self.config.validate()
+        self.ds = dataset
+        self.info = dist_info or DistInfo()
+        self.device = resolve_device(self.config.device, self.info.local_rank)
+        cfg = self.config
+        train_ids = dataset.ids("train")
+        self.train_cache = ViewCache(dataset, train_ids, cfg.input_size, cfg.R, progress=progress)
+        self.val_split = "val" if dataset.ids("val") else "train"
+        self.val_ids = dataset.ids(self.val_split)[: cfg.val_objects]
+        self.val_cache = ViewCache(dataset, self.val_ids, cfg.input_size, cfg.R, gt_points=2048)
+        self.input_kind = "rgb" if self.train_cache.has_images else "mask"
+        self.files = RunFiles(run_dir) if run_dir is not None and self.info.main else None
+        self._display: tuple[str, Any, SilhouetteMaps] | None = None
+        self.display_id = self.val_ids[0]
+        self.reset()
+
+    # -- state ---------------------------------------------------------------------------
+    def reset(self, config: TrainConfig | None = None) -> None:
+        """Fresh weights and optimiser from ``config`` (default: the current one)."""
+        if config is not None:
+            config.validate()
+            if config.input_size != self.config.input_size or config.device != self.config.device:
+                raise ValueError("input size and device cannot change on reset; make a new Trainer")
+            self.config = config
+        cfg = self.config
+        self.train_cache.set_R(cfg.R)
+        self.val_cache.set_R(cfg.R)
+        self.train_set = SilhouetteViews(self.train_cache, cfg.views_per_object, True, cfg.jitter)
+        self.net = build_model(cfg).to(self.device)
+        self.model: torch.nn.Module = self.net
+        if self.info.active:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.iteration = 0
+        self.elapsed = 0.0
+        self.best_cd = math.inf
+        self.last_losses: dict[str, float] = {}
+        self.last_val: dict[str, float] = {}
+        self.last_step_time = 0.0
+        self._validated_at = -1
+        self._extended = False
+        self._loader_iter = None
+        if self.files is not None:
+            self.files.truncate_after(0)
+            self.files.write_config(config_dict(cfg), self.run_info())
+
+    def run_info(self) -> dict[str, Any]:
+        return {"dataset": str(self.ds.root), "image_size": list(self.train_cache.size),
+                "input_kind": self.input_kind, "val_split": self.val_split,
+                "world_size": self.info.world,
+                "effective_batch": self.config.batch_size * self.info.world}
+
+    @property
+    def done(self) -> bool:
+        cfg = self.config
+        return self.iteration >= cfg.iterations or (
+            cfg.minutes > 0 and self.elapsed >= 60.0 * cfg.minutes and not self._extended)
+
+    def set_params(self, **live: Any) -> set[str]:
+        """Change live fields (β, σ, R, λ, lr, limits...) between steps."""
+        bad = [k for k in live if k not in LIVE_FIELDS]
+        if bad:
+            raise ValueError(f"not live parameters: {', '.join(bad)} (apply them with reset)")
+        old_R = self.config.R
+        self.config = self.config.replace(**live)
+        if self.config.R != old_R:
+            self.train_cache.set_R(self.config.R)
+            self.val_cache.set_R(self.config.R)
+            if self._display is not None:
+                self._display[2].set_R(self.config.R)
+            self._loader_iter = None  # workers hold the old δ: start them again
+        return set()
+
+    def extend(self, iterations: int) -> None:
+        """Allow ``iterations`` more steps; the learning rate stays at its final value."""
+        self.config = self.config.replace(iterations=self.iteration + int(iterations))
+        self._extended = True
+
+    def current_lr(self) -> float:
+        """Linear warm-up, then cosine decay from lr to lr·lr_final over the nearer limit."""
+        cfg = self.config
+        if self._extended:
+            return cfg.lr * cfg.lr_final
+        p = self.iteration / max(cfg.iterations, 1)
+        if cfg.minutes > 0:
+            p = max(p, self.elapsed / (60.0 * cfg.minutes))
+        p = min(p, 1.0)
+        warm = min(1.0, (self.iteration + 1) / cfg.warmup) if cfg.warmup else 1.0
+        return cfg.lr * warm * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * p)))
+
+    def sigma_px(self) -> float:
+        """σ in pixels of the supervising silhouettes (config σ is per 64 px of image side)."""
+        return self.config.sigma * max(self.train_cache.size) / 64.0
+
+    # -- stepping ------------------------------------------------------------------------
+    def _next_batch(self) -> dict[str, torch.Tensor]:
+        if self._loader_iter is None:
+            cfg = self.config
+            plan = _Batches(self.train_set, cfg, self.info, self.iteration)
+            loader = DataLoader(self.train_set, batch_sampler=plan, num_workers=cfg.workers,
+                                collate_fn=collate, pin_memory=self.device.type == "cuda",
+                                prefetch_factor=4 if cfg.workers else None)
+            self._loader_iter = iter(loader)
+        batch = next(self._loader_iter)
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def losses_of(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Forward pass and the loss terms of one batch (scalars)."""
+        cfg = self.config
+        pts = self.model(batch["input"])
+        terms = batched_terms(pts, batch["K"], batch["R"], batch["t"], batch["sd"],
+                              batch["mask"], batch["bias"], self.sigma_px(),
+                              with_repulsion=cfg.beta > 0)
+        sil, rep = terms["sil"].mean(), terms["rep"].mean()
+        return {"total": cfg.sil_weight * sil + cfg.beta * rep, "silhouette": sil,
+                "repulsion": rep}
+
+    def step(self) -> dict[str, float]:
+        """One optimisation step; validates and checkpoints every ``val_every`` steps and when
+        the run ends. Raises JobDiverged (no update made) on a non-finite loss."""
+        t0 = time.perf_counter()
+        lr = self.current_lr()
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        self.model.train()
+        batch = self._next_batch()
+        terms = self.losses_of(batch)
+        if not bool(torch.isfinite(terms["total"])):
+            self._loader_iter = None
+            raise JobDiverged(f"training diverged at step {self.iteration} (non-finite loss); "
+                              "the weights are those before the step", self.iteration)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.optimizer.step()
+        self.iteration += 1
+        vals = torch.stack([terms[k].detach() for k in self.loss_names]).cpu().tolist()
+        self.last_losses = dict(zip(self.loss_names, vals))
+        if self.files is not None:
+            self.files.append({"step": self.iteration, **self.last_losses, "lr": lr,
+                               "time": round(self.elapsed, 3)})
+        if self.iteration % self.config.val_every == 0:
+            self.validate_and_save()
+        self.last_step_time = time.perf_counter() - t0
+        self._add_time(self.last_step_time)
+        if self.done:
+            self.validate_and_save()
+        return self.last_losses
+
+    def _add_time(self, dt: float) -> None:
+        """Add to the training clock; under DDP every rank takes the slowest's clock, so all
+        agree on the learning rate and on when the minutes are up."""
+        self.elapsed += dt
+        if self.info.active:
+            t = torch.tensor([self.elapsed], dtype=torch.float64,
+                             device=self.device if self.device.type == "cuda" else "cpu")
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            self.elapsed = float(t.item())
+
+    # -- validation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def predict_inputs(self, x: torch.Tensor, chunk: int = 32) -> np.ndarray:
+        """(N, 3, S, S) inputs -> (N, J, 3) float32 predictions (evaluation mode)."""
+        self.net.eval()
+        out = [self.net(x[i:i + chunk].to(self.device)).cpu() for i in range(0, len(x), chunk)]
+        return torch.cat(out).numpy().astype(np.float32)
+
+    def evaluate(self) -> dict[str, float]:
+        """Validation CD×100 and F-score@0.01 (means over the validation objects with ground
+        truth, input view 0); {} when none has ground truth."""
+        c = self.val_cache
+        x = torch.from_numpy(c.inputs[:, 0].astype(np.float32) / 255.0)
+        pred = self.predict_inputs(x)
+        cds, fs = [], []
+        for p, gt in zip(pred, c.gt):
+            if gt is not None:
+                cds.append(chamfer(p, gt)["cd"])
+                fs.append(fscore(p, gt, 0.01))
+        if not cds:
+            return {}
+        return {"val_cd": float(np.mean(cds)), "val_fscore": float(np.mean(fs)),
+                "val_objects": len(cds)}
+
+    def validate_and_save(self) -> dict[str, float]:
+        """Rank 0: validate, log, plot, write latest.pt (and best.pt when the CD improved)."""
+        if not self.info.main or self._validated_at == self.iteration:
+            return self.last_val
+        self._validated_at = self.iteration
+        self.last_val = self.evaluate()
+        if self.files is not None:
+            self.files.append({"step": self.iteration, **self.last_val,
+                               "val_split": self.val_split, "time": round(self.elapsed, 3)})
+            cd = self.last_val.get("val_cd", math.nan)
+            improved = not math.isfinite(self.best_cd) or cd < self.best_cd
+            if math.isfinite(cd) and improved:
+                self.best_cd = cd
+            self.save(self.files.checkpoints / "latest.pt")
+            if improved or not math.isfinite(cd):
+                self.save(self.files.checkpoints / "best.pt")
+            self.files.replot()
+        return self.last_val
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "iteration": self.iteration, "elapsed": self.elapsed,
+                "config": config_dict(self.config), "rng": rng_state(),
+                "best_cd": self.best_cd, "extended": self._extended, "info": self.run_info()}
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint (model, optimiser, step, config, RNG) atomically."""
+        return write_checkpoint(path, self.state())
+
+    save_state = save
+
+    def load_state(self, path: str | Path) -> None:
+        """Continue from a checkpoint exactly (the next step's loss equals the uninterrupted
+        run's). ValueError naming the file when its network shape differs."""
+        ck = read_checkpoint(path, self.device)
+        for f in ARCH_FIELDS:
+            if ck["config"].get(f) != getattr(self.config, f):
+                raise ValueError(f"{path}: checkpoint has {f}={ck['config'].get(f)}, this "
+                                 f"training {getattr(self.config, f)}")
+        self.net.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.iteration, self.elapsed = int(ck["iteration"]), float(ck["elapsed"])
+        self.best_cd = float(ck["best_cd"])
+        self._extended = bool(ck.get("extended", False))
+        set_rng_state(ck["rng"])
+        self._loader_iter = None
+        self._validated_at = self.iteration
+        if self.files is not None:
+            self.files.truncate_after(self.iteration)
+
+    # -- display -------------------------------------------------------------------------
+    def set_display(self, obj_id: str) -> None:
+        """Show the prediction for dataset object ``obj_id`` (default: the first val one)."""
+        if obj_id not in self.ds.categories and not any(obj_id in v for v in self.ds.splits.values()):
+            raise ValueError(f"{obj_id}: not an object of this dataset")
+        self.display_id, self._display = obj_id, None
+
+    def _display_data(self):
+        if self._display is None or self._display[0] != self.display_id:
+            sc = self.ds.scene(self.display_id)
+            self._display = (self.display_id, sc, SilhouetteMaps(sc.masks, self.config.R, self.device))
+        return self._display
+
+    @property
+    def display_scene(self):
+        return self._display_data()[1]
+
+    def field_images(self) -> np.ndarray:
+        return self._display_data()[2].field_np.copy()
+
+    def snapshot(self) -> Snapshot:
+        """The current prediction for the display object from its view 0."""
+        _, sc, maps = self._display_data()
+        x = input_tensor(sc, 0, (self.config.input_size,) * 2)[None]
+        pts = torch.from_numpy(self.predict_inputs(x)[0]).to(self.device)
+        return cloud_snapshot(pts, sc, maps, sigma=self.sigma_px(), iteration=self.iteration,
+                              losses=self.last_losses, step_time=self.last_step_time,
+                              lr=self.current_lr())
