@@ -20,6 +20,7 @@ COMMAND_MODULES: dict[str, str] = {
     "fit": "fit", "make-scene": "scene", "convert": "scene", "hull": "hull", "metrics": "metrics",
     "make-dataset": "dataset", "evaluate": "dataset",
     "mesh": "mesh", "sh-encode": "shape_code", "sh-decode": "shape_code",
+    "train": "train", "predict": "train",
 }
 COMMANDS = tuple(COMMAND_MODULES)
 

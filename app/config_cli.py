@@ -1,4 +1,5 @@
-"""Build argparse flags from the FitConfig dataclass (one config for CLI and GUI)."""
+"""Build argparse flags from a job's config dataclass (one config for CLI and GUI):
+FitConfig by default (with its presets), any other JobConfig class when given."""
 
 from __future__ import annotations
 
@@ -8,22 +9,24 @@ from typing import Any
 
 from core.fit.config import PRESETS, FitConfig, apply_preset
 
-__all__ = ["add_config_flags", "config_from_args"]
+__all__ = ["add_config_flags", "config_from_args", "explicit_values"]
 
 
 def _flag(name: str, meta: dict[str, Any]) -> str:
     return "--" + meta.get("flag", name.replace("_", "-"))
 
 
-def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One flag per FitConfig field; defaults None so presets can fill them."""
-    g = parser.add_argument_group("fit parameters")
-    for f in fields(FitConfig):
+def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (),
+                     config_cls: type = FitConfig, title: str = "fit parameters") -> None:
+    """One flag per field of ``config_cls``; defaults None so presets (or a resumed run's
+    config) can fill them."""
+    g = parser.add_argument_group(title)
+    for f in fields(config_cls):
         if f.name in skip:
             continue
         meta = dict(f.metadata)
         kw: dict[str, Any] = {"dest": f.name, "default": None}
-        if f.name == "preset":
+        if f.name == "preset" and config_cls is FitConfig:
             kw["choices"] = list(PRESETS)
             help_ = f"start from a named preset ({', '.join(PRESETS)}; default: default)"
         else:
@@ -36,7 +39,18 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()
         g.add_argument(_flag(f.name, meta), help=help_, **kw)
 
 
-def config_from_args(args: argparse.Namespace) -> FitConfig:
-    """FitConfig from parsed flags (preset first, then explicit flags)."""
+def explicit_values(args: argparse.Namespace, config_cls: type) -> dict[str, Any]:
+    """The fields of ``config_cls`` given on the command line (not None)."""
+    return {f.name: getattr(args, f.name) for f in fields(config_cls)
+            if getattr(args, f.name, None) is not None}
+
+
+def config_from_args(args: argparse.Namespace, config_cls: type = FitConfig) -> Any:
+    """The config from parsed flags: FitConfig from its preset, then explicit flags; another
+    class from its defaults and the explicit flags (validated)."""
+    if config_cls is not FitConfig:
+        cfg = config_cls(**explicit_values(args, config_cls))
+        cfg.validate()
+        return cfg
     values = {f.name: getattr(args, f.name, None) for f in fields(FitConfig) if f.name != "preset"}
     return apply_preset(getattr(args, "preset", None) or "default", **values)

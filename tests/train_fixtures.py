@@ -32,9 +32,10 @@ def shaded_images(masks: np.ndarray, colour: np.ndarray) -> list[np.ndarray]:
 
 def make_tiny_dataset(root: str | Path, per_category: int = 4, views: int = 3, res: int = 32,
                       seed: int = 0, images: bool = True, categories=CATEGORIES,
-                      gt_points: int = 2000) -> Path:
-    """Write a dataset of ``per_category`` objects per category; splits: the first object of
-    each category is val, the second test (when per_category >= 3), the rest train."""
+                      gt_points: int = 2000, holdout: tuple[int, int] = (1, 1)) -> Path:
+    """Write a dataset of ``per_category`` objects per category; splits: the first
+    ``holdout[0]`` objects of each category are val, the next ``holdout[1]`` test (when
+    per_category > their sum), the rest train."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -52,8 +53,8 @@ def make_tiny_dataset(root: str | Path, per_category: int = 4, views: int = 3, r
             oid = f"{c}_{k:03d}"
             write_scene(sc, root / oid)
             cats[oid] = c
-            split = "val" if k == 0 and per_category >= 3 else (
-                "test" if k == 1 and per_category >= 3 else "train")
+            nv, nt = holdout if per_category > sum(holdout) else (0, 0)
+            split = "val" if k < nv else ("test" if k < nv + nt else "train")
             splits[split].append(oid)
     (root / "dataset.json").write_text(json.dumps(
         {"format": "drwr-dataset", "version": 1, "splits": splits, "categories": cats,
@@ -61,8 +62,8 @@ def make_tiny_dataset(root: str | Path, per_category: int = 4, views: int = 3, r
     return root
 
 
-if __name__ == "__main__":  # python tests/train_fixtures.py OUT PER_CATEGORY VIEWS RES
+if __name__ == "__main__":  # python tests/train_fixtures.py OUT PER_CATEGORY VIEWS RES N_VAL N_TEST
     import sys
 
     a = sys.argv[1:]
-    make_tiny_dataset(a[0], int(a[1]), int(a[2]), int(a[3]))
+    make_tiny_dataset(a[0], int(a[1]), int(a[2]), int(a[3]), holdout=(int(a[4]), int(a[5])))

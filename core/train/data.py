@@ -51,7 +51,8 @@ def input_image(scene: Scene, view: int, size: tuple[int, int]) -> np.ndarray:
 def input_tensor(scene: Scene, view: int, size: tuple[int, int]) -> torch.Tensor:
     """(3, H', W') float32 in [0, 1]: :func:`input_image` as a tensor (the network's input;
     RGB composited on white when the scene has images, else the mask in 3 channels)."""
-    return torch.from_numpy(input_image(scene, view, size)).permute(2, 0, 1).float() / 255.0
+    img = np.array(input_image(scene, view, size))  # a writable copy
+    return torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
 
 
 class ViewCache:

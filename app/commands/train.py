@@ -1,0 +1,186 @@
+"""`train`: an image -> point cloud network from a dataset's silhouettes; `predict`: clouds
+from a trained run.
+
+``torchrun --nproc_per_node=N main.py train ...`` runs the same command as N
+DistributedDataParallel processes (effective batch = --batch-size x N; rank 0 writes the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from app.cli import UserError, atomic_write
+
+
+def _run_loop(trainer, bar, main: bool) -> bool:
+    """Step the trainer until it is done; True when interrupted (Ctrl-C). A small stand-in
+    for the generic CLI driver loop (app/driver.py) until that lands."""
+    try:
+        while not trainer.done:
+            losses = trainer.step()
+            bar.update(1)
+            if main and trainer.iteration % 5 == 0:
+                post = {"loss": f"{losses['total']:.4g}", "sil": f"{losses['silhouette']:.3g}"}
+                if trainer.last_val.get("val_cd") is not None:
+                    post["val_cd"] = f"{trainer.last_val['val_cd']:.3f}"
+                bar.set_postfix(post)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+def _config(args: argparse.Namespace, latest: Path):
+    """The run's TrainConfig: defaults + flags, or (--resume) the checkpoint's + flags."""
+    from app.config_cli import config_from_args, explicit_values
+    from core.train.checkpoint import read_checkpoint
+    from core.train.config import TrainConfig, config_from_dict
+    from core.train.trainer import ARCH_FIELDS
+
+    if not args.resume:
+        return config_from_args(args, TrainConfig)
+    ck = read_checkpoint(latest)
+    given = explicit_values(args, TrainConfig)
+    for f in ARCH_FIELDS:
+        if f in given and given[f] != ck["config"].get(f):
+            raise UserError(f"{latest}: --{f.replace('_', '-')} {given[f]} differs from the "
+                            f"run's {ck['config'].get(f)}; a resumed run keeps its network")
+    return config_from_dict(ck["config"]).replace(**given)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from core.io.dataset import read_dataset
+    from core.job import JobDiverged
+    from core.train.distributed import init_distributed, shutdown
+    from core.train.trainer import Trainer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    latest = out / "checkpoints" / "latest.pt"
+    if args.resume and not latest.is_file():
+        raise UserError(f"{latest}: no checkpoint to resume from")
+    if not args.resume and latest.is_file():
+        raise UserError(f"{out}: already holds a training run; add --resume to continue it or "
+                        "choose another --out")
+    cfg = _config(args, latest)
+    ds = read_dataset(args.dataset)
+    info, _ = init_distributed(cfg.device)
+    main = info.main
+    try:
+        load_bar = tqdm if main and not args.quiet else None
+        trainer = Trainer(ds, cfg, run_dir=out, dist_info=info,
+                          progress=(lambda ids: load_bar(ids, desc="load", unit="obj",
+                                                         leave=False)) if load_bar else None)
+        if args.resume:
+            trainer.load_state(latest)
+        if main:
+            print(f"training on {len(trainer.train_cache)} objects ({trainer.input_kind} inputs, "
+                  f"{'x'.join(map(str, trainer.train_cache.size))}), validating on "
+                  f"{len(trainer.val_ids)} of '{trainer.val_split}'; {trainer.device}, "
+                  f"{info.world} process(es), effective batch {cfg.batch_size * info.world}",
+                  file=sys.stderr)
+        t0 = time.perf_counter()
+        bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="train", unit="step",
+                   disable=args.quiet or not main, dynamic_ncols=True)
+        try:
+            interrupted = _run_loop(trainer, bar, main)
+        except JobDiverged as exc:
+            bar.close()
+            raise UserError(f"{exc}; the last checkpoint is in {out / 'checkpoints'}") from None
+        bar.close()
+        if interrupted and main:
+            trainer.save(latest)
+            print(f"interrupted at step {trainer.iteration}: saved {latest}", file=sys.stderr)
+            return 130
+        val = trainer.validate_and_save()
+        if info.active:
+            print(f"rank {info.rank} of {info.world}: {trainer.iteration} steps", file=sys.stderr)
+        if main:
+            cd = val.get("val_cd")
+            best = trainer.best_cd
+            print(f"trained {trainer.iteration} steps in {time.perf_counter() - t0:.0f} s; "
+                  + (f"validation CD×100 {cd:.3f} (best {best:.3f}); " if cd is not None else "")
+                  + f"run in {out}")
+    finally:
+        shutdown()
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from core.io.dataset import is_dataset, read_dataset
+    from core.io.points import write_points
+    from core.io.scene import read_scene
+    from core.train.predict import image_input, load_run
+
+    pred = load_run(args.run, args.which, args.device)
+    src, out = Path(args.input), Path(args.out)
+    if not src.exists():
+        raise UserError(f"{src}: no such file or folder")
+    if is_dataset(src):
+        ds = read_dataset(src)
+        ids = ds.ids(args.split)
+        if not ids:
+            raise UserError(f"{src}: the dataset has no objects in split {args.split!r}")
+        out.mkdir(parents=True, exist_ok=True)
+        for oid in tqdm(ids, desc="predict", unit="obj", disable=args.quiet):
+            pts = pred.predict_scene(ds.scene(oid), args.view)
+            tmp = out / f"{oid}.tmp.ply"
+            write_points(tmp, pts)
+            tmp.replace(out / f"{oid}.ply")
+        print(f"wrote {len(ids)} clouds of {pred.config.points} points to {out}")
+        return 0
+    if out.suffix.lower() not in (".ply", ".obj", ".xyz"):
+        raise UserError(f"{out}: output must end in .ply, .obj or .xyz")
+    if src.is_dir() or src.name == "scene.json":
+        pts = pred.predict_scene(read_scene(src), args.view)
+    else:
+        x = image_input(src, (pred.config.input_size,) * 2)
+        pts = pred.predict(x[None])[0].numpy()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, pts)
+    print(f"wrote {len(pts)} points to {out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from app.config_cli import add_config_flags
+    from core.train.config import TrainConfig
+
+    t = sub.add_parser("train", help="train an image -> point cloud network on a drwr-dataset "
+                       "from its silhouettes (DRWR losses); torchrun for several processes",
+                       description="Train an image -> point cloud network on a drwr-dataset. "
+                       "Stops at --iterations or --minutes, whichever comes first; Ctrl-C "
+                       "saves a checkpoint. Under torchrun --nproc_per_node=N the effective "
+                       "batch is --batch-size x N.")
+    t.add_argument("dataset", help="drwr-dataset folder (dataset.json)")
+    t.add_argument("--out", required=True, help="run folder: config.json, metrics.jsonl, "
+                   "training.png, checkpoints/{latest,best}.pt")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its "
+                   "latest checkpoint (flags given override its config, except the network's "
+                   "shape)")
+    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_flags(t, config_cls=TrainConfig, title="training parameters")
+    t.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="point clouds from a trained run: an image, a scene "
+                       "view or every object of a dataset split")
+    p.add_argument("run", help="training run folder")
+    p.add_argument("input", help="an image file, a drwr-scene folder or a drwr-dataset folder")
+    p.add_argument("--out", required=True, help="cloud file (.ply/.obj/.xyz), or a folder for "
+                   "a dataset (one <id>.ply per object)")
+    p.add_argument("--view", type=int, default=0, help="input view of a scene (default 0)")
+    p.add_argument("--split", default="test", help="dataset split to predict (default test)")
+    p.add_argument("--which", choices=("best", "latest"), default="best",
+                   help="checkpoint (default best)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_predict)

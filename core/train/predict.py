@@ -1,0 +1,104 @@
+"""A trained network loaded from a run folder, for prediction and evaluation.
+
+A run folder holds ``checkpoints/{latest,best}.pt`` (core.train.checkpoint), ``config.json``
+and ``metrics.jsonl``. The network's input is :func:`core.train.data.input_tensor`: the view's
+RGB image composited on white, in [0, 1], when the scene has images, else its mask (1 on the
+object) in all 3 channels; resized to the configured input size. Predictions are (J, 3) points
+in the dataset's canonical frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from core.io.scene import Scene, SceneError
+from core.train.checkpoint import read_checkpoint
+from core.train.config import TrainConfig, config_from_dict
+from core.train.data import input_tensor
+from core.train.distributed import resolve_device
+from core.train.model import build_model
+
+__all__ = ["Predictor", "load_run", "input_tensor", "image_input"]
+
+
+def image_input(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
+    """(3, H, W) float32 network input from an image file (RGBA composited on white, grey
+    repeated to 3 channels, resized); SceneError naming the file when it is not an image."""
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            im.load()
+            img = np.asarray(im.convert("RGBA") if im.mode in ("RGBA", "LA", "P") else
+                             im.convert("RGB"))
+    except FileNotFoundError:
+        raise SceneError(f"{p}: no such file") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise SceneError(f"{p}: cannot read image ({exc.__class__.__name__})") from None
+    if img.shape[-1] == 4:
+        a = img[..., 3:4].astype(np.float32) / 255.0
+        img = (img[..., :3] * a + 255.0 * (1 - a)).round().astype(np.uint8)
+    H, W = size
+    img = np.asarray(Image.fromarray(img).resize((W, H), Image.BILINEAR))
+    return torch.from_numpy(img.copy()).permute(2, 0, 1).float() / 255.0
+
+
+class Predictor:
+    """``config``, ``device``, ``info`` (the run's dataset facts: input_kind 'rgb'|'mask',
+    image size), ``iteration`` of the loaded checkpoint, ``path`` of it."""
+
+    def __init__(self, model: torch.nn.Module, config: TrainConfig, device: torch.device,
+                 info: dict, iteration: int, path: Path) -> None:
+        self.model, self.config, self.device = model.eval(), config, device
+        self.info, self.iteration, self.path = info, iteration, path
+
+    def input_for(self, scene: Scene, view: int) -> torch.Tensor:
+        """(3, S, S) network input of ``scene``'s view ``view``; ValueError when the run
+        was trained on images and the scene has none (a mask is no stand-in for an image)."""
+        if self.info.get("input_kind") == "rgb" and scene.images is None:
+            raise ValueError(f"{scene.path or scene.name}: the network was trained on images "
+                             "and this scene has only masks")
+        return input_tensor(scene, view, (self.config.input_size,) * 2)
+
+    @torch.no_grad()
+    def predict(self, inputs: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, J, 3) points in the canonical frame (on the CPU)."""
+        if inputs.ndim != 4 or inputs.shape[1] != 3:
+            raise ValueError(f"inputs must be (B, 3, H, W), got {tuple(inputs.shape)}")
+        out = [self.model(inputs[i:i + chunk].to(self.device)).cpu()
+               for i in range(0, len(inputs), chunk)]
+        return torch.cat(out)
+
+    def predict_scene(self, scene: Scene, view: int = 0) -> np.ndarray:
+        """(J, 3) float32 prediction from ``scene``'s view ``view``."""
+        return self.predict(self.input_for(scene, view)[None])[0].numpy().astype(np.float32)
+
+
+def load_run(run: str | Path, which: str = "best", device: str = "auto") -> Predictor:
+    """The network of run folder ``run`` from checkpoint ``which`` ('best' falls back to
+    'latest' when the run has no validation yet). FileNotFoundError/ValueError naming the
+    file when the folder is not a run."""
+    if which not in ("best", "latest"):
+        raise ValueError(f"which must be 'best' or 'latest', got {which!r}")
+    root = Path(run)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such run folder")
+    path = root / "checkpoints" / f"{which}.pt"
+    if not path.is_file() and which == "best":
+        path = root / "checkpoints" / "latest.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{root / 'checkpoints'}: no checkpoint (not a training run "
+                                "folder, or the training has not saved yet)")
+    dev = resolve_device(device)
+    ck = read_checkpoint(path, dev)
+    cfg = config_from_dict(ck["config"])
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError:
+        raise ValueError(f"{path}: weights do not fit the network of its config") from None
+    return Predictor(model.to(dev), cfg, dev, dict(ck.get("info", {})), int(ck["iteration"]),
+                     path)

@@ -1,0 +1,130 @@
+"""core.train: data caching, the network, a tiny training that lowers the loss, exact resume,
+checkpoints loadable with weights_only, live parameters, snapshots, the predictor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.drwr.silhouette import boundary_bias, signed_distance
+from core.io.dataset import read_dataset
+from core.job import Job
+from core.train.config import TrainConfig
+from core.train.data import SilhouetteViews, ViewCache, input_tensor
+from core.train.model import PointNet2D
+from core.train.predict import load_run
+from core.train.trainer import Trainer
+from tests.train_fixtures import make_tiny_dataset
+
+TINY = dict(points=64, input_size=32, width=4, hidden=32, batch_size=3, views_per_object=2,
+            workers=0, val_every=5, warmup=2)
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory):
+    root = make_tiny_dataset(tmp_path_factory.mktemp("ds") / "tiny", per_category=3, views=3,
+                             res=24, gt_points=300)
+    return read_dataset(root)
+
+
+def test_view_cache_holds_the_maps_of_every_view(ds):
+    ids = ds.ids("train")
+    c = ViewCache(ds, ids, 32, R=2)
+    sc = ds.scene(ids[1])
+    np.testing.assert_array_equal(c.sd[1, :3], signed_distance(sc.masks))
+    np.testing.assert_allclose(c.bias[1, :3], boundary_bias(sc.masks, 2))
+    c.set_R(4)
+    np.testing.assert_allclose(c.bias[1, :3], boundary_bias(sc.masks, 4))
+    assert c.inputs.shape == (len(ids), 3, 3, 32, 32) and c.has_images
+
+
+def test_items_are_deterministic_per_key(ds):
+    c = ViewCache(ds, ds.ids("train"), 32, R=2)
+    data = SilhouetteViews(c, views=5, train=True, jitter=0.3)
+    a, b = data[(1, [0, 0, 0, 7])], data[(1, [0, 0, 0, 7])]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    assert a["sd"].shape == (5, 24, 24) and a["K"].shape == (5, 3, 3)
+    other = [data[(1, [0, 0, 0, s])]["input"] for s in range(8)]
+    assert any(not torch.equal(other[0], o) for o in other), "views/jitter never vary"
+
+
+def test_input_tensor_composites_rgba_on_white(ds):
+    sc = ds.scene(ds.ids("train")[0])
+    img = np.zeros((24, 24, 4), np.uint8)
+    img[..., 0] = 200
+    img[:12, :, 3] = 255  # top half opaque red-ish, bottom transparent
+    sc.images = [img] * sc.n_views
+    x = input_tensor(sc, 0, (24, 24))
+    assert x.shape == (3, 24, 24)
+    torch.testing.assert_close(x[:, 0, 0], torch.tensor([200 / 255, 0.0, 0.0]))
+    torch.testing.assert_close(x[:, -1, 0], torch.ones(3))
+    sc.images = None
+    m = input_tensor(sc, 0, (24, 24))
+    torch.testing.assert_close(m[0], torch.from_numpy(sc.masks[0]).float())
+
+
+def test_model_output_is_bounded():
+    m = PointNet2D(50, 32, 4, 16)
+    y = m(torch.rand(2, 3, 32, 32) * 10)
+    assert y.shape == (2, 50, 3) and y.abs().max() < 0.5
+    with pytest.raises(ValueError, match="multiple of 16"):
+        PointNet2D(50, 40)
+
+
+def test_tiny_training_lowers_the_loss(ds, tmp_path):
+    tr = Trainer(ds, TrainConfig(iterations=60, lr=3e-3, seed=1, **TINY), run_dir=tmp_path)
+    assert isinstance(tr, Job)
+    losses = [tr.step()["total"] for _ in range(60)]
+    assert tr.done
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:5]), (losses[:5], losses[-10:])
+    assert (tmp_path / "checkpoints" / "latest.pt").is_file()
+    assert (tmp_path / "training.png").is_file()
+    recs = [r for r in (tmp_path / "metrics.jsonl").read_text().splitlines() if "val_cd" in r]
+    assert len(recs) == 60 // 5
+
+
+def test_resume_continues_exactly(ds, tmp_path):
+    cfg = TrainConfig(iterations=12, seed=2, jitter=0.3, **TINY)
+    full = Trainer(ds, cfg)
+    ref = [full.step()["total"] for _ in range(9)]
+    first = Trainer(ds, cfg, run_dir=tmp_path)
+    for _ in range(7):
+        first.step()
+    path = first.save(tmp_path / "checkpoints" / "mid.pt")
+    ck = torch.load(path, weights_only=True)
+    assert ck["iteration"] == 7 and ck["config"]["points"] == 64
+    second = Trainer(ds, cfg, run_dir=tmp_path)
+    second.load_state(path)
+    assert [second.step()["total"] for _ in range(2)] == ref[7:9]
+    bad = Trainer(ds, cfg.replace(points=32))
+    with pytest.raises(ValueError, match="points=64"):
+        bad.load_state(path)
+
+
+def test_live_params_snapshot_and_predictor(ds, tmp_path):
+    tr = Trainer(ds, TrainConfig(iterations=6, **TINY), run_dir=tmp_path)
+    tr.step()
+    assert tr.set_params(R=3, beta=0.5, sigma=2.0, sil_weight=2.0) == set()
+    assert tr.train_cache.R_bias == 3
+    tr.step()
+    with pytest.raises(ValueError, match="not live"):
+        tr.set_params(points=10)
+    snap = tr.snapshot()
+    sc = tr.display_scene
+    assert snap.points.shape == (64, 3) and snap.uv.shape == (sc.n_views, 64, 2)
+    assert tr.field_images().shape == (sc.n_views, 24, 24)
+    while not tr.done:
+        tr.step()
+    pred = load_run(tmp_path, "latest", "cpu")
+    x = torch.stack([pred.input_for(sc, 0)])
+    np.testing.assert_allclose(pred.predict(x)[0].numpy(), tr.predict_inputs(x)[0], atol=1e-6)
+    np.testing.assert_allclose(pred.predict_scene(sc, 0), snap_points(tr), atol=1e-6)
+    sc.images = None
+    with pytest.raises(ValueError, match="trained on images"):
+        pred.predict_scene(sc, 0)
+
+
+def snap_points(tr):
+    return tr.snapshot().points
