@@ -27,7 +27,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from core.drwr.silhouette import SilhouetteMaps
 from core.io.dataset import DrwrDataset
 from core.job import JobDiverged, Snapshot
-from core.metrics import chamfer, fscore
+from core.geometry.cameras import project_np
+from core.metrics import chamfer, fscore, nearest_pixels
 from core.train.checkpoint import read_checkpoint, rng_state, set_rng_state, write_checkpoint
 from core.train.config import LIVE_FIELDS, TrainConfig, config_dict
 from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor
@@ -37,10 +38,29 @@ from core.train.preview import cloud_snapshot
 from core.train.runlog import RunFiles
 from core.train.terms import batched_terms
 
-__all__ = ["Trainer", "ARCH_FIELDS"]
+__all__ = ["Trainer", "ARCH_FIELDS", "silhouette_cover"]
 
 #: config fields that fix the network's shape: a checkpoint only loads into the same values
 ARCH_FIELDS = ("points", "input_size", "width", "hidden")
+
+
+def silhouette_cover(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray,
+                     masks: np.ndarray) -> tuple[float, float]:
+    """How a cloud (J, 3) covers its silhouettes (I, H, W) bool: (coverage, inside).
+
+    coverage: mean over views of the fraction of silhouette pixels that some point projects
+    to (nearest pixel; a collapsed cloud covers little). inside: fraction of (view, point)
+    projections that land in the silhouette (core.metrics.nearest_pixels rule).
+    """
+    uv, z = project_np(points, K, R, t)
+    I, H, W = masks.shape
+    rr, cc, ok = nearest_pixels(uv, z, H, W)
+    hit = np.zeros_like(masks)
+    for i in range(I):  # I views of one object, off the training path
+        hit[i, rr[i][ok[i]], cc[i][ok[i]]] = True
+    cover = (hit & masks).sum((1, 2)) / np.maximum(masks.sum((1, 2)), 1)
+    inside = masks[np.arange(I)[:, None], rr, cc] & ok
+    return float(cover.mean()), float(inside.mean())
 
 
 class _Batches:
@@ -182,8 +202,12 @@ class Trainer:
 
     def losses_of(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Forward pass and the loss terms of one batch (scalars)."""
+        return self.loss_terms(self.model(batch["input"]), batch)
+
+    def loss_terms(self, pts: torch.Tensor, batch: dict[str, torch.Tensor]
+                   ) -> dict[str, torch.Tensor]:
+        """Loss terms (scalars) of predicted clouds ``pts`` (B, J, 3) for ``batch``."""
         cfg = self.config
-        pts = self.model(batch["input"])
         terms = batched_terms(pts, batch["K"], batch["R"], batch["t"], batch["sd"],
                               batch["mask"], batch["bias"], self.sigma_px(),
                               with_repulsion=cfg.beta > 0)
@@ -246,15 +270,20 @@ class Trainer:
         c = self.val_cache
         x = torch.from_numpy(c.inputs[:, 0].astype(np.float32) / 255.0)
         pred = self.predict_inputs(x)
-        cds, fs = [], []
-        for p, gt in zip(pred, c.gt):
+        cds, fs, cover, inside = [], [], [], []
+        for k, (p, gt) in enumerate(zip(pred, c.gt)):
+            n = int(c.n_views[k])
+            cv, ins = silhouette_cover(p, c.K[k, :n], c.R[k, :n], c.t[k, :n], c.mask[k, :n] > 0)
+            cover.append(cv)
+            inside.append(ins)
             if gt is not None:
                 cds.append(chamfer(p, gt)["cd"])
                 fs.append(fscore(p, gt, 0.01))
-        if not cds:
-            return {}
-        return {"val_cd": float(np.mean(cds)), "val_fscore": float(np.mean(fs)),
-                "val_objects": len(cds)}
+        out = {"val_coverage": float(np.mean(cover)), "val_inside": float(np.mean(inside))}
+        if cds:
+            out.update(val_cd=float(np.mean(cds)), val_fscore=float(np.mean(fs)),
+                       val_objects=len(cds))
+        return out
 
     def validate_and_save(self) -> dict[str, float]:
         """Rank 0: validate, log, plot, write latest.pt (and best.pt when the CD improved)."""
