@@ -43,6 +43,10 @@ class TrainConfig(JobConfig):
     beta: float = _f(0.02, "β: weight of the structure-aware repulsion that spreads the points "
                      "over the silhouettes (mean over points and views)", min=0.0, max=10.0,
                      live=True)
+    cover_weight: float = _f(0.0, "weight of the coverage term: pixels from samples of each "
+                             "supervising silhouette to the nearest projected point (pulls "
+                             "points into parts no point reaches, e.g. thin legs; 0 = off, "
+                             "DRWR's own losses only)", min=0.0, max=100.0, live=True)
     sigma: float = _f(1.0, "σ: repulsion length scale in pixels at a 64-pixel image side; "
                       "scaled with the image side (so the same value serves 32² and 128²)",
                       min=0.1, max=8.0, live=True)

@@ -21,7 +21,12 @@ from core.drwr.silhouette import boundary_bias, signed_distance
 from core.io.dataset import DrwrDataset
 from core.io.scene import Scene, SceneError
 
-__all__ = ["input_tensor", "input_image", "ViewCache", "SilhouetteViews", "collate"]
+__all__ = ["input_tensor", "input_image", "ViewCache", "SilhouetteViews", "collate",
+           "FG_SAMPLES", "COVER_SAMPLES"]
+
+#: silhouette pixel samples kept per view for the coverage term, and drawn from them per item
+FG_SAMPLES = 512
+COVER_SAMPLES = 128
 
 
 def input_image(scene: Scene, view: int, size: tuple[int, int]) -> np.ndarray:
@@ -60,7 +65,9 @@ class ViewCache:
 
     Arrays (N objects, I views padded to the most views of any object; ``n_views[k]`` real):
     ``inputs`` (N, I, 3, S, S) uint8, ``K``/``R`` (N, I, 3, 3) f32, ``t`` (N, I, 3) f32,
-    ``sd``/``bias`` (N, I, H, W) f32, ``mask`` (N, I, H, W) uint8. ``gt`` keeps up to
+    ``sd``/``bias`` (N, I, H, W) f32, ``mask`` (N, I, H, W) uint8, ``fg`` (N, I, P, 2) f32
+    pixel centres (u, v) drawn uniformly from each silhouette (P = FG_SAMPLES, for the
+    coverage term). ``gt`` keeps up to
     ``gt_points`` ground-truth points per object (None when missing) for validation.
     """
 
@@ -86,6 +93,7 @@ class ViewCache:
         self.t = np.zeros((n, I, 3), np.float32)
         self.sd = np.zeros((n, I, H, W), np.float32)
         self.mask = np.zeros((n, I, H, W), np.uint8)
+        self.fg = np.zeros((n, I, FG_SAMPLES, 2), np.float32)
         self.gt: list[np.ndarray | None] = []
         self.has_images = all(s.images is not None for s in scenes)
         rng = np.random.default_rng(0)
@@ -99,6 +107,10 @@ class ViewCache:
             self.K[k, :v], self.R[k, :v], self.t[k, :v] = s.K, s.R, s.t
             self.sd[k, :v] = signed_distance(s.masks)
             self.mask[k, :v] = s.masks
+            for i in range(v):
+                rr, cc = np.nonzero(s.masks[i])
+                pick = rng.integers(len(rr), size=FG_SAMPLES)
+                self.fg[k, i] = np.stack([cc[pick], rr[pick]], 1)
             gt = s.gt_points
             if gt is not None and gt_points and len(gt) > gt_points:
                 gt = gt[rng.choice(len(gt), gt_points, replace=False)]
@@ -125,7 +137,8 @@ class SilhouetteViews(torch.utils.data.Dataset):
     jitter) or validation (input view ``view``, the first V views supervise).
 
     ``self[(index, key)]`` -> dict of tensors: ``input`` (3, S, S) float32 in [0, 1],
-    ``K``/``R`` (V, 3, 3), ``t`` (V, 3), ``sd``/``mask``/``bias`` (V, H, W), ``index``.
+    ``K``/``R`` (V, 3, 3), ``t`` (V, 3), ``sd``/``mask``/``bias`` (V, H, W), ``fg``
+    (V, COVER_SAMPLES, 2) silhouette samples jittered within their pixel, ``index``.
     """
 
     def __init__(self, cache: ViewCache, views: int, train: bool = True, jitter: float = 0.0,
@@ -134,6 +147,12 @@ class SilhouetteViews(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return len(self.cache)
+
+    def _fg(self, k: int, sup: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(V, COVER_SAMPLES, 2) silhouette samples of views ``sup``, jittered in-pixel."""
+        pick = rng.integers(FG_SAMPLES, size=(len(sup), COVER_SAMPLES))
+        fg = self.cache.fg[k, sup[:, None], pick]
+        return (fg + rng.uniform(-0.5, 0.5, fg.shape)).astype(np.float32)
 
     def __getitem__(self, item) -> dict[str, torch.Tensor]:
         k, key = item if isinstance(item, tuple) else (item, 0)
@@ -161,6 +180,7 @@ class SilhouetteViews(torch.utils.data.Dataset):
             "t": torch.from_numpy(c.t[k, sup]),
             "sd": torch.from_numpy(c.sd[k, sup]), "bias": torch.from_numpy(c.bias[k, sup]),
             "mask": torch.from_numpy(c.mask[k, sup].astype(np.float32)),
+            "fg": torch.from_numpy(self._fg(k, sup, rng)),
             "index": torch.tensor(k),
         }
 

@@ -15,7 +15,22 @@ import torch
 from core.drwr.repulsion import repulsion
 from core.drwr.silhouette import outside_distance, sample_maps
 
-__all__ = ["project_rows", "batched_terms"]
+__all__ = ["project_rows", "batched_terms", "coverage_distance"]
+
+
+def coverage_distance(fg: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """Pixels from each silhouette sample to the nearest projected point.
+
+    fg (I, P, 2) pixel positions inside the silhouette of each row, uv (I, J, 2) projections
+    -> (I, P): ``min_j |fg_p - uv_j|``. Its gradient pulls, for every sample, the nearest point
+    towards it, so parts of the silhouette no point reaches (thin legs) draw points in; the
+    silhouette term's counterpart (l1 takes points to the silhouette, this takes the silhouette
+    to the points), as the reverse half of a 2-D chamfer distance.
+    """
+    with torch.no_grad():  # nearest point per sample; the distance to it carries the gradient
+        near = torch.cdist(fg, uv.detach()).argmin(-1)  # (I, P)
+    nearest = torch.gather(uv, 1, near[..., None].expand(-1, -1, 2))  # (I, P, 2)
+    return torch.sqrt((fg - nearest).pow(2).sum(-1) + 1e-8)
 
 
 def project_rows(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor
@@ -34,7 +49,8 @@ def project_rows(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torc
 
 def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
                   sd: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor, sigma: float,
-                  with_repulsion: bool = True, method: str = "auto") -> dict[str, torch.Tensor]:
+                  with_repulsion: bool = True, method: str = "auto",
+                  fg: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """DRWR terms of B clouds in V views each.
 
     Args:
@@ -43,9 +59,11 @@ def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: tor
         sd, mask, bias: (B, V, H, W) signed distance (px), binary mask, boundary bias δ
             (core.drwr.silhouette) of those views.
         sigma: repulsion length scale in pixels. method: core.drwr.repulsion method.
+        fg: optional (B, V, P, 2) pixel samples inside each silhouette for the coverage term.
 
     Returns (B, V, ...) tensors: ``uv`` (B,V,J,2), ``depth``, ``sil`` l1 in pixels, ``rep``
-    l2, ``w`` repulsion weight, each (B, V, J).
+    l2, ``w`` repulsion weight, each (B, V, J); with ``fg`` also ``cover`` (B, V, P)
+    (:func:`coverage_distance`).
     """
     B, J, _ = points.shape
     V = K.shape[1]
@@ -61,4 +79,6 @@ def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: tor
         w = torch.where(depth > 0, w, torch.zeros_like(w))
     rep = repulsion(uv, w, delta, sigma, method=method) if with_repulsion else torch.zeros_like(w)
     out = {"uv": uv, "depth": depth, "sil": sil, "rep": rep, "w": w}
+    if fg is not None:
+        out["cover"] = coverage_distance(fg.reshape(B * V, -1, 2), uv)
     return {k: v.reshape(B, V, *v.shape[1:]) for k, v in out.items()}

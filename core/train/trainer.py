@@ -87,7 +87,7 @@ class _Batches:
 class Trainer:
     """Trains a :class:`core.train.model.PointNet2D` on a :class:`DrwrDataset` (see module)."""
 
-    loss_names = ("total", "silhouette", "repulsion")
+    loss_names = ("total", "silhouette", "repulsion", "coverage")
 
     def __init__(self, dataset: DrwrDataset, config: TrainConfig | None = None,
                  run_dir: str | Path | None = None, dist_info: DistInfo | None = None,
@@ -210,10 +210,12 @@ class Trainer:
         cfg = self.config
         terms = batched_terms(pts, batch["K"], batch["R"], batch["t"], batch["sd"],
                               batch["mask"], batch["bias"], self.sigma_px(),
-                              with_repulsion=cfg.beta > 0)
+                              with_repulsion=cfg.beta > 0,
+                              fg=batch["fg"] if cfg.cover_weight > 0 else None)
         sil, rep = terms["sil"].mean(), terms["rep"].mean()
-        return {"total": cfg.sil_weight * sil + cfg.beta * rep, "silhouette": sil,
-                "repulsion": rep}
+        cover = terms["cover"].mean() if "cover" in terms else torch.zeros_like(sil)
+        return {"total": cfg.sil_weight * sil + cfg.beta * rep + cfg.cover_weight * cover,
+                "silhouette": sil, "repulsion": rep, "coverage": cover}
 
     def step(self) -> dict[str, float]:
         """One optimisation step; validates and checkpoints every ``val_every`` steps and when

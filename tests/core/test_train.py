@@ -128,3 +128,17 @@ def test_live_params_snapshot_and_predictor(ds, tmp_path):
 
 def snap_points(tr):
     return tr.snapshot().points
+
+
+def test_silhouette_cover_tells_spread_from_collapse():
+    from core.io.mesh_scene import make_scene
+    from core.train.trainer import silhouette_cover
+
+    sc = make_scene("chair", views=3, res=24, gt_points=3000, seed=0)
+    args = (sc.K, sc.R, sc.t, sc.masks)
+    cover, inside = silhouette_cover(sc.gt_points, *args)
+    assert cover > 0.9 and inside > 0.85  # thin legs at 24² lose some nearest pixels
+    cover, inside = silhouette_cover(np.repeat(sc.gt_points[:1], 500, 0), *args)
+    assert cover < 0.02
+    cover, inside = silhouette_cover(sc.gt_points + 2.0, *args)
+    assert inside < 0.05

@@ -63,3 +63,35 @@ def test_batched_terms_equal_per_object_terms(scenes, method):
         ref_grads.append(pb.grad)
     assert (out["sil"] > 0).any() and (out["rep"] > 0).any(), "need both terms active"
     torch.testing.assert_close(p1.grad, torch.stack(ref_grads), rtol=1e-8, atol=1e-10)
+
+
+def test_coverage_distance_matches_dense_min():
+    """Values and gradient of the nearest-point distance against the dense (I, P, J) min."""
+    from core.train.terms import coverage_distance
+
+    g = torch.Generator().manual_seed(5)
+    fg = torch.rand(3, 20, 2, generator=g, dtype=torch.float64) * 16
+    uv = (torch.rand(3, 30, 2, generator=g, dtype=torch.float64) * 16).requires_grad_(True)
+    d = coverage_distance(fg, uv)
+    (d * torch.arange(20, dtype=torch.float64)).sum().backward()
+    uv2 = uv.detach().clone().requires_grad_(True)
+    ref = ((fg[:, :, None] - uv2[:, None]) ** 2).sum(-1).min(-1).values.add(1e-8).sqrt()
+    (ref * torch.arange(20, dtype=torch.float64)).sum().backward()
+    torch.testing.assert_close(d, ref)
+    torch.testing.assert_close(uv.grad, uv2.grad)
+    assert ((uv.grad.abs().sum(-1) > 0).sum(1) <= 20).all()  # only nearest points pulled
+
+
+def test_batched_terms_coverage_rows(scenes):
+    g = torch.Generator().manual_seed(4)
+    pts = (torch.rand(2, 25, 3, generator=g, dtype=torch.float64) - 0.5) * 0.5
+    maps = [SilhouetteMaps(s.masks, 3) for s in scenes]
+    fg = torch.rand(2, 3, 7, 2, generator=g, dtype=torch.float64) * 24
+    stack = lambda key: torch.stack([getattr(m, key).double() for m in maps])  # noqa: E731
+    out = batched_terms(pts, torch.stack([_t(s.K) for s in scenes]),
+                        torch.stack([_t(s.R) for s in scenes]),
+                        torch.stack([_t(s.t) for s in scenes]), stack("sd"), stack("mask"),
+                        stack("bias"), 1.0, fg=fg)
+    uv = out["uv"]  # (2, 3, 25, 2)
+    ref = ((fg[:, :, :, None] - uv[:, :, None]) ** 2).sum(-1).min(-1).values.add(1e-8).sqrt()
+    torch.testing.assert_close(out["cover"], ref)
