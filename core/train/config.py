@@ -20,7 +20,7 @@ class TrainConfig(JobConfig):
                      log=True, live=False)
     input_size: int = _f(64, "side in pixels the input view is resized to (a multiple of 16)",
                          min=16, max=512, live=False)
-    width: int = _f(32, "channels of the encoder's first convolution (doubling at each of its "
+    width: int = _f(16, "channels of the encoder's first convolution (doubling at each of its "
                     "four stride-2 stages)", min=4, max=256, log=True, live=False)
     hidden: int = _f(512, "width of the encoder's fully connected feature and the decoder's "
                      "hidden layer", min=32, max=8192, log=True, live=False)
@@ -37,13 +37,13 @@ class TrainConfig(JobConfig):
                          min=0.0, max=1.0, live=True)
     warmup: int = _f(100, "steps of linear learning-rate warm-up", min=0, max=100_000,
                      live=False)
-    sil_weight: float = _f(1.0, "λ: weight of the silhouette loss (pixels outside the "
+    sil_weight: float = _f(3.0, "λ: weight of the silhouette loss (pixels outside the "
                            "supervising silhouettes, mean over points and views)", min=0.01,
                            max=1000.0, log=True, live=True)
     beta: float = _f(0.02, "β: weight of the structure-aware repulsion that spreads the points "
                      "over the silhouettes (mean over points and views)", min=0.0, max=10.0,
                      live=True)
-    cover_weight: float = _f(0.0, "weight of the coverage term: pixels from samples of each "
+    cover_weight: float = _f(1.0, "weight of the coverage term: pixels from samples of each "
                              "supervising silhouette to the nearest projected point (pulls "
                              "points into parts no point reaches, e.g. thin legs; 0 = off, "
                              "DRWR's own losses only)", min=0.0, max=100.0, live=True)
