@@ -26,12 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from core.io.dataset import read_dataset  # noqa: E402
-from core.train.config import TrainConfig  # noqa: E402
-from core.train.trainer import Trainer  # noqa: E402
-from tests.train_fixtures import make_tiny_dataset  # noqa: E402
+from core.io.dataset import read_dataset
+from core.train.config import TrainConfig
+from core.train.trainer import Trainer
+from tests.train_fixtures import make_tiny_dataset
 
 PAPER_HOURS = 36.0
 

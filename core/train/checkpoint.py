@@ -15,8 +15,13 @@ from typing import Any
 
 import torch
 
-__all__ = ["CHECKPOINT_FORMAT", "write_checkpoint", "read_checkpoint", "rng_state",
-           "set_rng_state"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "read_checkpoint",
+    "rng_state",
+    "set_rng_state",
+    "write_checkpoint",
+]
 
 CHECKPOINT_FORMAT = "drwr-train-checkpoint"
 

@@ -9,7 +9,7 @@ from typing import Any
 from core.params import JobConfig, live_fields
 from core.params import param as _f
 
-__all__ = ["TrainConfig", "LIVE_FIELDS", "config_from_dict"]
+__all__ = ["LIVE_FIELDS", "TrainConfig", "config_from_dict"]
 
 
 @dataclass

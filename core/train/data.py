@@ -21,8 +21,15 @@ from core.drwr.silhouette import boundary_bias, signed_distance
 from core.io.dataset import DrwrDataset
 from core.io.scene import Scene, SceneError
 
-__all__ = ["input_tensor", "input_image", "ViewCache", "SilhouetteViews", "collate",
-           "FG_SAMPLES", "COVER_SAMPLES"]
+__all__ = [
+    "COVER_SAMPLES",
+    "FG_SAMPLES",
+    "SilhouetteViews",
+    "ViewCache",
+    "collate",
+    "input_image",
+    "input_tensor",
+]
 
 #: silhouette pixel samples kept per view for the coverage term, and drawn from them per item
 FG_SAMPLES = 512

@@ -5,7 +5,6 @@ connected decoder to J x 3 points in the canonical frame, bounded to the unit bo
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 

@@ -22,7 +22,7 @@ from core.train.data import input_tensor
 from core.train.distributed import resolve_device
 from core.train.model import build_model
 
-__all__ = ["Predictor", "load_run", "input_tensor", "image_input"]
+__all__ = ["Predictor", "image_input", "input_tensor", "load_run"]
 
 
 def image_input(path: str | Path, size: tuple[int, int]) -> torch.Tensor:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["RunFiles", "read_metrics", "plot_metrics"]
+__all__ = ["RunFiles", "plot_metrics", "read_metrics"]
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
@@ -49,8 +49,8 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], series, ti
     if vmax - vmin < 1e-9:
         vmin, vmax = vmin - 0.5, vmax + 0.5
     smax = smax if smax > smin else smin + 1
-    px = lambda s: x0 + 40 + (x1 - x0 - 50) * (s - smin) / (smax - smin)  # noqa: E731
-    py = lambda v: y1 - 20 - (y1 - y0 - 40) * (f(v) - vmin) / (vmax - vmin)  # noqa: E731
+    px = lambda s: x0 + 40 + (x1 - x0 - 50) * (s - smin) / (smax - smin)
+    py = lambda v: y1 - 20 - (y1 - y0 - 40) * (f(v) - vmin) / (vmax - vmin)
     lab = (lambda v: f"{10 ** v:.3g}") if log else (lambda v: f"{v:.3g}")
     draw.text((x0 + 2, y0 + 18), lab(vmax), fill=(90, 90, 90))
     draw.text((x0 + 2, y1 - 30), lab(vmin), fill=(90, 90, 90))

@@ -15,7 +15,7 @@ import torch
 from core.drwr.repulsion import repulsion
 from core.drwr.silhouette import outside_distance, sample_maps
 
-__all__ = ["project_rows", "batched_terms", "coverage_distance"]
+__all__ = ["batched_terms", "coverage_distance", "project_rows"]
 
 
 def coverage_distance(fg: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:

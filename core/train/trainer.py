@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,11 +26,16 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from core.drwr.silhouette import SilhouetteMaps
+from core.geometry.cameras import project_np
 from core.io.dataset import DrwrDataset
 from core.job import JobDiverged, Snapshot
-from core.geometry.cameras import project_np
 from core.metrics import chamfer, fscore, nearest_pixels
-from core.train.checkpoint import read_checkpoint, rng_state, set_rng_state, write_checkpoint
+from core.train.checkpoint import (
+    read_checkpoint,
+    rng_state,
+    set_rng_state,
+    write_checkpoint,
+)
 from core.train.config import LIVE_FIELDS, TrainConfig, config_dict
 from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor
 from core.train.distributed import DistInfo, resolve_device
@@ -38,7 +44,7 @@ from core.train.preview import cloud_snapshot
 from core.train.runlog import RunFiles
 from core.train.terms import batched_terms
 
-__all__ = ["Trainer", "ARCH_FIELDS", "silhouette_cover"]
+__all__ = ["ARCH_FIELDS", "Trainer", "silhouette_cover"]
 
 #: config fields that fix the network's shape: a checkpoint only loads into the same values
 ARCH_FIELDS = ("points", "input_size", "width", "hidden")

@@ -87,7 +87,7 @@ def test_batched_terms_coverage_rows(scenes):
     pts = (torch.rand(2, 25, 3, generator=g, dtype=torch.float64) - 0.5) * 0.5
     maps = [SilhouetteMaps(s.masks, 3) for s in scenes]
     fg = torch.rand(2, 3, 7, 2, generator=g, dtype=torch.float64) * 24
-    stack = lambda key: torch.stack([getattr(m, key).double() for m in maps])  # noqa: E731
+    stack = lambda key: torch.stack([getattr(m, key).double() for m in maps])
     out = batched_terms(pts, torch.stack([_t(s.K) for s in scenes]),
                         torch.stack([_t(s.R) for s in scenes]),
                         torch.stack([_t(s.t) for s in scenes]), stack("sd"), stack("mask"),
