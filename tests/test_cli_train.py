@@ -51,6 +51,8 @@ def test_train_resume_predict(dataset, tmp_path, capsys):
     assert main(["train", str(dataset), "--out", str(run), "--iterations", "8", "--resume",
                  "--quiet"]) == 0
     assert load_run(run, "latest").iteration == 8
+    recs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs if "total" in r] == list(range(1, 9))  # history kept
     capsys.readouterr()
     assert main(["train", str(dataset), "--out", str(run), "--resume", "--points", "32",
                  "--quiet"]) == 2

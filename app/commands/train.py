@@ -74,7 +74,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     main = info.main
     try:
         load_bar = tqdm if main and not args.quiet else None
-        trainer = Trainer(ds, cfg, run_dir=out, dist_info=info,
+        trainer = Trainer(ds, cfg, run_dir=out, dist_info=info, resume=args.resume,
                           progress=(lambda ids: load_bar(ids, desc="load", unit="obj",
                                                          leave=False)) if load_bar else None)
         if args.resume:

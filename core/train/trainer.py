@@ -97,7 +97,7 @@ class Trainer:
 
     def __init__(self, dataset: DrwrDataset, config: TrainConfig | None = None,
                  run_dir: str | Path | None = None, dist_info: DistInfo | None = None,
-                 progress: Callable | None = None) -> None:
+                 progress: Callable | None = None, resume: bool = False) -> None:
         self.config = config or TrainConfig()
         self.config.validate()
         self.ds = dataset
@@ -113,7 +113,9 @@ class Trainer:
         self.files = RunFiles(run_dir) if run_dir is not None and self.info.main else None
         self._display: tuple[str, Any, SilhouetteMaps] | None = None
         self.display_id = self.val_ids[0]
-        self.reset()
+        self._start()
+        if self.files is not None and not resume:  # a resumed run keeps its log (load_state)
+            self.files.truncate_after(0)
 
     # -- state ---------------------------------------------------------------------------
     def reset(self, config: TrainConfig | None = None) -> None:
@@ -123,6 +125,11 @@ class Trainer:
             if config.input_size != self.config.input_size or config.device != self.config.device:
                 raise ValueError("input size and device cannot change on reset; make a new Trainer")
             self.config = config
+        self._start()
+        if self.files is not None:
+            self.files.truncate_after(0)
+
+    def _start(self) -> None:
         cfg = self.config
         self.train_cache.set_R(cfg.R)
         self.val_cache.set_R(cfg.R)
@@ -143,7 +150,6 @@ class Trainer:
         self._extended = False
         self._loader_iter = None
         if self.files is not None:
-            self.files.truncate_after(0)
             self.files.write_config(config_dict(cfg), self.run_info())
 
     def run_info(self) -> dict[str, Any]:
