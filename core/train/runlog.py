@@ -2,8 +2,8 @@
 ``checkpoints/{latest,best}.pt`` (written by rank 0 only; see core.train.trainer).
 
 metrics.jsonl holds one JSON object per line: training steps ``{"step", "total",
-"silhouette", "repulsion", "lr", "time"}`` and validations ``{"step", "val_cd",
-"val_fscore", "val_objects", "val_split", "time"}``.
+"silhouette", "repulsion", "coverage", "lr", "time"}`` and validations ``{"step", "val_cd",
+"val_fscore", "val_coverage", "val_inside", "val_objects", "val_split", "time"}``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def plot_metrics(records: list[dict[str, Any]], out: str | Path, size=(900, 360)
     vals = [r for r in records if "val_cd" in r and r["val_cd"] is not None]
     series = []
     for key, col in (("total", (0, 0, 0)), ("silhouette", (200, 60, 40)),
-                     ("repulsion", (40, 90, 200))):
+                     ("repulsion", (40, 90, 200)), ("coverage", (230, 150, 0))):
         xs = np.array([r["step"] for r in steps], float)
         ys = np.array([r.get(key, float("nan")) for r in steps], float)
         if len(ys) > 20:  # running mean over ~1/50 of the run
@@ -81,7 +81,7 @@ def plot_metrics(records: list[dict[str, Any]], out: str | Path, size=(900, 360)
             xs = xs[k - 1:]
         series.append((xs.tolist(), ys.tolist(), col))
     _panel(d, (5, 5, W // 2 - 5, H - 5), series,
-           "loss: total (black), silhouette (red), repulsion (blue)", log=True)
+           "loss: total (black), silhouette (red), repulsion (blue), coverage (orange)", log=True)
     _panel(d, (W // 2 + 5, 5, W - 5, H - 5),
            [([r["step"] for r in vals], [r["val_cd"] for r in vals], (0, 130, 60))],
            "validation CD x100", log=False)
