@@ -142,3 +142,14 @@ def test_silhouette_cover_tells_spread_from_collapse():
     assert cover < 0.02
     cover, inside = silhouette_cover(sc.gt_points + 2.0, *args)
     assert inside < 0.05
+
+
+def test_mask_only_dataset_trains_on_masks(tmp_path):
+    root = make_tiny_dataset(tmp_path / "masks", per_category=3, views=2, res=16, images=False,
+                             gt_points=200, categories=("chair", "table"))
+    tr = Trainer(read_dataset(root), TrainConfig(iterations=3, **{**TINY, "input_size": 16}))
+    assert tr.input_kind == "mask"
+    while not tr.done:
+        assert np.isfinite(tr.step()["total"])
+    x = tr.train_set[(0, [0])]["input"]
+    assert set(torch.unique(x).tolist()) <= {0.0, 1.0}  # no jitter on masks
