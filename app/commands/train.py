@@ -86,7 +86,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                   f"{info.world} process(es), effective batch {cfg.batch_size * info.world}",
                   file=sys.stderr)
         t0 = time.perf_counter()
-        bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="train", unit="step",
+        desc = f"train (stops at {cfg.minutes:g} min)" if cfg.minutes > 0 else "train"
+        bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc=desc, unit="step",
                    disable=args.quiet or not main, dynamic_ncols=True)
         try:
             interrupted = _run_loop(trainer, bar, main)
