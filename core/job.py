@@ -11,13 +11,22 @@ A job advances one step at a time; everything the outside sees of it is plain Py
   the projections must be fetched again with ``field_images()``).
 - ``reset(config=None)``: start again (applies non-live fields).
 - ``extend(iterations)``: allow ``iterations`` more steps after ``done`` ("Run after done").
-- ``snapshot() -> Snapshot``: frozen numpy copies for display and export (:func:`make_snapshot`).
+- ``snapshot() -> Snapshot``: frozen numpy copies for display and export (made by ``core.drwr.snapshot.make_snapshot``).
 - ``field_images() -> (I, H, W) float32``: the smoothed silhouettes of the displayed scene.
 - ``display_scene``: the ``core.io.scene.Scene`` whose views the snapshot projects into (the
   fitted scene, or the validation object a training shows).
 - ``evaluate() -> dict[str, float]``: metrics against ground truth ({} when there is none).
 - ``save(path) -> Path``: write the job's result (a cloud in the data's original frame; a
-  checkpoint for a training) atomically; returns the path written.
+  checkpoint for a training) atomically; returns the path written. Never writes non-finite
+  values (raises :class:`JobDiverged` instead).
+- ``save_state(path)`` / ``load_state(path)``: everything needed to continue later (points or
+  weights, optimiser state, iteration), for ``--resume``; ``load_state`` raises ValueError
+  naming the file when it does not fit this job.
+
+Life cycle: ``done`` turns true when ``iteration`` reaches the configured length, whether by a
+step or by lowering the length live (``set_params``); whatever finishing work the job does
+(the fitter's snap) happens at that moment, so a snapshot taken then is the final result.
+``extend`` after ``done`` continues without restarting schedules (no jump in learning rate).
 """
 
 from __future__ import annotations
@@ -34,7 +43,12 @@ INVALIDATES = ("fields",)
 
 
 class JobDiverged(RuntimeError):
-    """The optimisation produced non-finite values; the job reverted to its last good state."""
+    """The optimisation produced non-finite values; the job reverted to its last good state
+    (``good_iteration``: the iteration that state is from, None when unknown)."""
+
+    def __init__(self, message: str, good_iteration: int | None = None) -> None:
+        super().__init__(message)
+        self.good_iteration = good_iteration
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,8 @@ class Snapshot:
     """A frozen numpy copy of a job's displayed state.
 
     points (J,3) f32; uv (I,J,2) f32 projections in all views of the displayed scene; inside
-    (I,J) bool (nearest pixel in the mask, in front of the camera); depth (I,J) f32; point_loss
+    (I,J) bool (nearest pixel in the mask, in front of the camera: the rule of
+    ``core.metrics.nearest_pixels``, the same as the exported cloud's inside test); depth (I,J) f32; point_loss
     (J,) f32 silhouette loss averaged over views; losses: the last step's losses by name.
     """
 
@@ -84,3 +99,7 @@ class Job(Protocol):
     def evaluate(self) -> dict[str, float]: ...
 
     def save(self, path: Path) -> Path: ...
+
+    def save_state(self, path: Path) -> Path: ...
+
+    def load_state(self, path: Path) -> None: ...

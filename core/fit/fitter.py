@@ -1,31 +1,41 @@
 """Single-shape DRWR fitting: a :class:`Fitter` advances one optimisation step at a time.
 
-The CLI and the GUI worker drive this same object: ``step()`` runs one iteration,
-``set_params()`` changes live parameters between steps, ``snapshot()`` returns plain numpy
-copies for display and export.
+The Fitter is a :class:`core.job.Job`: the GUI worker and the CLI driver loop run it through
+that protocol only (``step()``, ``set_params()`` returning what it invalidated, ``extend()``,
+``snapshot()``, ``evaluate()``, ``save()``, ``save_state()``/``load_state()``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.hull.interior import sample_in_hull, scene_box
-from core.fit.config import LIVE_FIELDS, FitConfig
 from core.drwr.losses import drwr_terms
-from core.io.scene import Scene
-from core.hull.snap import snap_inside
+from core.drwr.snapshot import make_snapshot
+from core.fit.config import LIVE_FIELDS, FitConfig
+from core.hull.interior import sample_in_hull, scene_box
 from core.hull.prior import HullPrior, knn_indices, spread_loss
+from core.hull.snap import snap_inside
+from core.io.atomic import atomic_write, write_points_atomic
+from core.io.scene import Scene
+from core.job import JobDiverged, Snapshot
+from core.metrics import inside_all
 
-__all__ = ["Fitter", "Snapshot", "FitDiverged", "resolve_device"]
+__all__ = ["Fitter", "Snapshot", "FitDiverged", "resolve_device", "LOSS_NAMES"]
+
+#: the losses ``Fitter.step`` returns, in display order
+LOSS_NAMES = ("total", "silhouette", "repulsion", "surface", "spread")
+STATE_FORMAT = "drwr-fit-state"
+CHECKPOINT_EVERY = 25  # iterations between copies of the last good (finite) points
 
 
-class FitDiverged(RuntimeError):
-    """The optimisation produced non-finite values; the last good points are kept."""
+class FitDiverged(JobDiverged):
+    """The fit produced non-finite values; the points went back to the last good copy."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -37,23 +47,33 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """A frozen numpy copy of the fit state.
+def pull_stragglers(points: np.ndarray, scene: Scene, steps: int = 10) -> np.ndarray:
+    """(J, 3) float32 copy of ``points`` where every point outside some mask
+    (``core.metrics.inside_all``) moved towards its nearest inside neighbour, to the first of
+    ``steps`` evenly spaced positions on the segment that is inside (at worst onto the
+    neighbour). The last resort after :func:`core.hull.snap.snap_inside`, whose per-view moves
+    can cycle for a point that no single-view move settles. Unchanged when none or all fail."""
+    from scipy.spatial import cKDTree
 
-    points (J,3) f32; uv (I,J,2) f32 projections in all views; inside (I,J) bool (projection in
-    the mask); depth (I,J) f32; point_loss (J,) f32 silhouette loss averaged over views.
-    """
-
-    iteration: int
-    points: np.ndarray
-    uv: np.ndarray
-    inside: np.ndarray
-    depth: np.ndarray
-    point_loss: np.ndarray
-    losses: dict[str, float] = field(default_factory=dict)
-    step_time: float = 0.0
-    lr: float = 0.0
+    pts = np.asarray(points, np.float32).copy()
+    ok = inside_all(pts, scene)
+    if ok.all() or not ok.any():
+        return pts
+    good = pts[ok]
+    bad = np.flatnonzero(~ok)
+    target = good[cKDTree(good).query(pts[bad])[1]]
+    src = pts[bad]
+    out = target.copy()
+    todo = np.ones(len(bad), bool)
+    for f in np.arange(1, steps, dtype=np.float32) / steps:
+        cand = (src + f * (target - src)).astype(np.float32)
+        hit = todo & inside_all(cand, scene)
+        out[hit] = cand[hit]
+        todo &= ~hit
+        if not todo.any():
+            break
+    pts[bad] = out
+    return pts
 
 
 def _init_points(
@@ -72,6 +92,8 @@ def _init_points(
 class Fitter:
     """Owns the points (J, 3), the optimizer and the silhouette maps of one scene."""
 
+    loss_names = LOSS_NAMES
+
     def __init__(self, scene: Scene, config: FitConfig | None = None) -> None:
         self.scene = scene
         self.config = config or FitConfig()
@@ -86,6 +108,10 @@ class Fitter:
         self.t = torch.as_tensor(scene.t, dtype=dt, device=self.device)
         self._prior: HullPrior | None = None
         self.reset()
+
+    @property
+    def display_scene(self) -> Scene:
+        return self.scene
 
     # -- state ---------------------------------------------------------------------------
     def reset(self, config: FitConfig | None = None) -> None:
@@ -103,9 +129,11 @@ class Fitter:
         self.points = torch.tensor(pts, dtype=torch.float32, device=self.device, requires_grad=True)
         self.optimizer = torch.optim.Adam([self.points], lr=cfg.lr)
         self.iteration = 0
+        self.horizon = cfg.iterations  # the cosine schedule's length (extend keeps it)
         self.last_losses: dict[str, float] = {}
         self.last_step_time = 0.0
         self._good = self.points.detach().clone()
+        self._good_iteration: int | None = 0 if bool(torch.isfinite(self._good).all()) else None
         self._nbr: torch.Tensor | None = None
 
     def _hull_prior(self) -> HullPrior | None:
@@ -118,22 +146,47 @@ class Fitter:
             self._prior = HullPrior(self.scene, 128, self.device, level=cfg.surface_level)
         return self._prior
 
-    def set_params(self, **changes: object) -> None:
-        """Change live parameters (see config.LIVE_FIELDS); takes effect at the next step."""
+    def set_params(self, **changes: object) -> set[str]:
+        """Change live parameters (see config.LIVE_FIELDS); they take effect at the next step.
+
+        Returns what the change invalidated: {"fields"} when R changed (the silhouette images
+        of :meth:`field_images` are new). Lowering ``iterations`` to or below the current
+        iteration finishes the fit at once (the snap included)."""
         bad = [k for k in changes if k not in LIVE_FIELDS]
         if bad:
             raise ValueError(f"not live parameters: {', '.join(bad)} (apply them with reset)")
+        was_done, old_R = self.done, self.config.R
         self.config = self.config.replace(**changes)
-        self.maps.set_R(self.config.R)
+        if "iterations" in changes and not was_done:  # after done it acts as extend()
+            self.horizon = self.config.iterations
+        invalid: set[str] = set()
+        if self.config.R != old_R:
+            self.maps.set_R(self.config.R)
+            invalid.add("fields")
+        if self.done and not was_done:
+            self._finish()
+        return invalid
+
+    def extend(self, iterations: int) -> None:
+        """Allow ``iterations`` more steps from here ("Run after done"). The learning rate
+        keeps its schedule: past the horizon it stays at its final value."""
+        top = next(f.metadata["max"] for f in dataclasses.fields(FitConfig)
+                   if f.name == "iterations")
+        end = min(self.iteration + int(iterations), top)
+        if iterations < 1 or end <= self.iteration:
+            raise ValueError(f"cannot extend the fit by {iterations} iterations from "
+                             f"{self.iteration} (at most {top} in all)")
+        self.config = self.config.replace(iterations=end)
 
     @property
     def done(self) -> bool:
         return self.iteration >= self.config.iterations
 
     def current_lr(self) -> float:
-        """Cosine decay from lr to lr*lr_final over the configured iterations."""
+        """Cosine decay from lr to lr*lr_final over ``horizon`` iterations (the configured
+        length; ``extend`` keeps it, so the rate stays at lr*lr_final after it)."""
         cfg = self.config
-        p = min(self.iteration / max(cfg.iterations - 1, 1), 1.0)
+        p = min(self.iteration / max(self.horizon - 1, 1), 1.0)
         f = cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * p))
         return cfg.lr * f
 
@@ -145,12 +198,13 @@ class Fitter:
         return torch.randperm(n, generator=self._view_gen)[:k].to(self.device)
 
     def step(self) -> dict[str, float]:
-        """One optimisation step. Returns floats: total, silhouette, repulsion.
+        """One optimisation step. Returns the floats named by :data:`LOSS_NAMES`.
 
         Raises FitDiverged (points reverted to the last good state) on non-finite values.
         """
         t0 = time.perf_counter()
         cfg = self.config
+        was_done = self.done
         if not bool(torch.isfinite(self.points).all()):
             self._diverged()
         lr = self.current_lr()
@@ -178,29 +232,42 @@ class Fitter:
         if not all(math.isfinite(v) for v in vals) or not torch.isfinite(self.points).all():
             self._diverged()
         self.iteration += 1
-        if self.iteration == cfg.iterations and cfg.snap == "on":
-            self.snap()
-        if self.iteration % 25 == 0:
-            self._good = self.points.detach().clone()
+        if self.done and not was_done:
+            self._finish()
+        if self.iteration % CHECKPOINT_EVERY == 0:
+            self._keep_good()
         self.last_step_time = time.perf_counter() - t0
-        self.last_losses = {"total": vals[0], "silhouette": vals[1], "repulsion": vals[2],
-                            "surface": vals[3], "spread": vals[4]}
+        self.last_losses = dict(zip(LOSS_NAMES, vals))
         return self.last_losses
 
+    def _finish(self) -> None:
+        """The fit reached its end: snap (when on) and keep the result as the good copy."""
+        if self.config.snap == "on" and bool(torch.isfinite(self.points).all()):
+            self.snap()
+        self._keep_good()
+
+    def _keep_good(self) -> None:
+        if bool(torch.isfinite(self.points).all()):
+            self._good = self.points.detach().clone()
+            self._good_iteration = self.iteration
+
     def snap(self) -> None:
-        """Move the points that fall outside a mask minimally inside it (core.hull.snap); done
-        after the last iteration when ``config.snap`` is on."""
-        moved = snap_inside(self.points_np(), self.scene)
+        """Move the points that fall outside a mask minimally inside it (core.hull.snap), then
+        any the per-view moves could not settle (:func:`pull_stragglers`); done when the fit
+        finishes and ``config.snap`` is on."""
+        moved = pull_stragglers(snap_inside(self.points_np(), self.scene), self.scene)
         with torch.no_grad():
             self.points.copy_(torch.as_tensor(moved, device=self.device))
 
     def _diverged(self) -> None:
-        """Restore the last good points and raise FitDiverged."""
-        with torch.no_grad():
-            self.points.copy_(self._good)
+        """Restore the last good points (when there are any) and raise FitDiverged."""
+        at = self.iteration
+        if self._good_iteration is not None:
+            with torch.no_grad():
+                self.points.copy_(self._good)
         self.optimizer = torch.optim.Adam([self.points], lr=self.config.lr)
-        raise FitDiverged(f"the fit diverged at iteration {self.iteration} (non-finite values); "
-                          "the last good points were kept")
+        raise FitDiverged(f"the fit diverged at iteration {at} (non-finite values)",
+                          self._good_iteration)
 
     def run(self, iterations: int | None = None) -> np.ndarray:
         """Run to the configured (or given) number of iterations; returns the points."""
@@ -219,26 +286,78 @@ class Fitter:
         return self.maps.field_np.copy()
 
     def snapshot(self) -> Snapshot:
-        """Numpy copies of points, projections in every view and per-point losses."""
+        """Numpy copies of points, projections in every view and per-point losses
+        (core.drwr.snapshot.make_snapshot)."""
+        return make_snapshot(self.points, self.scene, self.maps, (self.K, self.R, self.t),
+                             sigma=self.config.sigma, iteration=self.iteration,
+                             losses=self.last_losses, step_time=self.last_step_time,
+                             lr=self.current_lr())
+
+    def evaluate(self) -> dict[str, object]:
+        """Metrics (core.metrics.evaluate) of the cloud in the dataset's original frame
+        against the scene's ground truth there; {} when the scene has none."""
+        from core.io.readers import original_scene
+        from core.metrics import evaluate
+
+        gt = self.scene.gt_points
+        if gt is None or not len(gt):
+            return {}
+        return evaluate(self.scene.to_original(self.points_np()), original_scene(self.scene))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the cloud in the dataset's original frame (``scene.to_original``) to
+        ``path`` atomically (.ply/.obj/.xyz). Raises FitDiverged when the points are not
+        finite (nothing is written then)."""
+        pts = self.points_np()
+        if not np.isfinite(pts).all():
+            raise FitDiverged(f"{path}: not written: the points are not finite",
+                              self._good_iteration)
+        return write_points_atomic(path, self.scene.to_original(pts))
+
+    # -- resume --------------------------------------------------------------------------
+    def save_state(self, path: str | Path) -> Path:
+        """Write what :meth:`load_state` needs to continue (points, Adam state, iteration,
+        view sampler, schedule) with ``torch.save``, atomically."""
+        state = {
+            "format": STATE_FORMAT, "version": 1, "iteration": self.iteration,
+            "horizon": self.horizon, "points": self.points.detach().cpu(),
+            "good": self._good.cpu(), "good_iteration": self._good_iteration,
+            "optimizer": self.optimizer.state_dict(), "view_gen": self._view_gen.get_state(),
+            "config": dataclasses.asdict(self.config),
+            "scene": {"name": self.scene.name, "views": self.scene.n_views,
+                      "resolution": list(self.scene.resolution)},
+        }
+        return atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+    def load_state(self, path: str | Path) -> None:
+        """Continue from a :meth:`save_state` file (loaded with ``weights_only=True``).
+        Raises ValueError naming ``path`` when it is not such a file or belongs to another
+        scene or number of points."""
+        try:
+            st = torch.load(path, map_location=self.device, weights_only=True)
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such resume file") from None
+        except Exception as exc:  # torch raises many kinds for a damaged file
+            raise ValueError(f"{path}: not a resume file ({exc.__class__.__name__})") from None
+        if not isinstance(st, dict) or st.get("format") != STATE_FORMAT:
+            raise ValueError(f"{path}: not a resume file of a fit")
+        sc = st["scene"]
+        here = {"views": self.scene.n_views, "resolution": list(self.scene.resolution)}
+        if sc.get("views") != here["views"] or list(sc.get("resolution", [])) != here["resolution"]:
+            raise ValueError(f"{path}: saved for a scene with {sc.get('views')} views at "
+                             f"{sc.get('resolution')}, this one has {here['views']} at "
+                             f"{here['resolution']}")
+        pts = st["points"]
+        if tuple(pts.shape) != (self.config.points, 3):
+            raise ValueError(f"{path}: holds {pts.shape[0]} points, this fit has "
+                             f"{self.config.points} (give the same --points)")
         with torch.no_grad():
-            terms = drwr_terms(self.points, self.K, self.R, self.t, self.maps, None,
-                               self.config.sigma, with_repulsion=False)
-            uv = terms["uv"]
-            H, W = self.maps.size
-            c = uv[..., 0].round().long()
-            r = uv[..., 1].round().long()
-            ok = (c >= 0) & (c < W) & (r >= 0) & (r < H) & (terms["depth"] > 0)
-            m = self.maps.mask[torch.arange(uv.shape[0], device=uv.device)[:, None],
-                               r.clamp(0, H - 1), c.clamp(0, W - 1)] > 0.5
-            inside = (m & ok).cpu().numpy()
-            return Snapshot(
-                iteration=self.iteration,
-                points=self.points_np(),
-                uv=uv.cpu().numpy().astype(np.float32),
-                inside=inside,
-                depth=terms["depth"].cpu().numpy().astype(np.float32),
-                point_loss=terms["sil"].mean(0).cpu().numpy().astype(np.float32),
-                losses=dict(self.last_losses),
-                step_time=self.last_step_time,
-                lr=self.current_lr(),
-            )
+            self.points.copy_(pts.to(self.device))
+        self.optimizer = torch.optim.Adam([self.points], lr=self.config.lr)
+        self.optimizer.load_state_dict(st["optimizer"])
+        self.iteration = int(st["iteration"])
+        self.horizon = int(st["horizon"])
+        self._view_gen.set_state(st["view_gen"])
+        self._good = st["good"].to(self.device)
+        self._good_iteration = st["good_iteration"]
+        self._nbr = None
