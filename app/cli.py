@@ -50,11 +50,27 @@ def print_metrics(m: dict) -> None:
 
 
 def atomic_write(out: Path, points: Any) -> None:
-    from core.io.points import write_points
+    """Write a cloud atomically (unique temp file + os.replace; core.io.atomic)."""
+    from core.io.atomic import write_points_atomic
 
-    tmp = out.with_name(out.stem + ".tmp" + out.suffix)
-    write_points(tmp, points)
-    os.replace(tmp, out)
+    write_points_atomic(out, points)
+
+
+def check_output(out: str | Path, scene: Any = None) -> Path:
+    """``out`` as a Path after checking, before any work, that it is a point-cloud file name
+    that can be written and is not the ground truth ``scene`` was read with."""
+    from core.io.atomic import check_writable
+    from core.io.points import POINT_FORMATS
+
+    out = Path(out)
+    if out.suffix.lower() not in POINT_FORMATS:
+        raise UserError(f"{out}: output must end in {', '.join(POINT_FORMATS)}")
+    folder = getattr(scene, "path", None)
+    if folder is not None:
+        gt = Path(folder) / "gt_points.ply"
+        if gt.exists() and out.exists() and os.path.samefile(gt, out):
+            raise UserError(f"{out}: is the scene's own ground truth; choose another --out")
+    return check_writable(out)
 
 
 def metrics_reference(scene: Any) -> Any:
@@ -79,10 +95,16 @@ def run_cli(argv: list[str]) -> int:
     """Run a CLI command; returns the exit status."""
     from core.io.scene import SceneError
 
+    from app.driver import exit_code, sigterm_as_interrupt
+
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with sigterm_as_interrupt():
+            return func(args)
+    except KeyboardInterrupt as exc:  # Ctrl-C/SIGTERM before a command's own handling
+        print("interrupted", file=sys.stderr)
+        return exit_code(exc)
     except (UserError, SceneError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

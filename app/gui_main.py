@@ -23,7 +23,7 @@ __all__ = ["run_gui", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="drwr-studio", description="DRWR Studio desktop window")
+    p = argparse.ArgumentParser(prog="python main.py", description="DRWR Studio desktop window (no command)")
     p.add_argument("--demo", action="store_true", help="fit the bundled demo scene")
     p.add_argument("--scene", metavar="PATH", help="drwr-scene folder to open")
     p.add_argument("--run", action="store_true", help="start fitting the --scene at once")

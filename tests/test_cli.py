@@ -194,6 +194,8 @@ def _bad_inputs(work: Path, scene_dir: Path, pred: Path,
     out = work / "o.ply"
     a_file = work / "a_file.txt"
     a_file.write_text("not a folder")
+    a_folder = work / "a_folder.ply"
+    a_folder.mkdir(exist_ok=True)
     return {
         "fit-missing": (["fit", missing, "--out", out], missing),
         "fit-no-scene-json": (["fit", no_json, "--out", out], no_json),
@@ -224,16 +226,29 @@ def _bad_inputs(work: Path, scene_dir: Path, pred: Path,
                                  "--points", 10], a_file),
         "metrics-json-under-file": (["metrics", pred, scene_dir, "--json", a_file / "m.json"],
                                     a_file),
+        # issue 16: --threads -1, an --out that is a folder, the scene's own ground truth
+        "fit-threads-negative": (["fit", scene_dir, "--out", out, "--threads", -1], "--threads"),
+        "fit-out-is-folder": (["fit", scene_dir, "--out", a_folder], a_folder),
+        "hull-out-is-folder": (["hull", scene_dir, "--out", a_folder], a_folder),
+        "fit-out-is-ground-truth": (["fit", scene_dir, "--out", scene_dir / "gt_points.ply",
+                                     "--iterations", 1], "ground truth"),
+        "hull-out-is-ground-truth": (["hull", scene_dir, "--out", scene_dir / "gt_points.ply",
+                                      "--grid", 16], "ground truth"),
+        "fit-autosave-zero": (["fit", scene_dir, "--out", out, "--autosave", 0], "--autosave"),
     }
 
 
-CASES = ["fit-missing", "fit-no-scene-json", "fit-bad-json", "fit-bad-out", "fit-bad-value",
-         "fit-bad-views", "hull-missing", "hull-bad-grid", "metrics-missing-pred",
-         "metrics-garbage-pred", "metrics-malformed-pred", "metrics-missing-ref",
-         "metrics-bad-ref-scene", "make-scene-missing-mesh", "make-scene-bad-mesh",
-         "make-scene-unknown-shape", "make-scene-bad-res", "convert-missing",
-         "make-scene-out-is-file", "fit-out-under-file", "hull-out-under-file",
-         "metrics-json-under-file"]
+def _case_names() -> list[str]:
+    """The case names, from the table itself (not repeated by hand)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        (d / "scene").mkdir()
+        return list(_bad_inputs(d, d / "scene", d / "p.ply", d / "m.ply"))
+
+
+CASES = _case_names()
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -247,3 +262,6 @@ def test_bad_input_in_process(case, capsys, work, scene_dir, pred_file, malforme
         pytest.fail(f"uncaught {exc.__class__.__name__} (a traceback for the user): {exc}")
     _user_error(rc, err, must)
     assert not (work / "o.ply").exists()
+    assert not [p.name for p in work.iterdir() if ".tmp" in p.name]  # no temp file left
+    gt = read_points(scene_dir / "gt_points.ply")
+    assert gt.shape == (2000, 3)  # the ground truth was not overwritten

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from app.cli import (
     atomic_write,
+    check_output,
     metrics_reference,
     parse_views,
     print_metrics,
@@ -20,12 +20,12 @@ def cmd_hull(args: argparse.Namespace) -> int:
     from core.io.loaders import load_scene
     from core.metrics import evaluate
 
+    out = check_output(args.out)  # before the work: a bad --out fails at once
     scene = load_scene(args.scene, res=args.res, views=parse_views(args.views))
+    check_output(out, scene)
     t0 = time.perf_counter()
     hull = visual_hull(scene, res=args.grid, n_points=args.points, seed=args.seed)
     elapsed = time.perf_counter() - t0
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     pts = scene.to_original(hull.points)
     atomic_write(out, pts)
     print(f"wrote {len(pts)} visual-hull points to {out} ({elapsed:.1f} s)")
