@@ -1,4 +1,6 @@
-"""The controller: owns the scene, the fit worker and its thread, and background tasks.
+"""The controller: owns the scene, the fit's config, the job worker and its thread, and
+background tasks. It is the one place that knows the job is a :class:`core.fit.fitter.Fitter`
+(it hands the worker a factory; the worker only knows the job protocol).
 
 The window talks to this object only; it turns GUI intents (run, pause, a slider moved, open
 a scene) into worker requests, and forwards the worker's signals. Everything here runs on the
@@ -9,12 +11,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import fields
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
 from PyQt5 import QtCore
 
-from .worker import FitWorker, Frame, start_worker
+from .worker import Frame, JobWorker, start_worker
 
 __all__ = ["FitController", "param_specs", "frusta_segments", "run_task"]
 
@@ -94,6 +97,13 @@ def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
     return th
 
 
+def _make_fitter(scene: Any, config: Any) -> Any:
+    """The job the worker runs (built in the worker's thread)."""
+    from core.fit.fitter import Fitter
+
+    return Fitter(scene, config)
+
+
 class FitController(QtCore.QObject):
     """One scene and one fit at a time."""
 
@@ -101,7 +111,8 @@ class FitController(QtCore.QObject):
     state_changed = QtCore.pyqtSignal(str)
     errored = QtCore.pyqtSignal(str)
     cd_ready = QtCore.pyqtSignal(int, float)
-    fit_ready = QtCore.pyqtSignal(int)  # points
+    fit_ready = QtCore.pyqtSignal(object)  # the job's loss names (after start and reset)
+    start_failed = QtCore.pyqtSignal(str)  # the scene could not be fitted
     fields_ready = QtCore.pyqtSignal(object)  # (I, H, W) float32
     published = QtCore.pyqtSignal()
 
@@ -111,10 +122,10 @@ class FitController(QtCore.QObject):
 
         self.config = FitConfig()
         self.scene: Any = None
-        self.worker: FitWorker | None = None
+        self.worker: JobWorker | None = None
         self.thread: QtCore.QThread | None = None
         self.autosave_s = autosave_s
-        self._old: list[tuple[FitWorker, QtCore.QThread]] = []
+        self._old: list[tuple[JobWorker, QtCore.QThread]] = []
 
     # -- scene and fit ---------------------------------------------------------------------
     def load(self, scene: Any, config: Any = None, run: bool = True) -> None:
@@ -124,8 +135,10 @@ class FitController(QtCore.QObject):
         if config is not None:
             self.config = config
         self.scene_changed.emit(scene)
-        w, th = start_worker(scene, self.config, run=run, autosave_s=self.autosave_s)
+        w, th = start_worker(partial(_make_fitter, scene, self.config), run=run,
+                             autosave_s=self.autosave_s)
         w.errored.connect(self.errored)
+        w.start_failed.connect(self.start_failed)
         w.state_changed.connect(self.state_changed)
         w.cd_ready.connect(self.cd_ready)
         w.ready.connect(self.fit_ready)
@@ -167,6 +180,27 @@ class FitController(QtCore.QObject):
         snap = None if self.worker is None else self.worker.last_snapshot()
         return None if snap is None else snap.points
 
+    def export(self, path: str) -> Any:
+        """Write the latest snapshot's cloud (works while the job runs) in the dataset's
+        original frame, atomically, never with non-finite points; returns the path."""
+        from core.io.atomic import write_points_atomic
+
+        pts = self.latest_points()
+        if pts is None or self.scene is None:
+            raise RuntimeError("there is no cloud to export yet")
+        return write_points_atomic(path, self.scene.to_original(pts))
+
+    def save_autosave(self) -> Any:
+        """Export to the autosave file of the current scene (Ctrl-C in the window);
+        None when there is no cloud."""
+        from .worker import autosave_path
+
+        if self.latest_points() is None or self.scene is None:
+            return None
+        path = autosave_path(self.scene)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return self.export(str(path))
+
     def state(self) -> str:
         return "none" if self.worker is None else self.worker.state
 
@@ -185,7 +219,7 @@ class FitController(QtCore.QObject):
             self.worker = self.thread = None
             self._retired_cpu_s += w.cpu_s
             for sig in (w.errored, w.state_changed, w.cd_ready, w.ready, w.published,
-                        w.fields_ready):
+                        w.fields_ready, w.start_failed):
                 try:
                     sig.disconnect()
                 except TypeError:

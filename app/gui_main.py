@@ -8,13 +8,19 @@
     --screenshot FILE, --export FILE
 
 A scene that cannot be read: with --exit-after the message goes to stderr and the exit code
-is 2; otherwise a dialog explains it and the welcome page stays.
+is 2; otherwise a dialog explains it and the welcome page stays. With --exit-after, any error
+the window reports (e.g. a scene that loads but cannot be fitted) ends the run at once with
+exit code 1. Ctrl-C or SIGTERM: the cloud so far goes to the autosave file, the window closes
+(exit 130 / 143). A runtime folder this function had to create is removed at exit.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import shutil
+import signal
 import sys
 import tempfile
 from typing import Any
@@ -38,20 +44,50 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _prepare_env() -> None:
+MAX_EXIT_AFTER = 7 * 24 * 3600.0  # a week: QTimer takes at most ~24 days in milliseconds
+
+
+def _prepare_env() -> str | None:
+    """Environment for Qt; returns the runtime folder it created (to remove at exit)."""
+    made = None
     if not os.environ.get("XDG_RUNTIME_DIR"):
-        d = tempfile.mkdtemp(prefix="drwr-xdg-")
-        os.environ["XDG_RUNTIME_DIR"] = d
+        made = tempfile.mkdtemp(prefix="drwr-xdg-")
+        os.environ["XDG_RUNTIME_DIR"] = made
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     # Mesa's software renderer spawns a thread per core; one is plenty for a point cloud and
     # leaves the other core to the fit.
     os.environ.setdefault("LP_NUM_THREADS", "1")
+    return made
+
+
+def _check_args(args: argparse.Namespace) -> str:
+    """The first problem with the automation flags, or ''."""
+    s = args.exit_after
+    if s is not None and not (math.isfinite(s) and 0 <= s <= MAX_EXIT_AFTER):
+        return f"--exit-after must be a number of seconds from 0 to {MAX_EXIT_AFTER:.0f}, got {s}"
+    if (args.screenshot or args.export) and s is None:
+        return "--screenshot and --export are written at --exit-after; give --exit-after too"
+    return ""
 
 
 def run_gui(argv: list[str]) -> int:
     """Run the window; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    _prepare_env()
+    problem = _check_args(args)
+    if problem:
+        print(f"drwr-studio: {problem}", file=sys.stderr)
+        return 2
+    made = _prepare_env()
+    try:
+        return _run(args)
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+            if os.environ.get("XDG_RUNTIME_DIR") == made:
+                del os.environ["XDG_RUNTIME_DIR"]
+
+
+def _run(args: argparse.Namespace) -> int:
     from PyQt5 import QtCore, QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["drwr-studio"])
@@ -83,16 +119,29 @@ def run_gui(argv: list[str]) -> int:
     win.controller.config = config
     win.params.set_values({f: getattr(config, f) for f in win.params.controls})
     win.show()
+    result: dict[str, Any] = {"code": 0}
+    old_handlers = _on_signals(app, win, result)
+    if headless:
+        def failed(msg: str) -> None:  # automation: a failed run ends at once, non-zero
+            if result.get("ending"):
+                return
+            result.update(code=1, ending=True)
+            print(f"drwr-studio: {msg}", file=sys.stderr)
+            win.close()
+            app.exit(1)
+
+        win.controller.errored.connect(failed)
     if args.demo:
         from core.io.demo import demo_scene
 
-        win.controller.load(demo_scene(), config, run=True)
+        win.start_fit(demo_scene(), config, run=True)
     elif scene is not None:
-        win.add_recent(str(args.scene))
-        win.controller.load(scene, config, run=args.run)
-    result: dict[str, Any] = {"code": 0}
+        win.start_fit(scene, config, run=args.run, recent=str(args.scene))
     if headless:
         def finish() -> None:
+            if result.get("ending"):
+                return
+            result["ending"] = True
             try:
                 win.refresh_now()
                 if args.screenshot:
@@ -102,11 +151,41 @@ def run_gui(argv: list[str]) -> int:
             except Exception as exc:
                 print(f"drwr-studio: {exc}", file=sys.stderr)
                 result["code"] = 1
-            if win.last_error:
-                print(f"drwr-studio: {win.last_error}", file=sys.stderr)
             win.close()
             app.exit(result["code"])
 
         QtCore.QTimer.singleShot(int(args.exit_after * 1000), finish)
-    code = app.exec_()
-    return result["code"] if headless else code
+    try:
+        code = app.exec_()
+    finally:
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+    return result["code"] if (headless or "signal" in result) else code
+
+
+def _on_signals(app: Any, win: Any, result: dict[str, Any]) -> dict[int, Any]:
+    """Ctrl-C / SIGTERM: save the cloud so far to the autosave file, close, exit 130/143.
+    Python handles signals only between bytecodes, so a timer wakes the interpreter."""
+    from PyQt5 import QtCore
+
+    def quit_on(signum: int) -> None:
+        if result.get("ending"):
+            return
+        result.update(ending=True, signal=signum, code=143 if signum == signal.SIGTERM else 130)
+        try:
+            path = win.controller.save_autosave()
+            note = f"; the cloud so far was saved to {path}" if path else ""
+        except Exception as exc:  # reported, never a traceback
+            note = f"; the cloud could not be saved ({exc})"
+        print(f"drwr-studio: interrupted{note}", file=sys.stderr)
+        win.close()
+        app.exit(result["code"])
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        old[sig] = signal.signal(
+            sig, lambda s, f: QtCore.QTimer.singleShot(0, lambda: quit_on(s)))
+    wake = QtCore.QTimer(win, interval=200)
+    wake.timeout.connect(lambda: None)
+    wake.start()
+    return old  # the handlers to restore

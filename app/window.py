@@ -85,6 +85,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         c.cd_ready.connect(self.loss_plot.add_cd)
         c.fields_ready.connect(self.panels.set_fields)
         c.fit_ready.connect(self._on_fit_ready)
+        c.start_failed.connect(self._on_start_failed)
         self.run_controls.triggered.connect(self._on_command)
         self.params.live_changed.connect(c.set_live)
         self.params.pending_changed.connect(self.run_controls.mark_reset_pending)
@@ -94,6 +95,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self.refresh_recent()
 
         self._last_frame: Any = None
+        self._pending_recent = ""  # enters Recent files once its fit has started
         self._pending_rows: list[np.ndarray] = []  # loss rows not yet in the plot
         self._panels_t = 0.0
         self.timer = QtCore.QTimer(self, interval=TICK_MS)
@@ -175,11 +177,18 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
                                 for f in self.params.controls})
         self.params.mark_applied()
 
-    def _on_fit_ready(self, points: int) -> None:
-        self.loss_plot.clear()
+    def _on_fit_ready(self, loss_names: Any) -> None:
+        self.loss_plot.set_names(tuple(loss_names))
         self._pending_rows = []
         self.params.mark_applied()
         self.last_iteration = -1
+        if self._pending_recent:  # the scene could be fitted: remember it
+            self.add_recent(self._pending_recent)
+            self._pending_recent = ""
+
+    def _on_start_failed(self, msg: str) -> None:
+        self._pending_recent = ""
+        self.run_controls.set_state("none")
 
     def _on_state(self, state: str) -> None:
         self.run_controls.set_state(state)
@@ -235,11 +244,16 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
             self.loss_plot.clear()
             self._pending_rows = []
         self.cloud_view.set_points(snap.points, snap.point_loss)  # renders in the next paint
-        self._pending_rows.append(np.asarray(frame.history).reshape(-1, 4))
+        if tuple(frame.names) != self.loss_plot.names:  # the first frame of another job
+            self.loss_plot.set_names(tuple(frame.names))
+            self._pending_rows = []
+        if frame.names:
+            self._pending_rows.append(np.asarray(frame.history).reshape(-1, 1 + len(frame.names)))
         self._last_frame = frame
         # While a fit runs the panels and the plot refresh at most every PANEL_S (the 3D
-        # view each frame); at once when paused or stepping.
-        if self.controller.state() != "running" or time.perf_counter() - self._panels_t >= PANEL_S:
+        # view each frame); at once when paused, stepping or finished (the final snap).
+        if frame.state != "running" or self.controller.state() != "running" \
+                or time.perf_counter() - self._panels_t >= PANEL_S:
             self._draw_panels()
         self.last_iteration = snap.iteration
         self.frames_drawn += 1

@@ -99,12 +99,15 @@ class MenuMixin:
     def _load_async(self, build: Any, what: str, run: bool = True, recent: str = "") -> None:
         self.statusBar().showMessage(f"loading {what}…")
 
-        def done(scene: Any) -> None:
-            if recent:
-                self.add_recent(recent)
-            self.controller.load(scene, run=run)
+        run_task(build, lambda scene: self.start_fit(scene, run=run, recent=recent),
+                 lambda msg: self.show_error(f"{what}: {msg}"))
 
-        run_task(build, done, lambda msg: self.show_error(f"{what}: {msg}"))
+    def start_fit(self, scene: Any, config: Any = None, run: bool = True,
+                  recent: str = "") -> None:
+        """Fit ``scene``; ``recent`` enters Recent files once the fit has started (a scene
+        that cannot be fitted does not)."""
+        self._pending_recent = recent
+        self.controller.load(scene, config, run=run)
 
     def start_demo(self, run: bool = True) -> None:
         from core.io.demo import demo_scene
@@ -147,7 +150,8 @@ class MenuMixin:
             self.view_file(path)
 
     def view_file(self, path: str) -> None:
-        """Show a point cloud or mesh without fitting (stops any running fit)."""
+        """Show a point cloud or mesh without fitting. Only a file with something to show
+        stops the running fit; otherwise the error says why and the fit goes on."""
 
         def load() -> tuple[str, Any]:
             ext = Path(path).suffix.lower()
@@ -156,13 +160,20 @@ class MenuMixin:
                     from core.io.mesh_scene import load_mesh
 
                     m = load_mesh(path)
-                    return "mesh", (np.asarray(m.vertices), np.asarray(m.faces))
+                    verts, faces = np.asarray(m.vertices), np.asarray(m.faces)
+                    if len(verts) and len(faces):
+                        return "mesh", (verts, faces)
+                    if ext not in (".obj", ".ply"):
+                        raise ValueError("the mesh has no faces or no vertices to show")
                 except Exception:
                     if ext not in (".obj", ".ply"):
                         raise
             from core.io.points import read_points
 
-            return "points", read_points(path)
+            pts = read_points(path)
+            if not len(pts):
+                raise ValueError("the file has no points to show")
+            return "points", pts
 
         def done(res: tuple[str, Any]) -> None:
             kind, data = res
@@ -216,13 +227,9 @@ class MenuMixin:
 
     # -- saving ----------------------------------------------------------------------------
     def export_cloud(self, path: str) -> Path:
-        """Write the latest snapshot's points (works while the fit runs)."""
-        from core.io.points import write_points
-
-        pts = self.controller.latest_points()
-        if pts is None:
-            raise RuntimeError("there is no cloud to export yet")
-        return write_points(path, self.controller.scene.to_original(pts))  # dataset's world
+        """Write the latest snapshot's points (works while the fit runs) in the dataset's
+        original frame, atomically."""
+        return self.controller.export(path)
 
     def _save_dialog(self, title: str, default: str, filters: str, save: Any,
                      verb: str = "saved") -> None:

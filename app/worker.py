@@ -1,12 +1,15 @@
-"""The fit worker: a QObject living in its own QThread that owns the :class:`core.fit.fitter.Fitter`.
+"""The job worker: a QObject living in its own QThread that builds and owns one
+:class:`core.job.Job` (a fit, later a training) from a factory, and knows nothing more of it
+than the protocol in core/job.py.
 
 Shape (after superqt / napari workers): one loop runs steps while *running*; between steps
 it applies requests queued by the GUI thread (run, pause, step, stop, set_params, reset,
-quit). The GUI never touches the Fitter or its tensors.
+quit). The GUI never touches the job or its tensors. "Run" after the job is done extends it
+(``job.extend``) by as many steps as it has run.
 
 Publishing is on demand: while a fit runs, the worker copies a :class:`Frame` (a frozen
 Snapshot plus it/s and the loss rows since the last take) into a lock-protected *latest* slot
-only after the GUI asked for one (:meth:`FitWorker.take` on an empty slot asks), at most
+only after the GUI asked for one (:meth:`JobWorker.take` on an empty slot asks), at most
 every ``PUBLISH_S`` and never so often that snapshots cost more than ``SNAPSHOT_SHARE`` of the
 loop; a lightweight ``published`` signal follows. So the window's frame rate, not a fixed
 rate, sets how many snapshots are made, the frame drawn is at most a step old, and slow
@@ -14,9 +17,13 @@ renders neither queue snapshots nor slow the optimiser. Paused, stepping and fin
 publish at once.
 
 Errors: any exception in a step -> ``errored(str)``, the loop pauses and the last good
-snapshot stays. Non-finite points (``FitDiverged``) stop the fit with a clear message.
+snapshot stays. Non-finite values (``JobDiverged``) stop the job with a clear message. A job
+that cannot be built emits ``start_failed(str)`` (and ``errored``).
 
-Autosave: every ``autosave_s`` (60 s) of running time the latest cloud is written to
+Live Chamfer distance: every ``cd_every`` steps (within ``CD_SHARE`` of the loop's time), a
+cheap chamfer of the snapshot's points against ``job.display_scene.gt_points`` (subsampled).
+
+Autosave: every ``autosave_s`` (60 s) of running time ``job.save`` writes the result to
 ``<scene folder>/drwr_autosave.ply`` when the scene came from a writable folder, otherwise to
 ``~/.cache/drwr-studio/autosave.ply``.
 """
@@ -29,12 +36,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
-__all__ = ["FitWorker", "Frame", "start_worker", "autosave_path"]
+__all__ = ["JobWorker", "Frame", "start_worker", "autosave_path"]
 
 PUBLISH_S = 0.1  # at most 10 snapshots a second, and only as many as the window asks for
 SNAPSHOT_SHARE = 0.02  # snapshots may take at most this share of the loop's time
@@ -44,12 +51,14 @@ CD_GT_SAMPLES = 3000
 
 @dataclass(frozen=True)
 class Frame:
-    """What the GUI draws: the snapshot, speed, and loss rows (iteration, total, sil, rep)."""
+    """What the GUI draws: the snapshot, speed, the worker's state, and the loss rows since
+    the last frame: (N, 1 + len(names)) = iteration, then the losses named in ``names``."""
 
     snapshot: Any
     its: float
     state: str
-    history: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    history: np.ndarray = field(default_factory=lambda: np.zeros((0, 1)))
+    names: tuple[str, ...] = ()
 
 
 def autosave_path(scene: Any) -> Path:
@@ -64,22 +73,22 @@ def autosave_path(scene: Any) -> Path:
     return Path.home() / ".cache" / "drwr-studio" / "autosave.ply"
 
 
-class FitWorker(QObject):
-    """Runs a Fitter in a thread. Call the request methods from any thread."""
+class JobWorker(QObject):
+    """Runs a job in a thread. Call the request methods from any thread."""
 
     published = pyqtSignal()  # a new Frame is in the latest slot
     errored = pyqtSignal(str)
+    start_failed = pyqtSignal(str)  # the job could not be built
     state_changed = pyqtSignal(str)  # "starting", "running", "paused", "done", "stopped"
-    ready = pyqtSignal(int)  # the Fitter exists; number of points
+    ready = pyqtSignal(object)  # the job exists (after start and each reset): its loss names
     cd_ready = pyqtSignal(int, float)  # iteration, chamfer x100 against the scene's gt
     fields_ready = pyqtSignal(object)  # (I, H, W) float32 smoothed silhouettes, when they change
     finished = pyqtSignal()
 
-    def __init__(self, scene: Any, config: Any, *, run: bool = False, cd_every: int = 50,
+    def __init__(self, make_job: Callable[[], Any], *, run: bool = False, cd_every: int = 50,
                  autosave_s: float = 60.0, autosave_to: Path | None = None) -> None:
         super().__init__()
-        self.scene = scene
-        self.config = config
+        self.make_job = make_job
         self.cd_every = cd_every
         self._next_cd = 0.0
         self.autosave_s = autosave_s
@@ -89,10 +98,11 @@ class FitWorker(QObject):
         self._latest: Frame | None = None
         self._wanted = True  # the GUI asked for a frame (take() found the slot empty)
         self._last_snapshot: Any = None
-        self._rows: list[tuple[float, float, float, float]] = []
+        self._rows: list[tuple[float, ...]] = []
         self._running = run
         self._state = "starting"
-        self.fitter: Any = None
+        self.job: Any = None
+        self.names: tuple[str, ...] = ()
         self._gt_sub: np.ndarray | None = None
         self.cpu_s = 0.0  # CPU seconds this worker's thread has used (updated after each step)
 
@@ -155,22 +165,15 @@ class FitWorker(QObject):
     def _loop(self) -> None:
         import torch
 
-        from core.fit.fitter import Fitter
-
-        if getattr(self.config, "device", "cpu") == "cpu" or not torch.cuda.is_available():
-            torch.set_num_threads(1)
+        torch.set_num_threads(1)  # the display needs the other core (a CUDA job is unaffected)
         try:
-            self.fitter = Fitter(self.scene, self.config)
+            self.job = self.make_job()
         except Exception as exc:
-            self.errored.emit(f"cannot start the fit: {exc}")
+            msg = f"cannot start: {exc}"
+            self.start_failed.emit(msg)
+            self.errored.emit(msg)
             return
-        gt = getattr(self.scene, "gt_points", None)
-        if gt is not None and len(gt):
-            rng = np.random.default_rng(0)
-            self._gt_sub = np.asarray(gt)[rng.choice(len(gt), min(len(gt), CD_GT_SAMPLES),
-                                                     replace=False)]
-        self.ready.emit(self.fitter.config.points)
-        self._emit_fields()
+        self._started()
         self._publish(force=True)
         self._set_state("running" if self._running else "paused")
         last_pub = time.perf_counter()
@@ -180,7 +183,7 @@ class FitWorker(QObject):
         speed_t0, speed_n, its = time.perf_counter(), 0, 0.0
         while True:
             # wait for requests when idle; poll when running
-            block = not (self._running and not self.fitter.done)
+            block = not (self._running and not self.job.done)
             try:
                 if block:
                     kind, payload = self._requests.get(timeout=0.1)
@@ -209,7 +212,7 @@ class FitWorker(QObject):
             if now - speed_t0 >= 0.5:
                 its = speed_n / (now - speed_t0)
                 speed_t0, speed_n = now, 0
-            if self.fitter.done:
+            if self.job.done:
                 self._running = False
                 self._set_state("done")
                 self._publish(force=True, its=its)
@@ -223,13 +226,28 @@ class FitWorker(QObject):
                 last_autosave = run_time
                 self._autosave()
 
+    def _started(self) -> None:
+        """After the job was built or reset: loss names, ground truth for the live CD."""
+        job = self.job
+        self.names = tuple(job.loss_names)
+        self._gt_sub = None
+        gt = getattr(job.display_scene, "gt_points", None)
+        if gt is not None and len(gt):
+            rng = np.random.default_rng(0)
+            self._gt_sub = np.asarray(gt)[rng.choice(len(gt), min(len(gt), CD_GT_SAMPLES),
+                                                     replace=False)]
+        with self._lock:
+            self._rows.clear()
+        self.ready.emit(self.names)
+        self._emit_fields()
+
     def _handle(self, kind: str, payload: Any) -> bool:
         """Apply one request; True when it asks for a single step."""
-        f = self.fitter
+        f = self.job
         try:
             if kind == "run":
                 if f.done:
-                    f.set_params(iterations=min(f.config.iterations * 2, 100_000))
+                    f.extend(max(f.iteration, 1))
                 self._running = True
                 self._set_state("running")
             elif kind == "pause":
@@ -244,40 +262,37 @@ class FitWorker(QObject):
                 self._set_state("paused")
                 return True
             elif kind == "set_params":
-                f.set_params(**payload)
-                self.config = f.config
-                if "R" in payload:
+                invalid = f.set_params(**payload) or set()
+                if "fields" in invalid:
                     self._emit_fields()
+                if f.done and self._running:  # e.g. the length lowered below the step
+                    self._running = False
+                    self._set_state("done")
                 if not self._running:
                     self._publish(force=True)
             elif kind == "reset":
                 f.reset(payload)
-                self.config = f.config
-                with self._lock:
-                    self._rows.clear()
-                self.ready.emit(f.config.points)
-                self._emit_fields()
+                self._started()
                 self._publish(force=True)
         except Exception as exc:
             self.errored.emit(f"{kind}: {exc}")
         return False
 
     def _step_and_record(self) -> bool:
-        from core.fit.fitter import FitDiverged
+        from core.job import JobDiverged
 
-        f = self.fitter
+        f = self.job
         try:
             losses = f.step()
-        except FitDiverged as exc:
-            self._fail(f"{exc}. The fit was stopped; the last good cloud is shown. "
-                       "Try a smaller learning rate or β.")
+        except JobDiverged as exc:
+            self._fail(f"{exc}. It was stopped; the last good result is shown. "
+                       "Try a smaller learning rate.")
             return False
         except Exception as exc:
             self._fail(f"step {f.iteration} failed: {exc.__class__.__name__}: {exc}")
             return False
         with self._lock:
-            self._rows.append((f.iteration, losses["total"], losses["silhouette"],
-                               losses["repulsion"]))
+            self._rows.append((f.iteration, *(float(losses.get(n, 0.0)) for n in self.names)))
         if (self._gt_sub is not None and self.cd_every and f.iteration % self.cd_every == 0
                 and time.perf_counter() >= self._next_cd):
             c0 = time.perf_counter()
@@ -295,46 +310,43 @@ class FitWorker(QObject):
         try:
             from core.metrics import chamfer
 
-            pts = self.fitter.points_np()
+            snap = self.job.snapshot()
+            pts = snap.points
             if len(pts) > CD_GT_SAMPLES:
                 pts = pts[np.random.default_rng(0).choice(len(pts), CD_GT_SAMPLES, replace=False)]
-            self.cd_ready.emit(self.fitter.iteration, float(chamfer(pts, self._gt_sub)["cd"]))
+            self.cd_ready.emit(snap.iteration, float(chamfer(pts, self._gt_sub)["cd"]))
         except Exception as exc:
             self.errored.emit(f"chamfer: {exc}")
             self._gt_sub = None
 
     def _publish(self, force: bool = False, its: float = 0.0) -> None:
-        snap = self.fitter.snapshot()
+        snap = self.job.snapshot()
         if not np.isfinite(snap.points).all():
             self._fail("the cloud has non-finite points; the last good cloud is kept")
             return
+        k = 1 + len(self.names)
         with self._lock:
-            rows = np.asarray(self._rows, float).reshape(-1, 4)
+            rows = np.asarray(self._rows, float).reshape(-1, k)
             self._rows.clear()
             prev = self._latest
-            if prev is not None and len(prev.history):
+            if prev is not None and len(prev.history) and prev.history.shape[1] == k:
                 rows = np.concatenate([prev.history, rows])
-            self._latest = Frame(snap, its, self._state, rows)
+            self._latest = Frame(snap, its, self._state, rows, self.names)
             self._last_snapshot = snap
             self._wanted = False
         self.published.emit()
 
     def _emit_fields(self) -> None:
         try:
-            self.fields_ready.emit(self.fitter.field_images())
+            self.fields_ready.emit(self.job.field_images())
         except Exception as exc:
             self.errored.emit(f"silhouette fields: {exc}")
 
     def _autosave(self) -> None:
-        snap = self.last_snapshot()
-        if snap is None:
-            return
         try:
-            from core.io.points import write_points
-
-            path = self.autosave_to or autosave_path(self.scene)
+            path = self.autosave_to or autosave_path(self.job.display_scene)
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_points(path, self.scene.to_original(snap.points))  # dataset's world
+            self.job.save(path)  # the dataset's original frame, atomically, never NaN
         except Exception as exc:
             self.errored.emit(f"autosave failed: {exc}")
 
@@ -344,11 +356,12 @@ class FitWorker(QObject):
             self.state_changed.emit(state)
 
 
-def start_worker(scene: Any, config: Any, parent: QObject | None = None,
-                 **kw: Any) -> tuple[FitWorker, QThread]:
-    """Create a FitWorker in a new started QThread. Stop with ``worker.quit(); thread.wait()``."""
+def start_worker(make_job: Callable[[], Any], parent: QObject | None = None,
+                 **kw: Any) -> tuple[JobWorker, QThread]:
+    """Create a JobWorker for ``make_job()`` in a new started QThread. Stop with
+    ``worker.quit(); thread.wait()``."""
     thread = QThread(parent)
-    worker = FitWorker(scene, config, **kw)
+    worker = JobWorker(make_job, **kw)
     worker.moveToThread(thread)
     thread.started.connect(worker.loop)
     thread.start()

@@ -73,9 +73,9 @@ def compare_its(points: int, seconds: float, rounds: int,
         QtCore.QTimer.singleShot(int(sec * 1000), loop.quit)
         loop.exec_()
 
-    while win.controller.worker.fitter is None or win.controller.state() != "paused":
+    while win.controller.worker.job is None or win.controller.state() != "paused":
         spin(0.05)
-    gui_fitter = win.controller.worker.fitter
+    gui_fitter = win.controller.worker.job
 
     def run_gui(sec: float, display: bool = True) -> tuple[float, int, float]:
         """Run for ``sec`` of steady running; (it/s, frames drawn, seconds) of that span.

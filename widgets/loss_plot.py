@@ -1,4 +1,7 @@
-"""Loss curves (total, silhouette, repulsion; log y) and the chamfer distance on a right axis."""
+"""Loss curves (whatever losses the job names; log y) and the chamfer distance on a right axis.
+
+A series that has been zero at every row so far is not drawn (nor listed in the legend): on a
+log axis it would be a line at the clamp value, e.g. the repulsion with β = 0."""
 
 from __future__ import annotations
 
@@ -8,8 +11,12 @@ from PyQt5 import QtCore, QtWidgets
 
 __all__ = ["LossPlot"]
 
-CURVES = {"total": "#f0f0f0", "silhouette": "#4fa3ff", "repulsion": "#ffb347"}
+#: colours of the losses a fit names; other names take the next colour of PALETTE
+COLORS = {"total": "#f0f0f0", "silhouette": "#4fa3ff", "repulsion": "#ffb347",
+          "surface": "#d98cff", "spread": "#ff7f7f"}
+PALETTE = ("#4fd1c5", "#f6e05e", "#f687b3", "#a3bffa", "#c6f6d5", "#fbd38d")
 CD_COLOR = "#7ddc6f"
+DEFAULT_NAMES = ("total", "silhouette", "repulsion")
 
 
 class _Growing:
@@ -45,12 +52,8 @@ class LossPlot(QtWidgets.QWidget):
         pi.setLabel("bottom", "iteration")
         pi.setLabel("left", "loss")
         pi.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=(20, 20, 25, 180))
-        self._curves = {}
-        for name, color in CURVES.items():
-            c = pi.plot(name=name, pen=pg.mkPen(color, width=1.5))
-            c.setDownsampling(auto=True, method="peak")
-            c.setClipToView(True)
-            self._curves[name] = c
+        self.names: tuple[str, ...] = ()
+        self._curves: dict[str, pg.PlotDataItem] = {}  # only the series drawn (not all zero)
         # chamfer on a second view box sharing x
         self._cd_vb = pg.ViewBox()
         pi.showAxis("right")
@@ -66,13 +69,32 @@ class LossPlot(QtWidgets.QWidget):
         self._cd_vb.addItem(self._cd_curve)
         pi.legend.addItem(self._cd_curve, "CD×100")
         pi.vb.sigResized.connect(self._sync)
-        self._rows = _Growing(4)
         self._cd = _Growing(2)
         self._has_cd = False
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
         self.set_cd_visible(False)
+        self.set_names(DEFAULT_NAMES)
+
+    def set_names(self, names: tuple[str, ...] | list[str]) -> None:
+        """The losses of the rows to come (clears the plot)."""
+        self.names = tuple(names)
+        self.clear()
+
+    def visible_names(self) -> list[str]:
+        """The series drawn now (those not zero at every row so far)."""
+        return [n for n in self.names if n in self._curves]
+
+    def _curve(self, name: str) -> pg.PlotDataItem:
+        if name not in self._curves:
+            others = [n for n in self.names if n not in COLORS]
+            color = COLORS.get(name) or PALETTE[others.index(name) % len(PALETTE)]
+            c = self.plot.getPlotItem().plot(name=name, pen=pg.mkPen(color, width=1.5))
+            c.setDownsampling(auto=True, method="peak")
+            c.setClipToView(True)
+            self._curves[name] = c
+        return self._curves[name]
 
     def _sync(self) -> None:
         self._cd_vb.setGeometry(self.plot.getPlotItem().vb.sceneBoundingRect())
@@ -84,22 +106,26 @@ class LossPlot(QtWidgets.QWidget):
         self._cd_curve.setVisible(on)
 
     def clear(self) -> None:
-        self._rows = _Growing(4)
-        self._cd = _Growing(2)
+        pi = self.plot.getPlotItem()
         for c in self._curves.values():
-            c.setData([], [])
+            pi.removeItem(c)  # also from the legend
+        self._curves = {}
+        self._rows = _Growing(1 + len(self.names))
+        self._cd = _Growing(2)
         self._cd_curve.setData([], [])
 
     def add_rows(self, rows: np.ndarray) -> None:
-        """rows (N, 4): iteration, total, silhouette, repulsion."""
-        rows = np.asarray(rows, float).reshape(-1, 4)
+        """rows (N, 1 + len(names)): iteration, then the losses in ``names`` order."""
+        rows = np.asarray(rows, float).reshape(-1, 1 + len(self.names))
         if not len(rows):
             return
         self._rows.extend(rows)
         v = self._rows.view()
-        for k, name in enumerate(CURVES, start=1):
+        for k, name in enumerate(self.names, start=1):
+            if name not in self._curves and not np.any(rows[:, k] != 0):
+                continue  # zero so far: not drawn
             y = np.maximum(v[:, k], 1e-12)  # log axis
-            self._curves[name].setData(v[:, 0], y)
+            self._curve(name).setData(v[:, 0], y)
 
     def add_cd(self, iteration: int, cd: float) -> None:
         self._cd.extend(np.array([[iteration, cd]]))

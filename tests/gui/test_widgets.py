@@ -56,8 +56,26 @@ def test_loss_plot_accumulates(qtbot: Any) -> None:
     lp.add_rows(np.array([[1, 3.0, 2.0, 1.0], [2, 2.5, 1.5, 1.0]]))
     lp.add_rows(np.zeros((0, 4)))
     lp.add_cd(2, 5.0)
-    assert lp.history().shape == (2, 4)
+    assert lp.history().tolist() == [[1, 3.0, 2.0, 1.0], [2, 2.5, 1.5, 1.0]]
     assert lp.cd_history().tolist() == [[2.0, 5.0]]
+
+
+def test_loss_plot_draws_the_named_losses_and_hides_zero_series(qtbot: Any) -> None:
+    from widgets.loss_plot import LossPlot
+
+    lp = LossPlot()
+    qtbot.addWidget(lp)
+    lp.set_names(("total", "fit", "prior"))
+    lp.add_rows(np.array([[1, 2.0, 1.0, 0.0], [2, 1.5, 0.5, 0.0]]))
+    assert lp.visible_names() == ["total", "fit"]  # prior is zero: not drawn at 1e-12
+    legend = [label.text for _, label in lp.plot.getPlotItem().legend.items]
+    assert "prior" not in legend and "fit" in legend
+    lp.add_rows(np.array([[3, 1.0, 0.4, 0.2]]))
+    assert lp.visible_names() == ["total", "fit", "prior"]
+    x, y = lp._curves["prior"].getData()
+    assert x.tolist() == [1, 2, 3] and 10 ** y[-1] == pytest.approx(0.2)  # log axis
+    lp.set_names(("a",))
+    assert lp.visible_names() == [] and lp.history().shape == (0, 2)
 
 
 def test_frusta_segments_reach_the_image_corners() -> None:

@@ -13,7 +13,7 @@ from tests.gui.conftest import J, load_demo
 
 
 def it(w: Any) -> int:
-    return w.controller.worker.fitter.iteration
+    return w.controller.worker.job.iteration
 
 
 def click(qtbot: Any, w: Any, name: str) -> None:
@@ -33,8 +33,13 @@ def test_demo_runs_iterations(running: Any, qtbot: Any) -> None:
     qtbot.waitUntil(lambda: running.last_iteration >= 5, timeout=15000)
     assert running.stack.currentWidget() is running.splitter
     assert running.cloud_view.cloud.n_points == J
-    assert running.loss_plot.history().shape[1] == 4
-    assert "it/s" in running.speed_label.text() or running.speed_label.text()
+    names = running.controller.worker.job.loss_names
+    qtbot.waitUntil(lambda: len(running.loss_plot.history()) > 0, timeout=5000)
+    assert running.loss_plot.history().shape[1] == 1 + len(names)
+    # the paper preset: total, silhouette, repulsion drawn; μ/ν terms (zero) hidden
+    assert running.loss_plot.visible_names() == ["total", "silhouette", "repulsion"]
+    qtbot.waitUntil(lambda: running.speed_label.text().endswith("it/s")
+                    and running.speed_label.text()[0].isdigit(), timeout=5000)
 
 
 def test_beta_slider_changes_running_fitter(running: Any, qtbot: Any) -> None:
@@ -42,7 +47,7 @@ def test_beta_slider_changes_running_fitter(running: Any, qtbot: Any) -> None:
     ctl.slider.setValue(ctl.slider.maximum() // 2)  # beta range 0..20 -> 10
     want = ctl.value()
     assert want == pytest.approx(10.0, abs=0.05)
-    qtbot.waitUntil(lambda: running.controller.worker.fitter.config.beta == pytest.approx(want),
+    qtbot.waitUntil(lambda: running.controller.worker.job.config.beta == pytest.approx(want),
                     timeout=3000)
     assert running.controller.state() == "running"
 
@@ -138,7 +143,7 @@ def test_errors_keep_cloud_and_report(running: Any, qtbot: Any, monkeypatch: Any
         raise FitDiverged("the fit diverged at iteration 3 (non-finite loss)")
 
     qtbot.waitUntil(lambda: running.frames_drawn > 0, timeout=5000)
-    monkeypatch.setattr(w.fitter, "step", boom)
+    monkeypatch.setattr(w.job, "step", boom)
     qtbot.waitUntil(lambda: "diverged" in running.last_error, timeout=5000)
     assert running.controller.state() == "stopped"
     assert running.controller.latest_points() is not None
