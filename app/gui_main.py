@@ -174,7 +174,8 @@ def _on_signals(app: Any, win: Any, result: dict[str, Any]) -> dict[int, Any]:
         result.update(ending=True, signal=signum, code=143 if signum == signal.SIGTERM else 130)
         try:
             path = win.controller.save_autosave()
-            note = f"; the cloud so far was saved to {path}" if path else ""
+            note = (f"; the cloud so far was saved to {path}" if path
+                    else "; there was no cloud to save yet")
         except Exception as exc:  # reported, never a traceback
             note = f"; the cloud could not be saved ({exc})"
         print(f"drwr-studio: interrupted{note}", file=sys.stderr)

@@ -215,7 +215,9 @@ class JobWorker(QObject):
             if self.job.done:
                 self._running = False
                 self._set_state("done")
-                self._publish(force=True, its=its)
+                self._publish(force=True, its=its)  # the final result (after any snap)
+                if self._gt_sub is not None and self.cd_every:
+                    self._chamfer()  # and its distance
                 continue
             if self._wanted and now - last_pub >= max(PUBLISH_S, snap_cost / SNAPSHOT_SHARE):
                 s0 = time.perf_counter()

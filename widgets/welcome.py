@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from PyQt5 import QtCore, QtWidgets
+from PyQt5 import QtCore, QtGui, QtWidgets
 
 __all__ = ["WelcomePage"]
+
+STYLE = """
+#welcome { background: #1d2025; }
+#welcome QLabel { color: #e8e8e8; background: transparent; }
+#welcome QLabel#subtitle { color: #c4c8ce; }
+#welcome QListWidget { background: #262a30; color: #e8e8e8; border: 1px solid #3a3f47; }
+"""
+NONE_YET = "#a8adb4"  # the "(none yet)" placeholder: dimmer than a path, still readable
 
 
 class WelcomePage(QtWidgets.QWidget):
@@ -16,7 +24,10 @@ class WelcomePage(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("welcome")
-        self.setStyleSheet("#welcome { background: #1d2025; } QLabel { color: #e8e8e8; }")
+        # a plain QWidget paints a style-sheet background only with WA_StyledBackground;
+        # without it the light labels stood on the window's light grey (unreadable)
+        self.setAttribute(QtCore.Qt.WA_StyledBackground, True)
+        self.setStyleSheet(STYLE)
         outer = QtWidgets.QVBoxLayout(self)
         outer.addStretch(1)
         box = QtWidgets.QVBoxLayout()
@@ -28,6 +39,7 @@ class WelcomePage(QtWidgets.QWidget):
         box.addWidget(title)
         sub = QtWidgets.QLabel("Multi-view silhouettes with known cameras → a 3D point cloud,\n"
                                "by DRWR optimisation (differentiable renderer without rendering).")
+        sub.setObjectName("subtitle")
         box.addWidget(sub)
         box.addSpacing(12)
         for name, text, tip in (
@@ -59,4 +71,5 @@ class WelcomePage(QtWidgets.QWidget):
         if not paths:
             it = QtWidgets.QListWidgetItem("(none yet)")
             it.setFlags(QtCore.Qt.NoItemFlags)
+            it.setForeground(QtGui.QBrush(QtGui.QColor(NONE_YET)))
             self.recent_list.addItem(it)

@@ -1,0 +1,206 @@
+"""The job worker without a window: a fake job (no torch, no Fitter) driven through pause,
+step, live changes, Run after done, stop, errors, divergence and autosave."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.job import JobDiverged, Snapshot
+
+
+class FakeJob:
+    """A job that counts: losses total = k / (1 + iteration), fit = total / 2, prior = 0."""
+
+    loss_names = ("total", "fit", "prior")
+
+    def __init__(self, iterations: int = 100_000, fail_at: int | None = None,
+                 diverge_at: int | None = None) -> None:
+        self.config = SimpleNamespace(iterations=iterations, k=1.0)
+        self.iteration = 0
+        self.fail_at, self.diverge_at = fail_at, diverge_at
+        self.display_scene = SimpleNamespace(gt_points=None)
+        self.extended: list[int] = []
+        self.saved: list[Path] = []
+        self.thread: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.iteration >= self.config.iterations
+
+    def step(self) -> dict[str, float]:
+        self.thread = threading.current_thread().name
+        if self.iteration == self.fail_at:
+            raise RuntimeError("boom")
+        if self.iteration == self.diverge_at:
+            raise JobDiverged(f"the job diverged at iteration {self.iteration}", 0)
+        time.sleep(0.001)
+        self.iteration += 1
+        total = self.config.k / (1 + self.iteration)
+        return {"total": total, "fit": total / 2, "prior": 0.0}
+
+    def set_params(self, **live: Any) -> set[str]:
+        for k, v in live.items():
+            setattr(self.config, k, v)
+        return {"fields"} if "shape" in live else set()
+
+    def reset(self, config: Any = None) -> None:
+        self.iteration = 0
+
+    def extend(self, iterations: int) -> None:
+        self.extended.append(iterations)
+        self.config.iterations = self.iteration + iterations
+
+    def snapshot(self) -> Snapshot:
+        J = 4
+        return Snapshot(self.iteration, np.full((J, 3), self.iteration, np.float32),
+                        np.zeros((1, J, 2), np.float32), np.ones((1, J), bool),
+                        np.ones((1, J), np.float32), np.zeros(J, np.float32))
+
+    def field_images(self) -> np.ndarray:
+        return np.full((1, 2, 2), self.config.k, np.float32)
+
+    def evaluate(self) -> dict[str, float]:
+        return {}
+
+    def save(self, path: Path) -> Path:
+        self.saved.append(Path(path))
+        return Path(path)
+
+
+@pytest.fixture
+def start(qtbot: Any):
+    """start(job, **kw) -> worker (thread stopped after the test)."""
+    from app.worker import start_worker
+
+    made: list[Any] = []
+
+    def go(job: Any = None, factory: Any = None, **kw: Any) -> Any:
+        w, th = start_worker(factory or (lambda: job), run=kw.pop("run", True), **kw)
+        made.append((w, th))
+        return w
+
+    yield go
+    for w, th in made:
+        w.quit()
+        assert th.wait(5000)
+
+
+def test_pause_step_live_change_and_stop(start: Any, qtbot: Any) -> None:
+    job = FakeJob()
+    fields: list[np.ndarray] = []
+    w = start(job, autosave_s=0)
+    w.fields_ready.connect(fields.append)
+    qtbot.waitUntil(lambda: job.iteration > 5, timeout=5000)
+    assert job.thread != threading.current_thread().name  # steps run in the worker's thread
+    w.pause()
+    qtbot.waitUntil(lambda: w.state == "paused", timeout=3000)
+    i0 = job.iteration
+    qtbot.wait(200)
+    assert job.iteration == i0
+    w.step_once()
+    qtbot.waitUntil(lambda: job.iteration == i0 + 1, timeout=3000)
+    qtbot.wait(200)
+    assert job.iteration == i0 + 1
+    n_fields = len(fields)
+    w.set_params(k=3.0)  # live, no fields invalidated
+    qtbot.waitUntil(lambda: job.config.k == 3.0, timeout=3000)
+    w.set_params(shape=1)  # the job says its fields changed: the worker fetches them
+    qtbot.waitUntil(lambda: len(fields) == n_fields + 1, timeout=3000)
+    assert fields[-1][0, 0, 0] == 3.0
+    w.run()
+    qtbot.waitUntil(lambda: job.iteration > i0 + 5, timeout=3000)
+    frame = None
+    qtbot.waitUntil(lambda: (frame := w.take()) is not None, timeout=3000)
+    w.stop()
+    qtbot.waitUntil(lambda: w.state == "stopped", timeout=3000)
+    i1 = job.iteration
+    qtbot.wait(200)
+    assert job.iteration == i1
+    snap = w.last_snapshot()
+    assert snap.iteration == i1 and snap.points[0, 0] == i1
+
+
+def test_frames_carry_the_jobs_loss_names(start: Any, qtbot: Any) -> None:
+    job = FakeJob()
+    names: list[Any] = []
+    w = start(job, run=False, autosave_s=0)
+    w.ready.connect(names.append)
+    qtbot.waitUntil(lambda: w.state == "paused", timeout=5000)
+    for _ in range(3):
+        w.step_once()
+    qtbot.waitUntil(lambda: job.iteration == 3, timeout=3000)
+    rows = []
+    qtbot.waitUntil(lambda: (f := w.take()) is not None and rows.append(f) is None
+                    and f.snapshot.iteration == 3, timeout=3000)
+    f = rows[-1]
+    assert f.names == ("total", "fit", "prior")
+    hist = np.concatenate([r.history for r in rows])
+    assert hist.shape[1] == 4
+    assert hist[-1].tolist() == pytest.approx([3, 0.25, 0.125, 0.0])
+
+
+def test_run_after_done_extends_the_job(start: Any, qtbot: Any) -> None:
+    job = FakeJob(iterations=20)
+    w = start(job, autosave_s=0)
+    qtbot.waitUntil(lambda: w.state == "done", timeout=5000)
+    assert job.iteration == 20
+    w.run()
+    qtbot.waitUntil(lambda: w.state == "done" and job.iteration == 40, timeout=5000)
+    assert job.extended == [20]
+
+
+def test_lowering_the_length_live_finishes(start: Any, qtbot: Any) -> None:
+    job = FakeJob()
+    w = start(job, autosave_s=0)
+    qtbot.waitUntil(lambda: job.iteration > 10, timeout=5000)
+    w.set_params(iterations=5)
+    qtbot.waitUntil(lambda: w.state == "done", timeout=3000)
+    i = job.iteration
+    qtbot.wait(200)
+    assert job.iteration == i
+
+
+def test_an_error_in_a_step_stops_and_keeps_the_last_snapshot(start: Any, qtbot: Any) -> None:
+    job = FakeJob(fail_at=30)
+    w = start(job, autosave_s=0)
+    with qtbot.waitSignal(w.errored, timeout=5000) as sig:
+        pass
+    assert "boom" in sig.args[0] and "step 30" in sig.args[0]
+    qtbot.waitUntil(lambda: w.state == "stopped", timeout=3000)
+    assert w.last_snapshot() is not None and job.iteration == 30
+
+
+def test_divergence_is_reported_once_and_stops(start: Any, qtbot: Any) -> None:
+    job = FakeJob(diverge_at=7)
+    w = start(job, autosave_s=0)
+    with qtbot.waitSignal(w.errored, timeout=5000) as sig:
+        pass
+    assert "diverged at iteration 7" in sig.args[0] and "last good" in sig.args[0]
+    qtbot.waitUntil(lambda: w.state == "stopped", timeout=3000)
+
+
+def test_a_job_that_cannot_be_built_says_so(start: Any, qtbot: Any) -> None:
+    def factory() -> Any:
+        raise ValueError("the cameras are behind the object")
+
+    from app.worker import start_worker
+
+    w, th = start_worker(factory, run=True)
+    with qtbot.waitSignal(w.start_failed, timeout=5000) as sig:
+        pass
+    assert "cannot start" in sig.args[0] and "behind" in sig.args[0]
+    assert th.wait(5000)  # the thread ends by itself
+
+
+def test_autosave_goes_through_job_save(start: Any, qtbot: Any, tmp_path: Path) -> None:
+    job = FakeJob()
+    start(job, autosave_s=0.05, autosave_to=tmp_path / "auto.ply")
+    qtbot.waitUntil(lambda: len(job.saved) >= 2, timeout=5000)
+    assert set(job.saved) == {tmp_path / "auto.ply"}
