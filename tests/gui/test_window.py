@@ -125,13 +125,22 @@ def test_close_stops_thread(running: Any, qtbot: Any) -> None:
 
 
 def test_overlays_gt_and_frusta(running: Any, qtbot: Any) -> None:
-    running.cloud_view.layer_boxes["gt"].setChecked(True)
-    running.cloud_view.layer_boxes["frusta"].setChecked(True)
-    assert running.cloud_view.has_layer("gt") and running.cloud_view.has_layer("frusta")
-    running.cloud_view.layer_boxes["gt"].setChecked(False)
-    running.cloud_view.view_from("Top")
-    running.cloud_view.set_color_mode("depth")
-    running.cloud_view.set_point_size(6)
+    cv = running.cloud_view
+    cv.layer_boxes["gt"].setChecked(True)
+    cv.layer_boxes["frusta"].setChecked(True)
+    assert cv.has_layer("gt") and cv.has_layer("frusta")
+    assert cv._layers["gt"].GetVisibility()
+    cv.layer_boxes["gt"].setChecked(False)
+    assert cv.has_layer("gt") and not cv._layers["gt"].GetVisibility()  # hidden, kept
+    assert cv._layers["frusta"].GetVisibility()
+    cv.view_from("Top")
+    cam = cv.plotter.camera
+    d = np.subtract(cam.position, cam.focal_point)
+    assert d[2] > 0 and np.allclose(d[:2], 0, atol=1e-6 * np.linalg.norm(d))  # from above
+    cv.set_color_mode("depth")
+    assert cv.color_mode == "depth"
+    cv.set_point_size(6)
+    assert cv.point_size == 6 and cv.size_box.value() == 6
 
 
 def test_errors_keep_cloud_and_report(running: Any, qtbot: Any, monkeypatch: Any) -> None:
