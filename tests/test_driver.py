@@ -1,0 +1,125 @@
+"""The CLI driver loop (app/driver.py) with fake jobs: it knows only the job protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from app.cli import UserError
+from app.driver import drive, resume_path
+from core.job import JobDiverged
+
+
+class CountJob:
+    """Writes its iteration as the 'result'; diverges at ``diverge_at`` back to ``good``."""
+
+    loss_names = ("total", "zero")
+
+    def __init__(self, iterations: int = 10, diverge_at: int | None = None,
+                 good: int | None = 0) -> None:
+        self.config = SimpleNamespace(iterations=iterations)
+        self.iteration = 0
+        self.diverge_at, self.good = diverge_at, good
+        self.finite = True
+        self.states: list[int] = []
+
+    @property
+    def done(self) -> bool:
+        return self.iteration >= self.config.iterations
+
+    def step(self) -> dict[str, float]:
+        if self.iteration == self.diverge_at:
+            if self.good is None:
+                self.finite = False
+            else:
+                self.iteration = self.good
+            raise JobDiverged(f"the job diverged at iteration {self.diverge_at}", self.good)
+        self.iteration += 1
+        return {"total": 1.0 / self.iteration, "zero": 0.0}
+
+    def save(self, path: Path) -> Path:
+        if not self.finite:
+            raise JobDiverged("not finite", None)
+        Path(path).write_text(str(self.iteration))
+        return Path(path)
+
+    def save_state(self, path: Path) -> Path:
+        self.states.append(self.iteration)
+        Path(path).write_text(str(self.iteration))
+        return Path(path)
+
+    def load_state(self, path: Path) -> None:
+        self.iteration = int(Path(path).read_text())
+
+
+def test_runs_to_the_end_saves_and_removes_the_resume_file(tmp_path: Path) -> None:
+    out = tmp_path / "r.txt"
+    resume_path(out).write_text("3")
+    res = drive(lambda: CountJob(10), out=out, autosave_s=1e9, quiet=True, resume=True,
+                log=lambda s: None)
+    assert res.status == "done" and res.code == 0 and res.steps == 7  # resumed at 3
+    assert out.read_text() == "10" and not resume_path(out).exists()
+
+
+def test_autosaves_result_and_state(tmp_path: Path) -> None:
+    out = tmp_path / "r.txt"
+    job = CountJob(5)
+    drive(lambda: job, out=out, autosave_s=0.0, quiet=True)
+    assert job.states == [1, 2, 3, 4, 5]
+
+
+def test_divergence_writes_the_last_good_result(tmp_path: Path) -> None:
+    out = tmp_path / "r.txt"
+    with pytest.raises(UserError) as exc:
+        drive(lambda: CountJob(10, diverge_at=6, good=5), out=out, autosave_s=1e9, quiet=True)
+    msg = str(exc.value)
+    assert "diverged at iteration 6" in msg and "last good result (iteration 5)" in msg
+    assert str(out) in msg and out.read_text() == "5"
+
+
+def test_divergence_without_a_good_result_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "r.txt"
+    with pytest.raises(UserError) as exc:
+        drive(lambda: CountJob(10, diverge_at=0, good=None), out=out, autosave_s=1e9,
+              quiet=True)
+    assert "was not written" in str(exc.value) and "last good" not in str(exc.value)
+    assert not out.exists()
+
+
+def test_interrupt_writes_result_and_state(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "r.txt"
+
+    class Stop(CountJob):
+        def step(self) -> dict[str, float]:
+            if self.iteration == 4:
+                raise KeyboardInterrupt
+            return super().step()
+
+    job = Stop(10)
+    res = drive(lambda: job, out=out, autosave_s=1e9, quiet=True)
+    assert res.status == "interrupted" and res.code == 130
+    assert out.read_text() == "4" and resume_path(out).read_text() == "4"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted at iteration 4" in err[0]
+
+
+def test_interrupt_while_the_job_is_built_is_quiet(tmp_path: Path, capsys: Any) -> None:
+    def slow() -> Any:
+        raise KeyboardInterrupt
+
+    res = drive(slow, out=tmp_path / "r.txt", quiet=True)
+    assert res.code == 130 and res.job is None
+    assert list(tmp_path.iterdir()) == []
+    assert "start-up" in capsys.readouterr().err
+
+
+def test_an_unwritable_out_fails_before_the_job_is_built(tmp_path: Path) -> None:
+    built = []
+    folder = tmp_path / "f.txt"
+    folder.mkdir()
+    with pytest.raises(OSError) as exc:
+        drive(lambda: built.append(1) or CountJob(), out=folder, quiet=True)
+    assert exc.value.filename == str(folder) and built == []
