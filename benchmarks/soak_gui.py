@@ -1,6 +1,9 @@
 """Soak test of the window: fit, reset, change parameters, open other scenes, toggle overlays
 and export in a loop for a given number of minutes, sampling the process's resident memory
-(RSS) every minute, then print the curve and its slope.
+(RSS) every minute, then print the curve and its slope. RSS counts shared-library pages the
+kernel may drop under memory pressure from other processes, so the anonymous part (RssAnon:
+heap, tensors, buffers: where a leak shows) is printed beside it, and so is the longest gap
+between two actions (a stall of the event loop, ours or the machine's).
 
     xvfb-run -a python benchmarks/soak_gui.py --minutes 60      # or with a real DISPLAY
 
@@ -22,6 +25,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("LP_NUM_THREADS", "1")
+
+
+def anon_mb() -> float:
+    """Anonymous resident memory of this process (RssAnon) in MiB; 0 where unknown."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def main() -> int:
@@ -86,7 +101,12 @@ def main() -> int:
         open_folder,
     ]
 
+    last_tick = [time.monotonic(), 0.0]  # time of the last action, longest gap
+
     def act() -> None:
+        now = time.monotonic()
+        last_tick[1] = max(last_tick[1], now - last_tick[0])
+        last_tick[0] = now
         try:
             actions[counts["actions"] % len(actions)]()
         except Exception as exc:  # keep soaking; count it
@@ -95,13 +115,15 @@ def main() -> int:
         counts["actions"] += 1
 
     t0 = time.monotonic()
-    samples: list[tuple[float, float, int, int]] = []
+    samples: list[tuple[float, float, float, int, int]] = []
 
     def sample() -> None:
         m = (time.monotonic() - t0) / 60
-        samples.append((m, rss_mb(), counts["actions"], counts["fits"]))
-        print(f"  {m:5.1f} min  RSS {samples[-1][1]:7.1f} MiB  actions {counts['actions']:5d}"
-              f"  fits {counts['fits']:4d}", flush=True)
+        samples.append((m, rss_mb(), anon_mb(), counts["actions"], counts["fits"]))
+        print(f"  {m:5.1f} min  RSS {samples[-1][1]:7.1f} MiB  anon {samples[-1][2]:7.1f} MiB"
+              f"  actions {counts['actions']:5d}  fits {counts['fits']:4d}"
+              f"  longest gap {last_tick[1]:5.1f} s", flush=True)
+        last_tick[1] = 0.0
         if m >= args.minutes - 0.1:  # timers fire a little early or late
             win.close()
             app.quit()
@@ -119,12 +141,13 @@ def main() -> int:
         import numpy as np
 
         m = np.array([s[0] for s in samples])
-        r = np.array([s[1] for s in samples])
         half = m >= m[-1] / 2
-        slope = np.polyfit(m[half], r[half], 1)[0] if half.sum() >= 2 else float("nan")
-        print(f"RSS: start {r[0]:.1f} MiB, after 1 min {r[1]:.1f}, end {r[-1]:.1f}, "
-              f"max {r.max():.1f}; slope over the second half {slope:+.2f} MiB/min; "
-              f"{counts['actions']} actions, {counts['fits']} fits, {counts['errors']} errors")
+        for k, name in ((1, "RSS"), (2, "anon")):
+            r = np.array([s[k] for s in samples])
+            slope = np.polyfit(m[half], r[half], 1)[0] if half.sum() >= 2 else float("nan")
+            print(f"{name}: start {r[0]:.1f} MiB, after 1 min {r[1]:.1f}, end {r[-1]:.1f}, "
+                  f"max {r.max():.1f}; slope over the second half {slope:+.2f} MiB/min")
+        print(f"{counts['actions']} actions, {counts['fits']} fits, {counts['errors']} errors")
     return 0
 
 

@@ -116,8 +116,7 @@ def test_pause_step_live_change_and_stop(start: Any, qtbot: Any) -> None:
     assert fields[-1][0, 0, 0] == 3.0
     w.run()
     qtbot.waitUntil(lambda: job.iteration > i0 + 5, timeout=3000)
-    frame = None
-    qtbot.waitUntil(lambda: (frame := w.take()) is not None, timeout=3000)
+    qtbot.waitUntil(lambda: w.take() is not None, timeout=3000)  # frames while running
     w.stop()
     qtbot.waitUntil(lambda: w.state == "stopped", timeout=3000)
     i1 = job.iteration
