@@ -123,14 +123,20 @@ def test_bad_exit_after_is_one_line_exit_2(value: str, capsys: Any) -> None:
 
 
 def test_automation_ends_at_once_when_the_scene_cannot_be_fitted(unfittable: Path,
-                                                                  capsys: Any) -> None:
-    from app.gui_main import run_gui
+                                                                  tmp_path: Path) -> None:
+    """(In its own process: a Qt application that ran a fit and exited stays exited.)"""
+    import subprocess
+    import sys
 
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "HOME": str(tmp_path)}
     t0 = time.monotonic()
-    code = run_gui(["--scene", str(unfittable), "--run", "--exit-after", "60"])
-    assert code == 1
-    assert time.monotonic() - t0 < 30  # not after the full wait
-    assert "cannot start" in capsys.readouterr().err
+    r = subprocess.run([sys.executable, "main.py", "--scene", str(unfittable), "--run",
+                        "--exit-after", "120"], cwd=root, env=env, capture_output=True,
+                       text=True, timeout=180)
+    assert r.returncode == 1, r.stderr
+    assert time.monotonic() - t0 < 100  # not after the full wait
+    assert "cannot start" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_the_runtime_folder_is_removed_at_exit(monkeypatch: Any, tmp_path: Path) -> None:
@@ -142,31 +148,37 @@ def test_the_runtime_folder_is_removed_at_exit(monkeypatch: Any, tmp_path: Path)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("drwr-xdg-")] == []
 
 
-def test_ctrl_c_in_the_window_saves_and_closes(monkeypatch: Any, tmp_path: Path,
-                                               capsys: Any) -> None:
+CTRL_C_SCRIPT = """
+import os, signal, sys
+from PyQt5 import QtCore, QtWidgets
+app = QtWidgets.QApplication(["drwr-studio"])
+from app.window import MainWindow
+import main
+
+def interrupt_when_drawn():
+    wins = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+    if wins and wins[0].frames_drawn > 0:
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C in the terminal
+    else:
+        QtCore.QTimer.singleShot(100, interrupt_when_drawn)
+
+QtCore.QTimer.singleShot(100, interrupt_when_drawn)
+sys.exit(main.main(["--demo", "--points", "300"]))
+"""
+
+
+def test_ctrl_c_in_the_window_saves_and_closes(tmp_path: Path) -> None:
     """SIGINT once the fit shows: the cloud goes to the autosave file, exit 130, no
-    traceback (it used to print one and be swallowed)."""
-    import signal
+    traceback (it used to print one and be swallowed). In its own process: the Ctrl-C ends
+    that process's Qt application."""
+    import subprocess
+    import sys
 
-    from PyQt5 import QtCore, QtWidgets
-
-    from app.gui_main import run_gui
-    from app.window import MainWindow
-
-    monkeypatch.setenv("HOME", str(tmp_path))
-
-    def interrupt_when_drawn() -> None:
-        wins = [w for w in QtWidgets.QApplication.topLevelWidgets()
-                if isinstance(w, MainWindow) and w.isVisible()]
-        if wins and wins[0].frames_drawn > 0:
-            os.kill(os.getpid(), signal.SIGINT)
-        else:
-            QtCore.QTimer.singleShot(100, interrupt_when_drawn)
-
-    QtCore.QTimer.singleShot(100, interrupt_when_drawn)
-    assert run_gui(["--demo", "--points", "300"]) == 130
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "interrupted" in err, err
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(root)}
+    r = subprocess.run([sys.executable, "-c", CTRL_C_SCRIPT], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 130, r.stderr
+    assert "Traceback" not in r.stderr and "interrupted" in r.stderr, r.stderr
     saved = tmp_path / ".cache" / "drwr-studio" / "autosave.ply"
-    assert str(saved) in err and saved.stat().st_size > 1000
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert str(saved) in r.stderr and saved.stat().st_size > 1000

@@ -74,15 +74,59 @@ class FakeJob:
         return Path(path)
 
 
+def _recorder() -> Any:
+    """A QObject in the test's thread whose slots record the worker's signals (queued
+    connections to a QObject, not PyQt's proxies for plain callables)."""
+    from PyQt5.QtCore import QObject, pyqtSlot
+
+    class Rec(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.errors: list[str] = []
+            self.failed: list[str] = []
+            self.fields: list[Any] = []
+            self.ready: list[Any] = []
+
+        @pyqtSlot(str)
+        def on_error(self, msg: str) -> None:
+            self.errors.append(msg)
+
+        @pyqtSlot(str)
+        def on_failed(self, msg: str) -> None:
+            self.failed.append(msg)
+
+        @pyqtSlot(object)
+        def on_fields(self, f: Any) -> None:
+            self.fields.append(f)
+
+        @pyqtSlot(object)
+        def on_ready(self, names: Any) -> None:
+            self.ready.append(names)
+
+    return Rec()
+
+
 @pytest.fixture
 def start(qtbot: Any):
-    """start(job, **kw) -> worker (thread stopped after the test)."""
-    from app.worker import start_worker
+    """start(job, **kw) -> worker whose signals are recorded (``w.rec``) from before its
+    thread starts (a fast job emits before a test could begin to listen)."""
+    from PyQt5.QtCore import QThread
+
+    from app.worker import JobWorker
 
     made: list[Any] = []
 
     def go(job: Any = None, factory: Any = None, **kw: Any) -> Any:
-        w, th = start_worker(factory or (lambda: job), run=kw.pop("run", True), **kw)
+        w = JobWorker(factory or (lambda: job), run=kw.pop("run", True), **kw)
+        th = QThread()
+        w.moveToThread(th)
+        th.started.connect(w.loop)
+        w.rec = _recorder()
+        w.errored.connect(w.rec.on_error)
+        w.start_failed.connect(w.rec.on_failed)
+        w.fields_ready.connect(w.rec.on_fields)
+        w.ready.connect(w.rec.on_ready)
+        th.start()
         made.append((w, th))
         return w
 
@@ -94,9 +138,8 @@ def start(qtbot: Any):
 
 def test_pause_step_live_change_and_stop(start: Any, qtbot: Any) -> None:
     job = FakeJob()
-    fields: list[np.ndarray] = []
     w = start(job, autosave_s=0)
-    w.fields_ready.connect(fields.append)
+    fields = w.rec.fields
     qtbot.waitUntil(lambda: job.iteration > 5, timeout=5000)
     assert job.thread != threading.current_thread().name  # steps run in the worker's thread
     w.pause()
@@ -128,10 +171,9 @@ def test_pause_step_live_change_and_stop(start: Any, qtbot: Any) -> None:
 
 def test_frames_carry_the_jobs_loss_names(start: Any, qtbot: Any) -> None:
     job = FakeJob()
-    names: list[Any] = []
     w = start(job, run=False, autosave_s=0)
-    w.ready.connect(names.append)
     qtbot.waitUntil(lambda: w.state == "paused", timeout=5000)
+    assert w.rec.ready == [("total", "fit", "prior")]
     for _ in range(3):
         w.step_once()
     qtbot.waitUntil(lambda: job.iteration == 3, timeout=3000)
@@ -169,9 +211,8 @@ def test_lowering_the_length_live_finishes(start: Any, qtbot: Any) -> None:
 def test_an_error_in_a_step_stops_and_keeps_the_last_snapshot(start: Any, qtbot: Any) -> None:
     job = FakeJob(fail_at=30)
     w = start(job, autosave_s=0)
-    with qtbot.waitSignal(w.errored, timeout=5000) as sig:
-        pass
-    assert "boom" in sig.args[0] and "step 30" in sig.args[0]
+    qtbot.waitUntil(lambda: len(w.rec.errors) > 0, timeout=5000)
+    assert "boom" in w.rec.errors[0] and "step 30" in w.rec.errors[0]
     qtbot.waitUntil(lambda: w.state == "stopped", timeout=3000)
     assert w.last_snapshot() is not None and job.iteration == 30
 
@@ -179,23 +220,20 @@ def test_an_error_in_a_step_stops_and_keeps_the_last_snapshot(start: Any, qtbot:
 def test_divergence_is_reported_once_and_stops(start: Any, qtbot: Any) -> None:
     job = FakeJob(diverge_at=7)
     w = start(job, autosave_s=0)
-    with qtbot.waitSignal(w.errored, timeout=5000) as sig:
-        pass
-    assert "diverged at iteration 7" in sig.args[0] and "last good" in sig.args[0]
-    qtbot.waitUntil(lambda: w.state == "stopped", timeout=3000)
+    qtbot.waitUntil(lambda: w.state == "stopped", timeout=5000)
+    qtbot.wait(100)
+    assert len(w.rec.errors) == 1
+    assert "diverged at iteration 7" in w.rec.errors[0] and "last good" in w.rec.errors[0]
 
 
 def test_a_job_that_cannot_be_built_says_so(start: Any, qtbot: Any) -> None:
     def factory() -> Any:
         raise ValueError("the cameras are behind the object")
 
-    from app.worker import start_worker
-
-    w, th = start_worker(factory, run=True)
-    with qtbot.waitSignal(w.start_failed, timeout=5000) as sig:
-        pass
-    assert "cannot start" in sig.args[0] and "behind" in sig.args[0]
-    assert th.wait(5000)  # the thread ends by itself
+    w = start(factory=factory)
+    qtbot.waitUntil(lambda: len(w.rec.failed) == 1, timeout=5000)
+    assert "cannot start" in w.rec.failed[0] and "behind" in w.rec.failed[0]
+    qtbot.waitUntil(lambda: w.state == "stopped", timeout=3000)  # the loop ended by itself
 
 
 def test_autosave_goes_through_job_save(start: Any, qtbot: Any, tmp_path: Path) -> None:
