@@ -5,7 +5,6 @@ automation flags, a scene that cannot be fitted, the runtime folder."""
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -139,12 +138,17 @@ def test_automation_ends_at_once_when_the_scene_cannot_be_fitted(unfittable: Pat
     assert "cannot start" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_the_runtime_folder_is_removed_at_exit(monkeypatch: Any, tmp_path: Path) -> None:
-    from app.gui_main import run_gui
+def test_the_runtime_folder_is_removed_at_exit(tmp_path: Path) -> None:
+    """(In its own process, like every test here that runs and ends a Qt application.)"""
+    import subprocess
+    import sys
 
-    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    assert run_gui(["--exit-after", "0"]) == 0
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    env.pop("XDG_RUNTIME_DIR", None)
+    r = subprocess.run([sys.executable, "main.py", "--exit-after", "0"], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("drwr-xdg-")] == []
 
 
