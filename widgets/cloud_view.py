@@ -37,7 +37,6 @@ class CloudView(QtWidgets.QWidget):
     """3D view of a point cloud with colour modes, point size, overlays and camera presets."""
 
     layer_requested = QtCore.pyqtSignal(str)
-    detach_requested = QtCore.pyqtSignal()
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -310,11 +309,7 @@ class CloudView(QtWidgets.QWidget):
             self._recolor()
             bg.camera_position = self.plotter.camera_position
         bg.app_window.signal_close.connect(self._on_detached_closed)
-        self.detach_requested.emit()
         self.refresh()
-
-    def detached_plotter(self) -> object:
-        return self._detached
 
     def _on_detached_closed(self) -> None:
         self._detached = None

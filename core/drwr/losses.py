@@ -35,13 +35,7 @@ from core.geometry.cameras import project
 from core.drwr.repulsion import repulsion
 from core.drwr.silhouette import SilhouetteMaps, outside_distance, sample_maps
 
-__all__ = ["silhouette_loss", "drwr_terms"]
-
-
-def silhouette_loss(sd: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
-    """l1 = D (1 - vG(uv)): pixels outside the silhouette. sd (I,H,W) signed distance
-    (core.drwr.silhouette.signed_distance), uv (I,J,2) -> (I,J) >= 0."""
-    return outside_distance(sd, uv)
+__all__ = ["drwr_terms"]
 
 
 def drwr_terms(
@@ -70,7 +64,7 @@ def drwr_terms(
         K, R, t = K[views], R[views], t[views]
         sd, mask, bias = sd[views], mask[views], bias[views]
     uv, depth = project(points, K, R, t)
-    sil = silhouette_loss(sd, uv)
+    sil = outside_distance(sd, uv)  # l1 = D (1 - vG): pixels outside, (I, J)
     with torch.no_grad():
         # w: 1 from the outermost foreground pixel centres inwards, falling linearly to 0 at
         # the silhouette's pixel edge (sd = 0), 0 beyond: no repulsion pushes a point out of

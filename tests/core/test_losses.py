@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from core.geometry.cameras import project
-from core.drwr.losses import drwr_terms, silhouette_loss
+from core.drwr.losses import drwr_terms
 from core.drwr.repulsion import choose_method, repulsion_naive
-from core.drwr.silhouette import SilhouetteMaps, sample_maps, signed_distance
+from core.drwr.silhouette import SilhouetteMaps, outside_distance, sample_maps, signed_distance
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +45,10 @@ def test_silhouette_loss_gradcheck():
     uv = torch.stack([u, v], -1).reshape(2, 14, 2)
     # stay away from the relu kink (loss exactly 0 on one side)
     with torch.no_grad():
-        d = silhouette_loss(sd, uv)
+        d = outside_distance(sd, uv)
     assert (d == 0).any() and (d > 0.1).any(), "need points inside and outside"
     uv = uv.requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda x: silhouette_loss(sd, x), (uv,), eps=1e-6, atol=1e-6)
+    assert torch.autograd.gradcheck(lambda x: outside_distance(sd, x), (uv,), eps=1e-6, atol=1e-6)
 
 
 def test_silhouette_loss_is_pixels_outside():
@@ -56,7 +56,7 @@ def test_silhouette_loss_is_pixels_outside():
     m[0, 4:12, 4:12] = True
     sd = torch.from_numpy(signed_distance(m))
     uv = torch.tensor([[[8.0, 8.0], [11.5, 8.0], [14.0, 8.0]]])
-    l1 = silhouette_loss(sd, uv)[0]
+    l1 = outside_distance(sd, uv)[0]
     assert l1[0] == 0  # inside
     assert l1[1].item() == pytest.approx(0.0, abs=1e-5)  # on the pixel edge
     # 2.5 px from the pixel edge; sd counts to the nearest foreground pixel centre (3 px)
@@ -102,7 +102,7 @@ def _dense_total(pts, K, R, t, maps, views, sigma, lam, beta):
     if views is not None:
         K, R, t, sd, mask, bias = K[views], R[views], t[views], sd[views], mask[views], bias[views]
     uv, depth = project(pts, K, R, t)
-    sil = silhouette_loss(sd, uv)
+    sil = outside_distance(sd, uv)
     # w: 1 inside, a ramp to 0 over the last half pixel before the pixel edge, 0 outside
     ramp = (2.0 * sample_maps(sd, uv, zero_outside=False)).clamp(0.0, 1.0)
     w = (ramp * (sample_maps(mask, uv) > 0) * (depth > 0)).detach()
