@@ -35,18 +35,23 @@ def project(
     """Project points into every view.
 
     Args:
-        points: (J, 3) world points.
+        points: (J, 3) world points seen by every view, or (I, J, 3): one row of points per
+            view (a batch of objects, each in its own views).
         K: (I, 3, 3) intrinsics.  R: (I, 3, 3) rotations.  t: (I, 3) translations.
 
     Returns:
         uv: (I, J, 2) pixel coordinates (u = column, v = row; pixel (0,0) centre at 0,0).
         depth: (I, J) camera-space z.
     """
-    if points.ndim != 2 or points.shape[-1] != 3:
-        raise ValueError(f"points must be (J, 3), got {tuple(points.shape)}")
+    if points.ndim not in (2, 3) or points.shape[-1] != 3:
+        raise ValueError(f"points must be (J, 3) or (I, J, 3), got {tuple(points.shape)}")
     if K.shape[-2:] != (3, 3) or R.shape[-2:] != (3, 3) or t.shape[-1] != 3:
         raise ValueError("K and R must be (I, 3, 3) and t (I, 3)")
-    cam = torch.einsum("iab,jb->ija", R, points) + t[:, None, :]  # (I, J, 3)
+    if points.ndim == 3 and points.shape[0] != R.shape[0]:
+        raise ValueError(f"per-view points (I, J, 3) need I = {R.shape[0]} rows, got "
+                         f"{points.shape[0]}")
+    eq = "iab,jb->ija" if points.ndim == 2 else "iab,ijb->ija"
+    cam = torch.einsum(eq, R, points) + t[:, None, :]  # (I, J, 3)
     z = cam[..., 2]
     zs = torch.where(z.abs() < 1e-8, torch.full_like(z, 1e-8), z)
     x = cam[..., 0] / zs

@@ -13,18 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.geometry.rasterize import project_vertices
+from core.geometry.rasterize import covered_pixels, project_vertices
 
 __all__ = ["rasterize_depth", "shade_mesh", "face_normals", "DEFAULT_LIGHT"]
 
-_CHUNK = 1 << 20  # (triangle x pixel) cells evaluated per batch
-_MIN_AREA = 1e-12
 #: light direction in camera coordinates (towards the light): up-left, from the camera side
 DEFAULT_LIGHT = (-0.45, -0.6, -0.66)
-
-
-def _pow2(n: np.ndarray) -> np.ndarray:
-    return (1 << np.ceil(np.log2(np.maximum(n, 1))).astype(np.int64)).astype(np.int64)
 
 
 def rasterize_depth(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, R: np.ndarray,
@@ -48,52 +42,14 @@ def rasterize_depth(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, R: n
     if f.size == 0:
         return face.reshape(n_views, H, W), depth.reshape(n_views, H, W)
     nf = len(f)
-    tri = uv[:, f].reshape(-1, 3, 2)  # (I*F, 3, 2)
     iz = (1.0 / z)[:, f].reshape(-1, 3)  # (I*F, 3) inverse depths of the corners
-    view = np.repeat(np.arange(n_views), nf)
-    lo, hi = tri.min(1), tri.max(1)
-    c0 = np.clip(np.ceil(lo[:, 0]), 0, W).astype(np.int64)
-    c1 = np.clip(np.floor(hi[:, 0]), -1, W - 1).astype(np.int64)
-    r0 = np.clip(np.ceil(lo[:, 1]), 0, H).astype(np.int64)
-    r1 = np.clip(np.floor(hi[:, 1]), -1, H - 1).astype(np.int64)
-    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    area2 = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    idx = np.nonzero((c1 >= c0) & (r1 >= r0) & (np.abs(area2) > _MIN_AREA))[0]
-    if len(idx) == 0:
-        return face.reshape(n_views, H, W), depth.reshape(n_views, H, W)
-    gw, gh = _pow2(c1[idx] - c0[idx] + 1), _pow2(r1[idx] - r0[idx] + 1)
-    key = gw * (4 * max(H, W)) + gh
-    order = np.argsort(key, kind="stable")
-    idx, key, gw, gh = idx[order], key[order], gw[order], gh[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    ends = np.r_[starts[1:], len(idx)]
     pix_l, dep_l, tri_l = [], [], []
-    for s, e in zip(starts, ends):
-        w_, h_ = int(gw[s]), int(gh[s])
-        step = max(1, _CHUNK // (w_ * h_))
-        dc = np.arange(w_)[None, None, :]
-        dr = np.arange(h_)[None, :, None]
-        for q in range(s, e, step):
-            ti = idx[q: min(q + step, e)]
-            cols = c0[ti, None, None] + dc
-            rows = r0[ti, None, None] + dr
-            inside = (cols <= c1[ti, None, None]) & (rows <= r1[ti, None, None])
-            px, py = cols.astype(np.float64), rows.astype(np.float64)
-            sg = np.sign(area2[ti])[:, None, None]
-            lam = []  # edge function opposite each corner = its barycentric weight * area2
-            for p0, p1 in ((b, c), (c, a), (a, b)):
-                ax, ay = p0[ti, 0, None, None], p0[ti, 1, None, None]
-                ex, ey = p1[ti, 0, None, None] - ax, p1[ti, 1, None, None] - ay
-                ef = ex * (py - ay) - ey * (px - ax)
-                inside &= sg * ef >= 0
-                lam.append(ef)
-            n_i, r_i, c_i = np.nonzero(inside)
-            tt = ti[n_i]
-            w0, w1, w2 = (x[n_i, r_i, c_i] / area2[tt] for x in lam)
-            inv = w0 * iz[tt, 0] + w1 * iz[tt, 1] + w2 * iz[tt, 2]
-            pix_l.append(view[tt] * (H * W) + (r0[tt] + r_i) * W + (c0[tt] + c_i))
-            dep_l.append(1.0 / inv)
-            tri_l.append(tt % nf)
+    for tt, pix, bary in covered_pixels(uv, f, H, W):
+        pix_l.append(pix)
+        dep_l.append(1.0 / (bary * iz[tt]).sum(1))  # 1/z is linear in the image
+        tri_l.append(tt % nf)
+    if not pix_l:
+        return face.reshape(n_views, H, W), depth.reshape(n_views, H, W)
     pix, dep, fid = np.concatenate(pix_l), np.concatenate(dep_l), np.concatenate(tri_l)
     order = np.lexsort((fid, dep, pix))  # by pixel, then depth, then face index
     pix, dep, fid = pix[order], dep[order], fid[order]

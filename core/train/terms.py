@@ -14,6 +14,7 @@ import torch
 
 from core.drwr.repulsion import repulsion
 from core.drwr.silhouette import outside_distance, sample_maps
+from core.geometry.cameras import project
 
 __all__ = ["batched_terms", "coverage_distance", "project_rows"]
 
@@ -36,15 +37,8 @@ def coverage_distance(fg: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
 def project_rows(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Project per-row points: points (I, J, 3), K, R (I, 3, 3), t (I, 3) ->
-    uv (I, J, 2) pixels, depth (I, J) (the formula of core.geometry.cameras.project)."""
-    cam = torch.einsum("iab,ijb->ija", R, points) + t[:, None, :]
-    z = cam[..., 2]
-    zs = torch.where(z.abs() < 1e-8, torch.full_like(z, 1e-8), z)
-    x = cam[..., 0] / zs
-    y = cam[..., 1] / zs
-    u = K[:, 0, 0, None] * x + K[:, 0, 1, None] * y + K[:, 0, 2, None]
-    v = K[:, 1, 1, None] * y + K[:, 1, 2, None]
-    return torch.stack([u, v], dim=-1), z
+    uv (I, J, 2) pixels, depth (I, J) (core.geometry.cameras.project, one row per view)."""
+    return project(points, K, R, t)
 
 
 def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor,

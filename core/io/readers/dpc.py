@@ -52,7 +52,8 @@ def is_dpc(path: Path) -> bool:
     return any(path.glob("render_*.png")) and any(path.glob("camera_*.mat"))
 
 
-def _loadmat(path: Path) -> dict:
+def read_mat(path: Path) -> dict:
+    """A MATLAB .mat file as a dict; SceneError naming the file when missing or unreadable."""
     if not path.is_file():
         raise SceneError(f"{path}: camera file is missing")
     try:
@@ -66,7 +67,7 @@ def _ground_truth(folder: Path) -> tuple[np.ndarray | None, str | None]:
     for p in sorted(folder.glob("*.mat")):
         if p.name.lower().startswith("camera_"):
             continue
-        data = _loadmat(p)
+        data = read_mat(p)
         if "points" not in data:
             continue
         pts = np.asarray(data["points"], np.float64)
@@ -74,6 +75,27 @@ def _ground_truth(folder: Path) -> tuple[np.ndarray | None, str | None]:
             raise SceneError(f"{p}: 'points' must be a finite (N, 3) array, got {pts.shape}")
         return pts, p.name
     return None, None
+
+
+def render_view(folder: Path, num: int, img_path: Path) -> View:
+    """One DPC render: ``render_<num>.png`` (mask = alpha) with ``camera_<num>.mat``."""
+    cam_path = folder / f"camera_{num}.mat"
+    data = read_mat(cam_path)
+    if "extrinsic" not in data:
+        raise SceneError(f"{cam_path}: no 'extrinsic' matrix")
+    E = np.asarray(data["extrinsic"], np.float64)
+    if E.shape not in ((3, 4), (4, 4)) or not np.all(np.isfinite(E)):
+        raise SceneError(f"{cam_path}: 'extrinsic' must be a finite 4x4 or 3x4 matrix, got "
+                         f"{E.shape}")
+    R = check_rotation(E[:3, :3], str(cam_path)) @ RENDER_TO_DPC
+    rgb, alpha = read_rgb_alpha(img_path)
+    if alpha is None:
+        raise SceneError(f"{img_path}: image has no alpha channel (the mask of a DPC render "
+                         "is its alpha)")
+    H, W = alpha.shape
+    f = FOCAL * W
+    K = np.array([[f, 0.0, (W - 1) / 2], [0.0, f, (H - 1) / 2], [0.0, 0.0, 1.0]])
+    return View(K, R, E[:3, 3].copy(), alpha > 127, rgb, str(cam_path), str(img_path))
 
 
 def load_dpc(path: str | Path, res: int | None = None, views: Sequence[int] | None = None,
@@ -85,24 +107,7 @@ def load_dpc(path: str | Path, res: int | None = None, views: Sequence[int] | No
     out = []
     for k in select(len(renders), views, max_views, str(folder)):
         num, img_path = renders[k]
-        cam_path = folder / f"camera_{num}.mat"
-        data = _loadmat(cam_path)
-        if "extrinsic" not in data:
-            raise SceneError(f"{cam_path}: no 'extrinsic' matrix")
-        E = np.asarray(data["extrinsic"], np.float64)
-        if E.shape not in ((3, 4), (4, 4)) or not np.all(np.isfinite(E)):
-            raise SceneError(f"{cam_path}: 'extrinsic' must be a finite 4x4 or 3x4 matrix, got "
-                             f"{E.shape}")
-        R = check_rotation(E[:3, :3], str(cam_path)) @ RENDER_TO_DPC
-        rgb, alpha = read_rgb_alpha(img_path)
-        if alpha is None:
-            raise SceneError(f"{img_path}: image has no alpha channel (the mask of a DPC render "
-                             "is its alpha)")
-        H, W = alpha.shape
-        f = FOCAL * W
-        K = np.array([[f, 0.0, (W - 1) / 2], [0.0, f, (H - 1) / 2], [0.0, 0.0, 1.0]])
-        add_view(out, View(K, R, E[:3, 3].copy(), alpha > 127, rgb, str(cam_path),
-                           str(img_path)), res)
+        add_view(out, render_view(folder, num, img_path), res)
     gt, gt_name = _ground_truth(folder)
     extra = {"source": str(folder), "format": "dpc"}
     if gt_name:

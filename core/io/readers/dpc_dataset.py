@@ -32,9 +32,9 @@ import numpy as np
 import scipy.io
 
 from core.io.dataset import DrwrDataset, check_sizes
-from core.io.scene import Scene, SceneError, check_rotation
-from .common import View, add_view, read_rgb_alpha
-from .dpc import FOCAL, RENDER_TO_DPC, is_dpc
+from core.io.scene import Scene, SceneError
+from .common import View, add_view
+from .dpc import is_dpc, read_mat, render_view
 
 __all__ = ["is_dpc_dataset", "read_dpc_dataset", "load_dpc_object", "SYNSETS"]
 
@@ -77,15 +77,6 @@ def _hash_split(obj_id: str) -> str:
     return "train" if h < 0.7 else "val" if h < 0.8 else "test"
 
 
-def _loadmat(path: Path) -> dict:
-    if not path.is_file():
-        raise SceneError(f"{path}: camera file is missing")
-    try:
-        return scipy.io.loadmat(str(path))
-    except Exception as exc:  # scipy raises several kinds for bad files
-        raise SceneError(f"{path}: cannot read .mat ({exc.__class__.__name__})") from None
-
-
 def _gt_file(root: Path, synset: str, folder: Path) -> Path | None:
     for kind in ("downsampled", "dense"):
         p = root / "gt" / kind / synset / f"{folder.name}.mat"
@@ -119,26 +110,11 @@ def load_dpc_object(folder: Path, gt_file: Path | None = None, res: int | None =
     views: list[View] = []
     renders.sort()
     for num, img_path in renders:
-        cam_path = folder / f"camera_{num}.mat"
-        data = _loadmat(cam_path)
-        if "extrinsic" not in data:
-            raise SceneError(f"{cam_path}: no 'extrinsic' matrix")
-        E = np.asarray(data["extrinsic"], np.float64)
-        if E.shape not in ((3, 4), (4, 4)) or not np.all(np.isfinite(E)):
-            raise SceneError(f"{cam_path}: 'extrinsic' must be a finite 4x4 or 3x4 matrix, got "
-                             f"{E.shape}")
-        R = check_rotation(E[:3, :3], str(cam_path)) @ RENDER_TO_DPC
-        rgb, alpha = read_rgb_alpha(img_path)
-        if alpha is None:
-            raise SceneError(f"{img_path}: image has no alpha channel (the mask of a DPC render "
-                             "is its alpha)")
-        H, W = alpha.shape
-        K = np.array([[FOCAL * W, 0.0, (W - 1) / 2], [0.0, FOCAL * W, (H - 1) / 2], [0, 0, 1.0]])
-        add_view(views, View(K, R, E[:3, 3].copy(), alpha > 127, rgb, str(cam_path),
-                             str(img_path)), res or max(H, W))
+        view = render_view(folder, num, img_path)
+        add_view(views, view, res or max(view.mask.shape))
     gt = None
     if gt_file is not None:
-        pts = np.asarray(_loadmat(gt_file).get("points", np.zeros(0)), np.float64)
+        pts = np.asarray(read_mat(gt_file).get("points", np.zeros(0)), np.float64)
         if pts.ndim != 2 or pts.shape[1] != 3 or not len(pts) or not np.all(np.isfinite(pts)):
             raise SceneError(f"{gt_file}: 'points' must be a finite (N, 3) array, got "
                              f"{pts.shape}")
