@@ -25,7 +25,8 @@ __all__ = [
     "LAYOUTS",
 ]
 
-LAYOUTS = ("fibonacci", "ring", "random")
+LAYOUTS = ("fibonacci", "ring", "random", "upper")
+UPPER_MIN_ELEVATION = 10.0  # degrees: the lowest camera of the "upper" layout
 MAX_RADIUS = 1e6  # farthest camera distance make_cameras places (float precision)
 
 
@@ -119,7 +120,9 @@ def view_directions(n: int, layout: str = "fibonacci", seed: int = 0) -> np.ndar
     """Unit directions from the object to the cameras, (n, 3).
 
     fibonacci: evenly over the sphere; ring: around the equator at 20 degrees elevation,
-    alternating +-; random: uniform on the sphere (seeded).
+    alternating +-; random: uniform on the sphere (seeded); upper: uniform on the upper
+    hemisphere above ``UPPER_MIN_ELEVATION`` degrees (seeded; cameras only from above, as when
+    an object stands on a table).
     """
     if n < 1:
         raise ValueError("need at least one view")
@@ -135,6 +138,12 @@ def view_directions(n: int, layout: str = "fibonacci", seed: int = 0) -> np.ndar
         d = np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], 1)
     elif layout == "random":
         d = np.random.default_rng(seed).normal(size=(n, 3))
+    elif layout == "upper":
+        rng = np.random.default_rng(seed)
+        z = rng.uniform(math.sin(math.radians(UPPER_MIN_ELEVATION)), 1.0, n)  # area-uniform
+        az = rng.uniform(0, 2 * math.pi, n)
+        r = np.sqrt(1 - z * z)
+        d = np.stack([r * np.cos(az), r * np.sin(az), z], 1)
     else:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     return d / np.linalg.norm(d, axis=1, keepdims=True)

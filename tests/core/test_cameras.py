@@ -187,6 +187,18 @@ def test_random_layout_is_seeded():
     assert not np.allclose(a, c)
 
 
+def test_upper_layout_only_from_above_and_seeded():
+    from core.geometry.cameras import UPPER_MIN_ELEVATION
+
+    d = view_directions(400, "upper", seed=3)
+    el = np.degrees(np.arcsin(d[:, 2]))
+    assert el.min() >= UPPER_MIN_ELEVATION - 1e-9 and el.max() <= 90
+    assert np.median(d[:, 2]) == pytest.approx((1 + math.sin(math.radians(10))) / 2, abs=0.06)
+    assert abs(d[:, 0].mean()) < 0.1 and abs(d[:, 1].mean()) < 0.1  # all azimuths
+    assert np.array_equal(d, view_directions(400, "upper", seed=3))
+    assert not np.allclose(d, view_directions(400, "upper", seed=4))
+
+
 def test_view_directions_errors():
     with pytest.raises(ValueError, match="layout"):
         view_directions(4, "spiral")
