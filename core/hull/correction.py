@@ -35,7 +35,8 @@ from core.geometry.cameras import camera_centers, project_np
 from core.hull.visual_hull import MAP_PAD, HullVolume
 from core.io.scene import Scene
 
-__all__ = ["PROFILE_PX", "DEPTHS_PX", "N_FEATURES", "WEIGHTS", "margin_at", "hull_normals",
+__all__ = ["PROFILE_PX", "DEPTHS_PX", "N_FEATURES", "WEIGHTS", "QUANTILES", "OOD_MARGIN",
+           "margin_at", "hull_normals",
            "view_distances", "point_features", "depth_targets", "DepthModel", "load_model",
            "correct_points"]
 
@@ -158,50 +159,89 @@ def depth_targets(points: np.ndarray, normals: np.ndarray, px: np.ndarray, gt_tr
     return DEPTHS_PX[first], best
 
 
-class DepthModel(torch.nn.Module):
-    """MLP features (N, N_FEATURES) -> inward depth (N,) pixels, with input standardisation."""
+#: Quantiles the model's outputs are trained for: the median depth and a cautious lower one.
+QUANTILES = (0.5, 0.25)
+#: A feature further than this fraction of its training range outside that range makes the
+#: point *unfamiliar*: it keeps the hull surface (depth 0).
+OOD_MARGIN = 0.25
 
-    def __init__(self, hidden: int = 64) -> None:
+
+class DepthModel(torch.nn.Module):
+    """MLP features (N, N_FEATURES) -> inward depths (N, outputs) pixels, one per quantile in
+    QUANTILES (a single output for weights from before the quantile head), with input
+    standardisation (mu, sd) and the training features' range (lo, hi: 0.1 / 99.9 %)."""
+
+    def __init__(self, hidden: int = 64, outputs: int = 1) -> None:
         super().__init__()
-        self.hidden = hidden
+        self.hidden, self.outputs = hidden, outputs
         self.register_buffer("mu", torch.zeros(N_FEATURES))
         self.register_buffer("sd", torch.ones(N_FEATURES))
+        self.register_buffer("lo", torch.full((N_FEATURES,), -torch.inf))
+        self.register_buffer("hi", torch.full((N_FEATURES,), torch.inf))
         self.net = torch.nn.Sequential(
             torch.nn.Linear(N_FEATURES, hidden), torch.nn.SiLU(),
-            torch.nn.Linear(hidden, hidden), torch.nn.SiLU(), torch.nn.Linear(hidden, 1))
+            torch.nn.Linear(hidden, hidden), torch.nn.SiLU(), torch.nn.Linear(hidden, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mu) / self.sd).squeeze(-1)
+        """(N, N_FEATURES) -> (N, outputs) depths in pixels (no clipping)."""
+        return self.net((x - self.mu) / self.sd)
+
+    def depth(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Depth to move (N,) pixels and whether the prior is sure (N,) bool.
+
+        Features are clipped to the training range first; a point with a feature more than
+        OOD_MARGIN of the range outside it is unsure. An inward move takes the cautious
+        (lower-quantile) output, never more than the median, never below 0; an outward move
+        (median < 0) the median. Unsure points and NaNs get 0: they stay on the hull surface.
+        """
+        span = torch.nan_to_num(self.hi - self.lo, posinf=0.0)
+        far = ((x < self.lo - OOD_MARGIN * span) | (x > self.hi + OOD_MARGIN * span)).any(1)
+        out = self(torch.maximum(torch.minimum(x, self.hi), self.lo))
+        med = out[:, 0]
+        d = med
+        if self.outputs > 1:
+            d = torch.where(med > 0, torch.minimum(med, out[:, 1].clamp(min=0.0)), med)
+        sure = ~far & torch.isfinite(d)
+        return torch.where(sure, d, torch.zeros_like(d)), sure
 
     def save(self, path: str | Path) -> None:
         """Write the weights as a plain .npz (no pickle)."""
         arrays = {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
-        np.savez(path, hidden=np.array(self.hidden), **arrays)
+        np.savez(path, hidden=np.array(self.hidden), outputs=np.array(self.outputs), **arrays)
 
 
-@lru_cache(maxsize=4)
-def load_model(path: str | Path = WEIGHTS) -> DepthModel:
-    """The trained DepthModel from an .npz written by :meth:`DepthModel.save`.
+def load_model(path: str | Path | None = None) -> DepthModel:
+    """The trained DepthModel from an .npz written by :meth:`DepthModel.save` (default: the
+    module's ``WEIGHTS``, read at call time); cached per path.
 
     Raises FileNotFoundError naming the file when it is missing.
     """
-    path = Path(path)
+    return _load_model(Path(WEIGHTS if path is None else path))
+
+
+@lru_cache(maxsize=4)
+def _load_model(path: Path) -> DepthModel:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: surface-correction weights not found; run "
                                 "scripts/train_surface_correction.py or use "
                                 "--surface-correction off")
     with np.load(path) as z:
-        model = DepthModel(int(z["hidden"]))
-        model.load_state_dict({k: torch.tensor(z[k]) for k in model.state_dict()})
+        outputs = int(z["outputs"]) if "outputs" in z else 1
+        model = DepthModel(int(z["hidden"]), outputs)
+        state = model.state_dict()
+        state.update({k: torch.tensor(z[k]).reshape(state[k].shape) for k in state if k in z})
+        model.load_state_dict(state)
     return model.eval()
 
 
 @dataclass
 class Corrected:
-    """points (N, 3) moved; depth (N,) pixels moved inward (negative: outward)."""
+    """points (N, 3) moved; depth (N,) pixels moved inward (negative: outward); sure (N,) bool:
+    False where the prior did not know the point's features and left it on the hull."""
 
     points: np.ndarray
     depth: np.ndarray
+    sure: np.ndarray
 
 
 def correct_points(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.ndarray,
@@ -209,18 +249,19 @@ def correct_points(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.nd
     """Move hull-surface samples (N, 3) along their normals by the model's depth.
 
     ``hv``/``maps``/``level`` as in :func:`point_features`; ``model`` defaults to the bundled
-    weights. Depths are clipped to [-1, 40] pixels.
+    weights. Depths come from :meth:`DepthModel.depth` (cautious inward, 0 where unsure),
+    clipped to [-1, 40] pixels and shortened where they would leave the hull.
     """
     if len(points) == 0:
-        return Corrected(np.zeros((0, 3)), np.zeros(0))
+        return Corrected(np.zeros((0, 3)), np.zeros(0), np.zeros(0, bool))
     model = load_model() if model is None else model
     X, n, px = point_features(scene, hv, maps, points, level)
     with torch.no_grad():
-        d = model(torch.from_numpy(X)).double().numpy()
-    d = np.clip(np.nan_to_num(d, nan=0.0), -1.0, _MAX_DEPTH)
+        d, sure = model.depth(torch.from_numpy(X))
+    d = np.clip(np.nan_to_num(d.double().numpy(), nan=0.0), -1.0, _MAX_DEPTH)
     P = np.asarray(points, np.float64)
     d = _stay_inside(hv, P, n, px, d)
-    return Corrected(P - (d * px)[:, None] * n, d)
+    return Corrected(P - (d * px)[:, None] * n, d, sure.numpy())
 
 
 def _stay_inside(hv: HullVolume, P: np.ndarray, n: np.ndarray, px: np.ndarray,

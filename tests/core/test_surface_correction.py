@@ -145,19 +145,22 @@ def test_correct_points_moves_along_normals(sphere_scene, sphere_hull):
     assert len(correct_points(sphere_scene, sphere_hull, sd, P[:0], 0.5).points) == 0
 
 
-def test_training_uses_demo_shapes_only_and_learns(tmp_path):
+def test_training_samples_and_learns(tmp_path):
     sys.path.insert(0, str(ROOT / "scripts"))
     import train_surface_correction as tsc
 
     assert not set(SHAPES) & set(HELDOUT_SHAPES)
-    X, y, ids = tsc.scene_samples(0, 2, seed=5, per_scene=1500)
+    X, y, ids = tsc.scene_samples([0, 3], seed=5, assemblies=0.5, per_scene=1500)
     assert X.shape == (3000, N_FEATURES) and y.shape == ids.shape == (3000,)
+    assert set(ids) == {0, 3}
     assert np.isfinite(X).all() and np.isfinite(y).all()
-    model = tsc.train(X, y, np.zeros_like(ids), epochs=20, seed=0, threads=1, batch=256)
+    model = tsc.train(X, y, np.zeros_like(ids), epochs=20, seed=0, batch=256)
     with torch.no_grad():
         pred = model(torch.tensor(X)).numpy()
     yc = np.clip(y, -1, 40)
-    assert np.abs(pred - yc).mean() < 0.9 * np.abs(yc - np.median(yc)).mean()  # fits
+    assert np.abs(pred[:, 0] - yc).mean() < 0.9 * np.abs(yc - np.median(yc)).mean()  # fits
+    assert np.mean(pred[:, 1] <= pred[:, 0] + 1e-3) > 0.9  # the 0.25 quantile lies below
+    assert (model.lo <= model.hi).all()
 
 
 # -- the training script's --seed ------------------------------------------------------------
@@ -180,7 +183,7 @@ def test_train_seed_sets_the_initialisation():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, N_FEATURES)).astype(np.float32)
     y, ids = rng.uniform(0, 5, 64), np.repeat(np.arange(8), 8)
-    a1, a2, b = (_weights(mod.train(X, y, ids, 1, s, 1)) for s in (3, 3, 4))
+    a1, a2, b = (_weights(mod.train(X, y, ids, 2, s)) for s in (3, 3, 4))
     assert np.array_equal(a1, a2) and not np.allclose(a1, b)
 
 
@@ -202,10 +205,10 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
         def map(self, fn, *its):
             return map(fn, *its)
 
-    def fake_samples(worker, n, seed, primitives=0.0):
+    def fake_samples(indices, seed, assemblies, level, per_scene):
         return np.zeros((2, N_FEATURES), np.float32), np.zeros(2), np.zeros(2)
 
-    def fake_train(X, y, ids, epochs, seed, threads):
+    def fake_train(X, y, ids, epochs, seed):
         seen["seed"] = seed
         return DepthModel()
 
@@ -215,3 +218,45 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
     assert mod.main(["--seed", "77", "--scenes", "1", "--workers", "1",
                      "--out", str(tmp_path / "w.npz")]) == 0
     assert seen["seed"] == 77
+
+
+def _model_with_outputs(med: float, low: float) -> DepthModel:
+    """A 2-output DepthModel predicting the constants (med, low), trained on features in
+    [0, 1]."""
+    m = DepthModel(4, 2)
+    with torch.no_grad():
+        for p in m.net.parameters():
+            p.zero_()
+        m.net[-1].bias.copy_(torch.tensor([med, low]))
+        m.lo.zero_()
+        m.hi.fill_(1.0)
+    return m.eval()
+
+
+@pytest.mark.parametrize("med,low,expect", [(5.0, 2.0, 2.0), (5.0, -1.0, 0.0), (2.0, 3.0, 2.0),
+                                            (-0.5, -0.8, -0.5)])
+def test_depth_is_cautious_inward(med, low, expect):
+    m = _model_with_outputs(med, low)
+    d, sure = m.depth(torch.full((3, N_FEATURES), 0.5))
+    assert torch.allclose(d, torch.full((3,), expect)) and bool(sure.all())
+
+
+def test_unfamiliar_features_keep_the_hull_surface():
+    m = _model_with_outputs(5.0, 4.0)
+    x = torch.full((4, N_FEATURES), 0.5)
+    x[1, 3] = 1.2  # 0.2 of the range outside: clipped, still sure
+    x[2, 5] = 1.3  # 0.3 outside (> OOD_MARGIN): unsure
+    x[3, 0] = -0.5
+    d, sure = m.depth(x)
+    assert sure.tolist() == [True, True, False, False]
+    assert d.tolist() == [4.0, 4.0, 0.0, 0.0]
+
+
+def test_training_is_bit_exact():
+    mod = _train_script()
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, N_FEATURES)).astype(np.float32)
+    y, ids = rng.uniform(-1, 8, 500), np.repeat(np.arange(10), 50)
+    a, b = (mod.train(X, y, ids, 2, 9, batch=64) for _ in range(2))
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)

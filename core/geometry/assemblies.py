@@ -1,0 +1,173 @@
+"""Random assemblies of primitives: the training objects of the learned surface correction.
+
+A user's object is anything, so the depth prior (core.hull.correction) is trained on objects
+built at random from generic parts rather than on a few demo shapes:
+
+- parts (``PART_KINDS``): boxes, thin slabs and plates, rods, swept tubes along random
+  curves, ellipsoids, thin discs, cones, tori, capsules, bumpy blobs, open cups and bowls
+  (concave), open boxes (concave), U-brackets;
+- each part after the first is attached at a random point of the surface of one placed
+  before it, in a random orientation; with probability 0.35 an assembly is mirrored about a
+  plane (legs, wings, handles come in pairs); sizes are log-uniform, thin dimensions down to
+  about 1 % of the object.
+
+:func:`random_assembly` is deterministic for a given seed and returns a normalised mesh
+(bbox centre 0, diagonal 1) named ``"assembly"``. The held-out categories of the accuracy
+benchmark (core.geometry.shapes.HELDOUT_SHAPES, core.geometry.novel_shapes.NOVEL_SHAPES) are
+not among the part kinds and are never produced; tests/core/test_training_data.py checks that.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import trimesh
+from scipy.spatial.transform import Rotation
+
+from core.geometry.shapes import normalise, tube
+
+__all__ = ["PART_KINDS", "random_part", "random_assembly", "ASSEMBLY_NAME"]
+
+ASSEMBLY_NAME = "assembly"
+PART_KINDS = ("box", "slab", "rod", "bent_tube", "ellipsoid", "disc", "cone", "torus",
+              "capsule", "blob", "cup", "open_box", "bracket")
+
+
+def _logu(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def _box(ext, center=(0.0, 0.0, 0.0)) -> trimesh.Trimesh:
+    m = trimesh.creation.box(extents=np.maximum(np.asarray(ext, float), 1e-3))
+    m.apply_translation(center)
+    return m
+
+
+def _blob(rng: np.random.Generator) -> trimesh.Trimesh:
+    m = trimesh.creation.icosphere(3)
+    v = m.vertices
+    r = np.ones(len(v))
+    for _ in range(3):  # low-frequency radial bumps
+        k = rng.normal(size=3) * rng.uniform(1, 4)
+        r += rng.uniform(0.05, 0.2) * np.sin(v @ k + rng.uniform(0, 2 * math.pi))
+    m.vertices = v * r[:, None] * np.array([_logu(rng, 0.1, 0.5) for _ in range(3)])
+    return m
+
+
+def _cup(rng: np.random.Generator) -> trimesh.Trimesh:
+    """Open cup or bowl (revolved profile with a wall): a concavity no silhouette shows."""
+    r, h = _logu(rng, 0.08, 0.4), _logu(rng, 0.05, 0.5)
+    w = max(r * _logu(rng, 0.04, 0.25), 0.006)
+    flare = rng.uniform(0.6, 1.4)
+    top = r * flare
+    prof = [(0, 0), (r, 0), (top, h), (top - w, h), (r - w, w), (0, w)]
+    return trimesh.creation.revolve(np.asarray(prof), sections=40)
+
+
+def _open_box(rng: np.random.Generator) -> trimesh.Trimesh:
+    """Box without a lid: floor and four walls of thickness t."""
+    a, b, c = (_logu(rng, 0.1, 0.6) for _ in range(3))
+    t = max(min(a, b, c) * _logu(rng, 0.04, 0.25), 0.006)
+    return trimesh.util.concatenate([
+        _box((a, b, t), (0, 0, t / 2)), _box((t, b, c), (-a / 2, 0, c / 2)),
+        _box((t, b, c), (a / 2, 0, c / 2)), _box((a, t, c), (0, -b / 2, c / 2)),
+        _box((a, t, c), (0, b / 2, c / 2))])
+
+
+def _bracket(rng: np.random.Generator) -> trimesh.Trimesh:
+    """U-shaped bracket of three slabs (an open concavity)."""
+    a, c = _logu(rng, 0.15, 0.6), _logu(rng, 0.1, 0.5)
+    b = _logu(rng, 0.03, 0.4)
+    t = _logu(rng, 0.008, 0.05)
+    return trimesh.util.concatenate([_box((a, b, t), (0, 0, 0)), _box((t, b, c), (-a / 2, 0, c / 2)),
+                                     _box((t, b, c), (a / 2, 0, c / 2))])
+
+
+def _bent_tube(rng: np.random.Generator) -> trimesh.Trimesh:
+    """Tube along a smooth random curve (arcs, S-bends, handles, springs)."""
+    s = np.linspace(0, 1, 40)
+    L = _logu(rng, 0.2, 0.9)
+    coef = rng.normal(size=(3, 3)) * L * rng.uniform(0.1, 0.6)
+    curve = np.stack([L * s, np.zeros_like(s), np.zeros_like(s)], 1)
+    for f in range(3):
+        curve += np.sin((f + 1) * math.pi * s)[:, None] * coef[f]
+    return tube(curve, _logu(rng, 0.006, 0.05), sections=12)
+
+
+def random_part(rng: np.random.Generator, kind: str | None = None) -> tuple[str, trimesh.Trimesh]:
+    """(kind, mesh) of one random part centred near the origin, in its own frame."""
+    kind = PART_KINDS[rng.integers(len(PART_KINDS))] if kind is None else kind
+    if kind == "box":
+        m = _box([_logu(rng, 0.05, 0.6) for _ in range(3)])
+    elif kind == "slab":  # thin plate
+        m = _box([_logu(rng, 0.1, 0.8), _logu(rng, 0.1, 0.8), _logu(rng, 0.006, 0.04)])
+    elif kind == "rod":
+        m = trimesh.creation.cylinder(radius=_logu(rng, 0.005, 0.06), height=_logu(rng, 0.15, 1.0),
+                                      sections=int(rng.choice([8, 16, 32])))
+    elif kind == "bent_tube":
+        m = _bent_tube(rng)
+    elif kind == "ellipsoid":
+        m = trimesh.creation.icosphere(3)
+        m.vertices *= np.array([_logu(rng, 0.03, 0.4) for _ in range(3)])
+    elif kind == "disc":
+        m = trimesh.creation.cylinder(radius=_logu(rng, 0.08, 0.45), height=_logu(rng, 0.006, 0.05),
+                                      sections=48)
+    elif kind == "cone":
+        m = trimesh.creation.cone(radius=_logu(rng, 0.04, 0.35), height=_logu(rng, 0.08, 0.7),
+                                  sections=32)
+    elif kind == "torus":
+        R = _logu(rng, 0.08, 0.4)
+        m = trimesh.creation.torus(major_radius=R, minor_radius=R * _logu(rng, 0.04, 0.4),
+                                   major_sections=48, minor_sections=12)
+    elif kind == "capsule":
+        m = trimesh.creation.capsule(height=_logu(rng, 0.05, 0.7), radius=_logu(rng, 0.01, 0.15),
+                                     count=[16, 16])
+    elif kind == "blob":
+        m = _blob(rng)
+    elif kind == "cup":
+        m = _cup(rng)
+    elif kind == "open_box":
+        m = _open_box(rng)
+    elif kind == "bracket":
+        m = _bracket(rng)
+    else:
+        raise ValueError(f"unknown part kind {kind!r}; kinds: {', '.join(PART_KINDS)}")
+    m.apply_translation(-m.bounds.mean(0))
+    return kind, m
+
+
+def random_assembly(seed: int, n_parts: int | None = None) -> trimesh.Trimesh:
+    """A random assembly of 1-6 parts (deterministic for ``seed``), normalised, named
+    ``"assembly"``; ``metadata['parts']`` lists the part kinds."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([1, 2, 2, 3, 3, 4, 4, 5, 6])) if n_parts is None else n_parts
+    placed: list[trimesh.Trimesh] = []
+    kinds = []
+    for k in range(n):
+        kind, m = random_part(rng)
+        R = Rotation.random(random_state=int(rng.integers(1 << 30))).as_matrix()
+        T = np.eye(4)
+        T[:3, :3] = R
+        if placed:  # attach at a random surface point of an earlier part
+            host = placed[rng.integers(len(placed))]
+            p, _ = trimesh.sample.sample_surface(host, 1, seed=int(rng.integers(1 << 30)))
+            T[:3, 3] = p[0] + rng.normal(0, 0.02, 3)
+        m.apply_transform(T)
+        placed.append(m)
+        kinds.append(kind)
+    mesh = trimesh.util.concatenate(placed)
+    if rng.random() < 0.35:  # mirror about a plane through the bbox edge: pairs of parts
+        ax = int(rng.integers(3))
+        mirror = mesh.copy()
+        S = np.eye(4)
+        S[ax, ax] = -1
+        off = mesh.bounds[1, ax] * rng.uniform(0.5, 2.0)
+        S[ax, 3] = 2 * off
+        mirror.apply_transform(S)
+        mirror.invert()  # the reflection flips the winding back
+        mesh = trimesh.util.concatenate([mesh, mirror])
+    out = normalise(mesh)
+    out.metadata["name"] = ASSEMBLY_NAME
+    out.metadata["parts"] = kinds
+    return out

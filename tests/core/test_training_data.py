@@ -1,0 +1,99 @@
+"""The surface correction's training data: random assemblies, the second held-out set, and the
+guard that no held-out category enters training (scripts/train_surface_correction.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.geometry.assemblies import ASSEMBLY_NAME, PART_KINDS, random_assembly, random_part
+from core.geometry.novel_shapes import NOVEL_SHAPES, get_novel_shape
+from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
+from core.io.mesh_scene import make_scene
+
+ROOT = Path(__file__).resolve().parents[2]
+HELD_OUT = set(HELDOUT_SHAPES) | set(NOVEL_SHAPES)
+
+
+def _script():
+    path = ROOT / "scripts" / "train_surface_correction.py"
+    spec = importlib.util.spec_from_file_location("train_surface_correction_td", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_held_out_sets_are_disjoint_from_demo_shapes_and_each_other():
+    assert not set(HELDOUT_SHAPES) & set(NOVEL_SHAPES)
+    assert not HELD_OUT & set(SHAPES)
+
+
+def test_no_held_out_category_can_enter_training():
+    mod = _script()
+    assert set(mod.HELD_OUT) == HELD_OUT
+    assert not set(mod.TRAINING_SOURCES) & HELD_OUT
+    assert set(mod.TRAINING_SOURCES) == set(SHAPES) | {ASSEMBLY_NAME}
+    # the generator's categories are generic parts, none named like a held-out shape
+    assert not set(PART_KINDS) & HELD_OUT and ASSEMBLY_NAME not in HELD_OUT
+    # every scene the script would draw names a training source, for both mixes
+    for frac in (0.7, 0.0, 1.0):
+        names = {mod.scene_spec(i, 2000, frac)["source"] for i in range(400)}
+        assert names <= set(mod.TRAINING_SOURCES) and not names & HELD_OUT
+    # and a held-out name handed to it is refused
+    spec = mod.scene_spec(0, 2000, 0.7)
+    for name in HELD_OUT:
+        with pytest.raises(AssertionError, match=name):
+            mod.scene_mesh({**spec, "source": name})
+
+
+def test_scene_specs_cover_views_layouts_and_sizes():
+    mod = _script()
+    specs = [mod.scene_spec(i, 7, 0.7) for i in range(600)]
+    views = [s["views"] for s in specs]
+    assert min(views) >= 4 and max(views) <= 40 and min(views) <= 5 and max(views) >= 35
+    assert {s["layout"] for s in specs} == {"random", "fibonacci", "upper"}
+    assert {s["res"] for s in specs} == {64, 96, 128, 160, 192, 256}
+    assert 0.6 < np.mean([s["source"] == ASSEMBLY_NAME for s in specs]) < 0.8
+    assert mod.scene_spec(5, 7, 0.7) == specs[5]  # a pure function of (seed, index)
+
+
+def test_random_assembly_is_seeded_normalised_and_named():
+    a, b, c = random_assembly(11), random_assembly(11), random_assembly(12)
+    assert np.array_equal(a.vertices, b.vertices) and a.metadata["parts"] == b.metadata["parts"]
+    assert a.vertices.shape != c.vertices.shape or not np.allclose(a.vertices, c.vertices)
+    for m in (a, c):
+        lo, hi = m.bounds
+        assert np.linalg.norm(hi - lo) == pytest.approx(1.0)
+        assert np.allclose((lo + hi) / 2, 0, atol=1e-9)
+        assert m.metadata["name"] == ASSEMBLY_NAME
+        assert set(m.metadata["parts"]) <= set(PART_KINDS)
+
+
+@pytest.mark.parametrize("kind", PART_KINDS)
+def test_every_part_kind_builds(kind):
+    k, m = random_part(np.random.default_rng(3), kind)
+    assert k == kind and len(m.faces) > 0 and np.isfinite(m.vertices).all()
+    assert m.area > 0
+
+
+def test_assemblies_render_from_above():
+    scene = make_scene(random_assembly(5), views=6, res=48, layout="upper", seed=1,
+                       gt_points=100)
+    assert scene.masks.any(axis=(1, 2)).all()
+
+
+@pytest.mark.parametrize("name", list(NOVEL_SHAPES))
+def test_novel_shapes_build_and_render(name):
+    m = get_novel_shape(name)
+    lo, hi = m.bounds
+    assert np.linalg.norm(hi - lo) == pytest.approx(1.0) and m.metadata["name"] == name
+    scene = make_scene(m, views=4, res=32, layout="upper", seed=0, gt_points=10)
+    assert scene.name == name and scene.masks.any(axis=(1, 2)).all()
+
+
+def test_unknown_novel_shape_names_the_known_ones():
+    with pytest.raises(ValueError, match="scan_plant"):
+        get_novel_shape("teapot")
