@@ -12,11 +12,16 @@ The predictor is a small MLP (21 -> 64 -> 64 -> 1) on scale-free features of the
 how fast it deepens), the per-view signed pixel distances (how many views bind x: rims vs
 creases), how far the binding view's tangent ray stays on the surface (long generator
 segments mark the lenses' flat caps), how many lines of sight graze x, and the view count.
-It is trained by ``scripts/train_surface_correction.py`` on the *demo* shapes only
-(core.geometry.shapes.SHAPES, randomly stretched and rotated, 8-30 views, 64-128 px), never on the
-held-out shapes the accuracy benchmark reports; the target is the smallest inward depth
+The bundled weights (``resources/surface_correction.npz``) were trained on the *demo* shapes
+only (core.geometry.shapes.SHAPES, randomly stretched and rotated, 8-30 views, 64-128 px);
+``scripts/train_surface_correction.py`` now trains on random assemblies of primitives plus
+the demo shapes, cameras all around or only from above, 4-40 views, 64-256 px, but those
+weights were not better on the held-out sets and are not bundled (docs/accuracy.md). Never on
+the held-out shapes the accuracy benchmark reports. The target is the smallest inward depth
 whose point comes within 0.3 px of the closest approach to the true surface
-(:func:`depth_targets`). Weights live in ``resources/surface_correction.npz``.
+(:func:`depth_targets`). Weights of the newer recipe carry a second, cautious (0.25-quantile)
+output and their training features' range: :meth:`DepthModel.depth` leaves points whose
+features lie outside it on the hull surface.
 
 Shapes in docstrings: N points, I views.
 """
@@ -178,6 +183,8 @@ class DepthModel(torch.nn.Module):
         self.register_buffer("sd", torch.ones(N_FEATURES))
         self.register_buffer("lo", torch.full((N_FEATURES,), -torch.inf))
         self.register_buffer("hi", torch.full((N_FEATURES,), torch.inf))
+        # how far an inward move goes from the median towards the cautious quantile (0..1)
+        self.register_buffer("caution", torch.zeros(()))
         self.net = torch.nn.Sequential(
             torch.nn.Linear(N_FEATURES, hidden), torch.nn.SiLU(),
             torch.nn.Linear(hidden, hidden), torch.nn.SiLU(), torch.nn.Linear(hidden, outputs))
@@ -186,21 +193,25 @@ class DepthModel(torch.nn.Module):
         """(N, N_FEATURES) -> (N, outputs) depths in pixels (no clipping)."""
         return self.net((x - self.mu) / self.sd)
 
-    def depth(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def depth(self, x: torch.Tensor, cautious: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Depth to move (N,) pixels and whether the prior is sure (N,) bool.
 
         Features are clipped to the training range first; a point with a feature more than
-        OOD_MARGIN of the range outside it is unsure. An inward move takes the cautious
-        (lower-quantile) output, never more than the median, never below 0; an outward move
-        (median < 0) the median. Unsure points and NaNs get 0: they stay on the hull surface.
+        OOD_MARGIN of the range outside it is unsure. An inward move (median m > 0) goes
+        ``m - caution * (m - c)`` with c the cautious (lower-quantile) output clamped to
+        [0, m]; ``caution`` (stored with the weights, chosen on training-distribution scenes)
+        0 means the median, 1 the cautious quantile. An outward move (m <= 0) takes the median,
+        as does everything with ``cautious=False``. Unsure points and NaNs get 0: they stay on
+        the hull surface.
         """
         span = torch.nan_to_num(self.hi - self.lo, posinf=0.0)
         far = ((x < self.lo - OOD_MARGIN * span) | (x > self.hi + OOD_MARGIN * span)).any(1)
         out = self(torch.maximum(torch.minimum(x, self.hi), self.lo))
         med = out[:, 0]
         d = med
-        if self.outputs > 1:
-            d = torch.where(med > 0, torch.minimum(med, out[:, 1].clamp(min=0.0)), med)
+        if self.outputs > 1 and cautious:
+            c = torch.minimum(med, out[:, 1].clamp(min=0.0))
+            d = torch.where(med > 0, med - self.caution * (med - c), med)
         sure = ~far & torch.isfinite(d)
         return torch.where(sure, d, torch.zeros_like(d)), sure
 
@@ -245,11 +256,13 @@ class Corrected:
 
 
 def correct_points(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.ndarray,
-                   level: float, model: DepthModel | None = None) -> Corrected:
+                   level: float, model: DepthModel | None = None,
+                   cautious: bool = True) -> Corrected:
     """Move hull-surface samples (N, 3) along their normals by the model's depth.
 
     ``hv``/``maps``/``level`` as in :func:`point_features`; ``model`` defaults to the bundled
-    weights. Depths come from :meth:`DepthModel.depth` (cautious inward, 0 where unsure),
+    weights. Depths come from :meth:`DepthModel.depth` (``cautious``: the lower quantile
+    inward; 0 where unsure),
     clipped to [-1, 40] pixels and shortened where they would leave the hull.
     """
     if len(points) == 0:
@@ -257,7 +270,7 @@ def correct_points(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.nd
     model = load_model() if model is None else model
     X, n, px = point_features(scene, hv, maps, points, level)
     with torch.no_grad():
-        d, sure = model.depth(torch.from_numpy(X))
+        d, sure = model.depth(torch.from_numpy(X), cautious)
     d = np.clip(np.nan_to_num(d.double().numpy(), nan=0.0), -1.0, _MAX_DEPTH)
     P = np.asarray(points, np.float64)
     d = _stay_inside(hv, P, n, px, d)

@@ -208,7 +208,7 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
     def fake_samples(indices, seed, assemblies, level, per_scene):
         return np.zeros((2, N_FEATURES), np.float32), np.zeros(2), np.zeros(2)
 
-    def fake_train(X, y, ids, epochs, seed):
+    def fake_train(X, y, ids, epochs, seed, hidden, caution):
         seen["seed"] = seed
         return DepthModel()
 
@@ -230,6 +230,7 @@ def _model_with_outputs(med: float, low: float) -> DepthModel:
         m.net[-1].bias.copy_(torch.tensor([med, low]))
         m.lo.zero_()
         m.hi.fill_(1.0)
+        m.caution.fill_(1.0)
     return m.eval()
 
 
@@ -239,6 +240,15 @@ def test_depth_is_cautious_inward(med, low, expect):
     m = _model_with_outputs(med, low)
     d, sure = m.depth(torch.full((3, N_FEATURES), 0.5))
     assert torch.allclose(d, torch.full((3,), expect)) and bool(sure.all())
+
+
+def test_caution_blends_median_and_cautious_quantile():
+    m = _model_with_outputs(6.0, 2.0)
+    x = torch.full((2, N_FEATURES), 0.5)
+    for c, expect in ((0.0, 6.0), (0.25, 5.0), (1.0, 2.0)):
+        m.caution.fill_(c)
+        assert torch.allclose(m.depth(x)[0], torch.full((2,), expect))
+    assert torch.allclose(m.depth(x, cautious=False)[0], torch.full((2,), 6.0))
 
 
 def test_unfamiliar_features_keep_the_hull_surface():
