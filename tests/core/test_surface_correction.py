@@ -270,3 +270,33 @@ def test_training_is_bit_exact():
     a, b = (mod.train(X, y, ids, 2, 9, batch=64) for _ in range(2))
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb and torch.equal(va, vb)
+
+
+# -- the bundled weights' recipe (--recipe demo) ---------------------------------------------
+def _demo_recipe():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import surface_correction_demo_recipe as demo
+
+    return demo
+
+
+def test_demo_recipe_writes_the_bundled_files_layout(tmp_path):
+    demo = _demo_recipe()
+    torch.manual_seed(1)
+    m = DepthModel(64, 1)
+    demo.save(m, tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz") as a, np.load(WEIGHTS) as b:
+        assert a.files == b.files
+        assert all(a[k].shape == b[k].shape and a[k].dtype == b[k].dtype for k in a.files)
+    x = torch.randn(5, N_FEATURES)
+    assert torch.equal(load_model(tmp_path / "w.npz")(x), m(x))
+
+
+def test_recipe_demo_defaults_reach_build(monkeypatch, tmp_path):
+    mod, demo = _train_script(), _demo_recipe()
+    seen = []
+    monkeypatch.setattr(demo, "build", lambda *a: seen.append(a))
+    out = str(tmp_path / "w.npz")
+    assert mod.main(["--recipe", "demo", "--out", out]) == 0
+    assert mod.main(["--recipe", "demo", "--seed", "5", "--scenes", "3", "--out", out]) == 0
+    assert seen == [(140, 2, 25, 1000, 6000, out), (3, 2, 25, 5, 6000, out)]
