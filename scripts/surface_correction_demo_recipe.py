@@ -29,13 +29,14 @@ def scene_samples(worker: int, n_scenes: int, seed: int, level: float = 0.5,
     from scipy.spatial import cKDTree
     from scipy.spatial.transform import Rotation
 
+    from core.geometry.novel_shapes import NOVEL_SHAPES
     from core.geometry.shapes import HELDOUT_SHAPES, SHAPES, get_shape, normalise
     from core.hull.correction import depth_targets, point_features
     from core.hull.visual_hull import carving_maps, hull_mesh
     from core.io.mesh_scene import make_scene, sample_surface
 
     torch.set_num_threads(1)
-    assert not set(SHAPES) & set(HELDOUT_SHAPES)
+    assert not set(SHAPES) & (set(HELDOUT_SHAPES) | set(NOVEL_SHAPES))
     rng = np.random.default_rng(seed + worker)
     Xs, ys, ids = [], [], []
     t0 = time.time()
