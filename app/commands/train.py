@@ -8,28 +8,19 @@ DistributedDataParallel processes (effective batch = --batch-size x N; rank 0 wr
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-import time
 from pathlib import Path
 
 from app.cli import UserError, atomic_write
 
 
-def _run_loop(trainer, bar, main: bool) -> bool:
-    """Step the trainer until it is done; True when interrupted (Ctrl-C). A small stand-in
-    for the generic CLI driver loop (app/driver.py) until that lands."""
-    try:
-        while not trainer.done:
-            losses = trainer.step()
-            bar.update(1)
-            if main and trainer.iteration % 5 == 0:
-                post = {"loss": f"{losses['total']:.4g}", "sil": f"{losses['silhouette']:.3g}"}
-                if trainer.last_val.get("val_cd") is not None:
-                    post["val_cd"] = f"{trainer.last_val['val_cd']:.3f}"
-                bar.set_postfix(post)
-    except KeyboardInterrupt:
-        return True
-    return False
+def _postfix(trainer, losses: dict[str, float]) -> dict[str, str]:
+    """Progress-bar postfix: loss, silhouette term and the last validation CD×100."""
+    post = {"loss": f"{losses['total']:.4g}", "sil": f"{losses['silhouette']:.3g}"}
+    if trainer.last_val.get("val_cd") is not None:
+        post["val_cd"] = f"{trainer.last_val['val_cd']:.3f}"
+    return post
 
 
 def _config(args: argparse.Namespace, latest: Path):
@@ -51,13 +42,16 @@ def _config(args: argparse.Namespace, latest: Path):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Build the Trainer and run it with the CLI driver loop (app/driver.py): progress bar,
+    Ctrl-C/SIGTERM -> latest.pt (exit 130/143), divergence -> the last good weights."""
     import torch
     from tqdm import tqdm
 
     from core.io.dataset import read_dataset
-    from core.job import JobDiverged
     from core.train.distributed import init_distributed, shutdown
     from core.train.trainer import Trainer
+
+    from app.driver import drive
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -72,8 +66,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     ds = read_dataset(args.dataset)
     info, _ = init_distributed(cfg.device)
     main = info.main
-    try:
-        load_bar = tqdm if main and not args.quiet else None
+    load_bar = tqdm if main and not args.quiet else None
+
+    def make_trainer() -> Trainer:
         trainer = Trainer(ds, cfg, run_dir=out, dist_info=info, resume=args.resume,
                           progress=(lambda ids: load_bar(ids, desc="load", unit="obj",
                                                          leave=False)) if load_bar else None)
@@ -85,28 +80,24 @@ def cmd_train(args: argparse.Namespace) -> int:
                   f"{len(trainer.val_ids)} of '{trainer.val_split}'; {trainer.device}, "
                   f"{info.world} process(es), effective batch {cfg.batch_size * info.world}",
                   file=sys.stderr)
-        t0 = time.perf_counter()
+        return trainer
+
+    try:
         desc = f"train (stops at {cfg.minutes:g} min)" if cfg.minutes > 0 else "train"
-        bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc=desc, unit="step",
-                   disable=args.quiet or not main, dynamic_ncols=True)
-        try:
-            interrupted = _run_loop(trainer, bar, main)
-        except JobDiverged as exc:
-            bar.close()
-            raise UserError(f"{exc}; the last checkpoint is in {out / 'checkpoints'}") from None
-        bar.close()
-        if interrupted and main:
-            trainer.save(latest)
-            print(f"interrupted at step {trainer.iteration}: saved {latest}", file=sys.stderr)
-            return 130
+        res = drive(make_trainer, out=latest, autosave_s=math.inf, desc=desc,
+                    quiet=args.quiet or not main, unit="step", postfix=_postfix,
+                    resume_file=False, writes=main, log=lambda m: None)
+        if res.status != "done":
+            return res.code
+        trainer = res.job
         val = trainer.validate_and_save()
         if info.active:
             print(f"rank {info.rank} of {info.world}: {trainer.iteration} steps", file=sys.stderr)
         if main:
             cd = val.get("val_cd")
-            best = trainer.best_cd
-            print(f"trained {trainer.iteration} steps in {time.perf_counter() - t0:.0f} s; "
-                  + (f"validation CD×100 {cd:.3f} (best {best:.3f}); " if cd is not None else "")
+            print(f"trained {trainer.iteration} steps in {res.elapsed:.0f} s; "
+                  + (f"validation CD×100 {cd:.3f} (best {trainer.best_cd:.3f}); "
+                     if cd is not None else "")
                   + f"run in {out}")
     finally:
         shutdown()
