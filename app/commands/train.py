@@ -104,6 +104,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_mesh(pts, cloud_path: Path, scene, args: argparse.Namespace) -> str:
+    """``predict --mesh``: a watertight mesh of the predicted cloud beside it
+    (core/surface; cloud-only screened Poisson, or held to the input scene's silhouettes with
+    --mesh-scene). Returns the path written."""
+    from app.commands.mesh import mesh_and_report
+
+    out = cloud_path.with_suffix("." + args.mesh_format)
+    if out == cloud_path:  # a PLY mesh beside a PLY cloud
+        out = cloud_path.with_name(f"{cloud_path.stem}_mesh.{args.mesh_format}")
+    use = scene if args.mesh_scene else None
+    try:
+        mesh_and_report(pts, use, out, grid=args.mesh_grid, quiet=True)
+    except ValueError as exc:
+        raise UserError(f"{out}: cannot mesh the prediction ({exc})") from None
+    return str(out)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -112,6 +129,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.io.scene import read_scene
     from core.train.predict import image_input, load_run
 
+    if args.mesh_scene and not args.mesh:
+        raise UserError("--mesh-scene goes with --mesh")
     pred = load_run(args.run, args.which, args.device)
     src, out = Path(args.input), Path(args.out)
     if not src.exists():
@@ -123,22 +142,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise UserError(f"{src}: the dataset has no objects in split {args.split!r}")
         out.mkdir(parents=True, exist_ok=True)
         for oid in tqdm(ids, desc="predict", unit="obj", disable=args.quiet):
-            pts = pred.predict_scene(ds.scene(oid), args.view)
+            scene = ds.scene(oid)
+            pts = pred.predict_scene(scene, args.view)
             tmp = out / f"{oid}.tmp.ply"
             write_points(tmp, pts)
             tmp.replace(out / f"{oid}.ply")
-        print(f"wrote {len(ids)} clouds of {pred.config.points} points to {out}")
+            if args.mesh:
+                _write_mesh(pts, out / f"{oid}.ply", scene, args)
+        meshes = f" and {len(ids)} {args.mesh_format.upper()} meshes" if args.mesh else ""
+        print(f"wrote {len(ids)} clouds of {pred.config.points} points{meshes} to {out}")
         return 0
     if out.suffix.lower() not in (".ply", ".obj", ".xyz"):
         raise UserError(f"{out}: output must end in .ply, .obj or .xyz")
+    scene = None
     if src.is_dir() or src.name == "scene.json":
-        pts = pred.predict_scene(read_scene(src), args.view)
+        scene = read_scene(src)
+        pts = pred.predict_scene(scene, args.view)
     else:
+        if args.mesh_scene:
+            raise UserError(f"{src}: --mesh-scene needs a scene input (an image has no "
+                            "silhouettes to hold the mesh to)")
         x = image_input(src, (pred.config.input_size,) * 2)
         pts = pred.predict(x[None])[0].numpy()
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, pts)
     print(f"wrote {len(pts)} points to {out}")
+    if args.mesh:
+        print(f"wrote a mesh to {_write_mesh(pts, out, scene, args)}")
     return 0
 
 
@@ -175,4 +205,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="checkpoint (default best)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--mesh", action="store_true", help="also write a watertight mesh beside "
+                   "each cloud (<cloud>.obj, or <cloud>_mesh.ply for a PLY mesh of a PLY cloud; core/surface: screened Poisson of the cloud)")
+    p.add_argument("--mesh-format", choices=("obj", "ply", "stl", "glb"), default="obj",
+                   help="mesh file type (default obj)")
+    p.add_argument("--mesh-scene", action="store_true", help="hold the mesh to the input "
+                   "scene's silhouettes (all its views: the mesh then uses more than the one "
+                   "input image the network saw)")
+    p.add_argument("--mesh-grid", type=int, default=128, help="mesh grid resolution "
+                   "(default 128)")
     p.set_defaults(func=cmd_predict)
