@@ -24,7 +24,7 @@ from PyQt5 import QtCore
 
 from .controller import run_task
 
-__all__ = ["RunFollower", "MetricsTail", "POLL_MS"]
+__all__ = ["POLL_MS", "MetricsTail", "RunFollower"]
 
 POLL_MS = 1000
 NOT_LOSSES = ("step", "lr", "time")

@@ -33,7 +33,7 @@ from PyQt5 import QtCore, QtWidgets
 
 from .controller import run_task
 
-__all__ = ["TrainMode", "install_train_mode", "default_run_dir"]
+__all__ = ["TrainMode", "default_run_dir", "install_train_mode"]
 
 
 def default_run_dir(dataset_root: Any) -> Path:

@@ -76,9 +76,11 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self._build_layout()
         self._build_status()
         self.build_menus()
-        from .shape_tab import install_shape_tab  # surface helper: Shape dock, Export mesh
+        # surface helper: Shape dock, Export mesh; training mode: dataset, run folder
+        from .shape_tab import install_shape_tab
+        from .train_mode import install_train_mode
+
         self.shape_tab = install_shape_tab(self)
-        from .train_mode import install_train_mode  # training mode: dataset, run folder
         self.train_mode = install_train_mode(self)
 
         # wiring

@@ -47,11 +47,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from app.driver import drive
     from core.io.dataset import read_dataset
     from core.train.distributed import init_distributed, shutdown
     from core.train.trainer import Trainer
-
-    from app.driver import drive
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-TINY = dict(points=64, input_size=32, width=4, hidden=32, batch_size=2, views_per_object=2,
-            workers=0, val_objects=3)
+TINY = {"points": 64, "input_size": 32, "width": 4, "hidden": 32, "batch_size": 2,
+        "views_per_object": 2, "workers": 0, "val_objects": 3}
 TINY_FLAGS = ["--points", "64", "--input-size", "32", "--width", "4", "--hidden", "32",
               "--batch-size", "2", "--views-per-object", "2", "--workers", "0", "--quiet"]
 
