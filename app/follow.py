@@ -119,7 +119,9 @@ class RunFollower(QtCore.QObject):
 
         cfg_path = self.run / "config.json"
         try:
-            info = json.loads(cfg_path.read_text()).get("_run", {})
+            run_cfg = json.loads(cfg_path.read_text())
+            self._show_config(run_cfg)
+            info = run_cfg.get("_run", {})
             ds = read_dataset(info["dataset"], check_scenes=False)
         except FileNotFoundError:
             self.win.statusBar().showMessage(f"{cfg_path}: not written yet; curves only", 8000)
@@ -132,6 +134,18 @@ class RunFollower(QtCore.QObject):
         split, ids = display_ids(ds)
         self.mode._fill_objects(ids, split, ds)
         self.oid = ids[0] if ids else None
+
+    def _show_config(self, run_cfg: dict[str, Any]) -> None:
+        """The run's TrainConfig in the parameter panel, read-only (another process owns it)."""
+        from core.train.config import config_from_dict
+
+        try:
+            cfg = config_from_dict({k: v for k, v in run_cfg.items() if not k.startswith("_")})
+        except (TypeError, ValueError):
+            return
+        self.win.use_config_panel(cfg)
+        self.win.params.set_values({f: getattr(cfg, f) for f in self.win.params.controls})
+        self.win.params.setEnabled(False)
 
     # -- polling (GUI thread, timer) -------------------------------------------------------
     def poll(self) -> None:
@@ -160,6 +174,7 @@ class RunFollower(QtCore.QObject):
             plot.add_rows(np.asarray(rows, float))
             last = rows[-1]
             self.win.iter_label.setText(f"step {int(last[0])}")
+            self.win.speed_label.setText("following")
         self._add_cd(recs)
 
     def _add_cd(self, recs: list[dict[str, Any]]) -> None:

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from typing import Any
 
-__all__ = ["run_gui", "build_parser"]
+__all__ = ["build_parser", "run_gui"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,7 +162,9 @@ def _run(args: argparse.Namespace) -> int:
     elif dataset is not None:
         from core.train.config import TrainConfig
 
-        tcfg = TrainConfig(workers=0, **({"points": args.points} if args.points else {}))
+        from .train_mode import WINDOW_DEFAULTS
+
+        tcfg = TrainConfig(**WINDOW_DEFAULTS, **({"points": args.points} if args.points else {}))
         win.train_mode.start(dataset, run=args.train, config=tcfg, run_dir=args.run_dir)
     elif follow is not None:
         win.train_mode.follow(follow)
