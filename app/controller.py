@@ -138,6 +138,7 @@ class FitController(QtCore.QObject):
         self._old: list[tuple[JobWorker, QtCore.QThread]] = []
         #: points shown without a job (a followed run's prediction): export falls back to them
         self.static_points: np.ndarray | None = None
+        self.interrupt_save: Callable[[], Any] | None = None
 
     # -- scene and fit ---------------------------------------------------------------------
     def load(self, scene: Any, config: Any = None, run: bool = True,
@@ -149,6 +150,7 @@ class FitController(QtCore.QObject):
 
         self.stop_worker()
         self.static_points = None
+        self.interrupt_save = None
         self.scene = scene
         if config is not None:
             self.config = config
@@ -220,9 +222,12 @@ class FitController(QtCore.QObject):
 
     def save_autosave(self) -> Any:
         """Export to the autosave file of the current scene (Ctrl-C in the window);
-        None when there is no cloud."""
+        None when there is no cloud. A job whose work is not its cloud (a training) sets
+        ``interrupt_save`` (called instead; returns the path it writes)."""
         from .worker import autosave_path
 
+        if self.interrupt_save is not None:
+            return self.interrupt_save()
         if self.latest_points() is None or self.scene is None:
             return None
         path = autosave_path(self.scene)

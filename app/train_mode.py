@@ -167,6 +167,8 @@ class TrainMode(QtCore.QObject):
                                      cd_every=0, autosave_s=0)
         finally:
             self._loading = False
+        # Ctrl-C/SIGTERM in the window: the checkpoint (written before the worker quits)
+        self.win.controller.interrupt_save = self._save_on_interrupt
         self.win.params.setEnabled(True)
         self._activate(f"dataset {ds.root}\nrun folder {self.run_dir}")
         self.win.setWindowTitle(f"DRWR Studio — training on {Path(str(ds.root)).name}")
@@ -178,6 +180,7 @@ class TrainMode(QtCore.QObject):
 
         self.stop_follow()
         self.win.controller.stop_worker()
+        self.win.controller.interrupt_save = None
         self.win.run_controls.set_state("none")
         self.ds = None
         self.object_box.clear()
@@ -290,6 +293,13 @@ class TrainMode(QtCore.QObject):
         """Write the training's checkpoint (model, optimiser, step, config, RNG) to ``path``
         between steps (the worker does it; the status bar says when)."""
         self.win.controller.save_job(path)
+
+    def _save_on_interrupt(self) -> Path | None:
+        if self.win.controller.worker is None or self.run_dir is None:
+            return None
+        path = self.run_dir / "checkpoints" / "latest.pt"
+        self.save_checkpoint(str(path))  # queued before the quit request: done first
+        return path
 
     def save_checkpoint_dialog(self) -> None:
         if self.win.controller.worker is None:

@@ -95,6 +95,16 @@ def test_training_mode_steps_picks_objects_and_saves(window: Any, qtbot: Any, da
     assert c.config.beta == 0.05
     assert len(window.loss_plot.cd_history()) >= 2  # step 6 validated too
 
+    # Ctrl-C in the window saves the training's checkpoint, not a cloud into the dataset
+    qtbot.waitUntil(lambda: c.state() == "paused", timeout=10000)
+    it = window.last_iteration  # the last frame drawn: at most the trainer's iteration
+    latest = tmp_path / "run" / "checkpoints" / "latest.pt"
+    latest.unlink()
+    assert c.save_autosave() == latest
+    qtbot.waitUntil(latest.is_file, timeout=20000)
+    assert read_checkpoint(latest)["iteration"] >= it
+    assert not list(dataset.rglob("drwr_autosave.ply"))
+
 
 def test_follow_a_run_folder_written_by_the_cli(window: Any, qtbot: Any, dataset: Path,
                                                 tmp_path: Path) -> None:
