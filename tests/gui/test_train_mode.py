@@ -165,14 +165,20 @@ def test_metrics_tail_reads_complete_lines_and_restarts(tmp_path: Path) -> None:
 
 def test_gui_main_dataset_and_follow_flags(qtbot: Any, dataset: Path, tmp_path: Path,
                                            capsys: Any) -> None:
+    import subprocess
+    import sys
+
     from app.gui_main import run_gui
     from core.io.points import read_points
 
+    # the full window in its own process (the app's exit must not touch this test session's)
     shot, cloud = tmp_path / "w.png", tmp_path / "w.ply"
-    code = run_gui(["--dataset", str(dataset), "--train", "--points", "64",
-                    "--run-dir", str(tmp_path / "run"), "--exit-after", "10",
-                    "--screenshot", str(shot), "--export", str(cloud)])
-    assert code == 0, capsys.readouterr().err
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, str(root / "main.py"), "--dataset", str(dataset),
+                          "--train", "--points", "64", "--run-dir", str(tmp_path / "run"),
+                          "--exit-after", "10", "--screenshot", str(shot), "--export",
+                          str(cloud)], capture_output=True, text=True, timeout=120, cwd=root)
+    assert res.returncode == 0, res.stderr[-2000:]
     assert shot.stat().st_size > 10_000 and read_points(cloud).shape == (64, 3)
     assert (tmp_path / "run" / "metrics.jsonl").stat().st_size > 0
 
