@@ -25,17 +25,26 @@ HIDDEN_FIELDS = ("preset",)  # not a control: the panel edits the values themsel
 LABELS = {"lr": "learning rate", "lr_final": "final lr fraction", "beta": "β", "sigma": "σ",
           "views_per_step": "views per step", "points": "points J", "sil_weight": "λ silhouette",
           "surface_weight": "μ hull surface", "spread_weight": "ν 3-D spread",
-          "surface_level": "hull level (px)", "snap": "snap inside at end"}
+          "surface_level": "hull level (px)", "snap": "snap inside at end",
+          "cover_weight": "coverage weight", "views_per_object": "views per object",
+          "batch_size": "batch size", "input_size": "input size", "val_every": "validate every",
+          "val_objects": "validation objects", "minutes": "minutes limit"}
 
 
-def param_specs(config: Any = None) -> list[dict[str, Any]]:
+def param_specs(config: Any = None, config_cls: type | None = None) -> list[dict[str, Any]]:
     """Plain dicts (name, label, help, min, max, log, live, choices, default, kind) for the
-    parameter panel, from the FitConfig field metadata; defaults from ``config``."""
-    from core.fit.config import FitConfig
+    parameter panel, from the field metadata (``core.params.param``) of a config dataclass:
+    ``config``'s class, else ``config_cls``, else FitConfig; defaults from ``config``."""
+    if config_cls is None:
+        if config is not None:
+            config_cls = type(config)
+        else:
+            from core.fit.config import FitConfig
 
-    cfg = config or FitConfig()
+            config_cls = FitConfig
+    cfg = config if config is not None else config_cls()
     out = []
-    for f in fields(FitConfig):
+    for f in fields(config_cls):
         if f.name in HIDDEN_FIELDS:
             continue
         m = dict(f.metadata)
@@ -115,6 +124,7 @@ class FitController(QtCore.QObject):
     start_failed = QtCore.pyqtSignal(str)  # the scene could not be fitted
     fields_ready = QtCore.pyqtSignal(object)  # (I, H, W) float32
     published = QtCore.pyqtSignal()
+    saved = QtCore.pyqtSignal(str)  # a save_job request was written to this path
 
     def __init__(self, parent: QtCore.QObject | None = None, autosave_s: float = 60.0) -> None:
         super().__init__(parent)
@@ -126,17 +136,29 @@ class FitController(QtCore.QObject):
         self.thread: QtCore.QThread | None = None
         self.autosave_s = autosave_s
         self._old: list[tuple[JobWorker, QtCore.QThread]] = []
+        #: points shown without a job (a followed run's prediction): export falls back to them
+        self.static_points: np.ndarray | None = None
+        self.interrupt_save: Callable[[], Any] | None = None
 
     # -- scene and fit ---------------------------------------------------------------------
-    def load(self, scene: Any, config: Any = None, run: bool = True) -> None:
-        """Start fitting ``scene`` (stopping any previous fit)."""
+    def load(self, scene: Any, config: Any = None, run: bool = True,
+             make_job: Callable[[], Any] | None = None, **worker_kw: Any) -> None:
+        """Start fitting ``scene`` (stopping any previous job). Another kind of job: give
+        its factory ``make_job`` (built in the worker thread), its ``config`` and the scene
+        it displays first; ``worker_kw`` go to the JobWorker (cd_every, autosave_s)."""
+        from core.fit.config import FitConfig
+
         self.stop_worker()
+        self.static_points = None
+        self.interrupt_save = None
         self.scene = scene
         if config is not None:
             self.config = config
+        elif make_job is None and not isinstance(self.config, FitConfig):
+            self.config = FitConfig()  # a fit after another kind of job
         self.scene_changed.emit(scene)
-        w, th = start_worker(partial(_make_fitter, scene, self.config), run=run,
-                             autosave_s=self.autosave_s)
+        factory = make_job or partial(_make_fitter, scene, self.config)
+        w, th = start_worker(factory, run=run, **{"autosave_s": self.autosave_s, **worker_kw})
         w.errored.connect(self.errored)
         w.start_failed.connect(self.start_failed)
         w.state_changed.connect(self.state_changed)
@@ -144,7 +166,15 @@ class FitController(QtCore.QObject):
         w.ready.connect(self.fit_ready)
         w.published.connect(self.published)
         w.fields_ready.connect(self.fields_ready)
+        w.saved.connect(self.saved)
         self.worker, self.thread = w, th
+
+    def save_job(self, path: str) -> None:
+        """Ask the worker to write the job's result (``job.save``; a training's checkpoint)
+        between steps; ``saved(path)`` or ``errored`` follows."""
+        if self.worker is None:
+            raise RuntimeError("nothing is running")
+        self.worker.request("save", str(path))
 
     def command(self, name: str, values: dict[str, Any] | None = None) -> None:
         """run, pause, step, stop, or reset (applying ``values``, e.g. the panel's)."""
@@ -178,7 +208,7 @@ class FitController(QtCore.QObject):
 
     def latest_points(self) -> np.ndarray | None:
         snap = None if self.worker is None else self.worker.last_snapshot()
-        return None if snap is None else snap.points
+        return self.static_points if snap is None else snap.points
 
     def export(self, path: str) -> Any:
         """Write the latest snapshot's cloud (works while the job runs) in the dataset's
@@ -192,9 +222,12 @@ class FitController(QtCore.QObject):
 
     def save_autosave(self) -> Any:
         """Export to the autosave file of the current scene (Ctrl-C in the window);
-        None when there is no cloud."""
+        None when there is no cloud. A job whose work is not its cloud (a training) sets
+        ``interrupt_save`` (called instead; returns the path it writes)."""
         from .worker import autosave_path
 
+        if self.interrupt_save is not None:
+            return self.interrupt_save()
         if self.latest_points() is None or self.scene is None:
             return None
         path = autosave_path(self.scene)
@@ -219,7 +252,7 @@ class FitController(QtCore.QObject):
             self.worker = self.thread = None
             self._retired_cpu_s += w.cpu_s
             for sig in (w.errored, w.state_changed, w.cd_ready, w.ready, w.published,
-                        w.fields_ready, w.start_failed):
+                        w.fields_ready, w.start_failed, w.saved):
                 try:
                     sig.disconnect()
                 except TypeError:

@@ -95,13 +95,24 @@ def _postfix(job: Any, losses: dict[str, float]) -> dict[str, str]:
 
 def drive(make_job: Callable[[], Any], *, out: Path, autosave_s: float = 60.0,
           desc: str = "", quiet: bool = False, resume: bool = False,
-          log: Callable[[str], None] = print) -> DriveResult:
-    """Run the job from ``make_job()`` to its end (see the module docstring)."""
+          log: Callable[[str], None] = print, unit: str = "it",
+          postfix: Callable[[Any, dict[str, float]], dict[str, str]] | None = None,
+          resume_file: bool = True, writes: bool = True) -> DriveResult:
+    """Run the job from ``make_job()`` to its end (see the module docstring).
+
+    Hooks for jobs other than a fit: ``unit`` names a step in the progress bar; ``postfix``
+    (job, losses) -> the bar's postfix; ``resume_file=False`` when the job's result is itself
+    its resume state (a training's checkpoint): no ``<out>.resume.pt`` is written;
+    ``writes=False`` for a process that writes nothing (a DDP rank other than 0): the job
+    runs, is interrupted and ends just the same, and ``out`` is left alone.
+    """
     from tqdm import tqdm
 
     out = Path(out)
     state = resume_path(out)
-    check_writable(out)
+    if writes:
+        check_writable(out)
+    post = postfix or _postfix
     with sigterm_as_interrupt():
         try:
             job = make_job()
@@ -115,7 +126,7 @@ def drive(make_job: Callable[[], Any], *, out: Path, autosave_s: float = 60.0,
             print("interrupted during start-up; nothing was written", file=sys.stderr)
             return DriveResult(None, "interrupted", exit_code(exc), 0.0, 0)
         start_it = job.iteration
-        bar = tqdm(total=job.config.iterations, initial=job.iteration, desc=desc, unit="it",
+        bar = tqdm(total=job.config.iterations, initial=job.iteration, desc=desc, unit=unit,
                    disable=quiet, dynamic_ncols=True)
         t0 = last_save = time.perf_counter()
         try:
@@ -123,38 +134,44 @@ def drive(make_job: Callable[[], Any], *, out: Path, autosave_s: float = 60.0,
                 losses = job.step()
                 bar.update(1)
                 if job.iteration % 10 == 0:
-                    bar.set_postfix(_postfix(job, losses))
-                if time.perf_counter() - last_save >= autosave_s:
+                    bar.set_postfix(post(job, losses))
+                if writes and time.perf_counter() - last_save >= autosave_s:
                     job.save(out)
-                    job.save_state(state)
+                    if resume_file:
+                        job.save_state(state)
                     last_save = time.perf_counter()
         except KeyboardInterrupt as exc:
             bar.close()
             elapsed = time.perf_counter() - t0
-            with _no_interrupts():
-                _write_interrupted(job, out, state)
-            print(f"interrupted at iteration {job.iteration}: wrote the result so far to {out}"
-                  f" (continue with --resume)", file=sys.stderr)
+            if writes:
+                with _no_interrupts():
+                    _write_interrupted(job, out, state if resume_file else None)
+                print(f"interrupted at iteration {job.iteration}: wrote the result so far to "
+                      f"{out} (continue with --resume)", file=sys.stderr)
             return DriveResult(job, "interrupted", exit_code(exc), elapsed,
                                job.iteration - start_it)
         except JobDiverged as exc:
             bar.close()
+            if not writes:
+                raise UserError(str(exc)) from None
             with _no_interrupts():
                 raise UserError(_diverged_message(job, exc, out)) from None
         bar.close()
         elapsed = time.perf_counter() - t0
-        with _no_interrupts():
-            job.save(out)
-            state.unlink(missing_ok=True)
+        if writes:
+            with _no_interrupts():
+                job.save(out)
+                state.unlink(missing_ok=True)
     return DriveResult(job, "done", 0, elapsed, job.iteration - start_it)
 
 
-def _write_interrupted(job: Any, out: Path, state: Path) -> None:
+def _write_interrupted(job: Any, out: Path, state: Path | None) -> None:
     try:
         job.save(out)
     except JobDiverged as exc:  # nothing finite to write: keep what is on disk
         raise UserError(f"{exc}; {out} was not written") from None
-    job.save_state(state)
+    if state is not None:
+        job.save_state(state)
 
 
 def _diverged_message(job: Any, exc: JobDiverged, out: Path) -> str:

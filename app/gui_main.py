@@ -4,6 +4,9 @@
     --demo                         fit the bundled demo scene
     --scene PATH [--run]           open a scene folder (and start fitting)
     --points J                     number of points
+    --dataset PATH [--train]       training mode on a drwr-dataset (and start training)
+        [--run-dir RUN]            where that training writes (default ~/.cache/drwr-studio/runs)
+    --follow RUN                   follow a run folder another process writes
     --exit-after S                 run for S seconds, then save --screenshot/--export, exit 0
     --screenshot FILE, --export FILE
 
@@ -25,7 +28,7 @@ import sys
 import tempfile
 from typing import Any
 
-__all__ = ["run_gui", "build_parser"]
+__all__ = ["build_parser", "run_gui"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["default", "drwr-paper"],
                    help="fit preset (default: 'default'; --demo uses 'drwr-paper' so the cloud "
                    "visibly forms from a uniform box)")
+    p.add_argument("--dataset", metavar="PATH", help="drwr-dataset to train a network on "
+                   "(training mode)")
+    p.add_argument("--train", action="store_true", help="start training the --dataset at once")
+    p.add_argument("--run-dir", metavar="RUN", help="run folder the window's training writes "
+                   "(default ~/.cache/drwr-studio/runs/<dataset>-<time>)")
+    p.add_argument("--follow", metavar="RUN", help="follow a training run folder (metrics.jsonl, "
+                   "checkpoints) that another process writes")
     p.add_argument("--exit-after", type=float, metavar="SECONDS",
                    help="run for SECONDS, save --screenshot/--export, then exit")
     p.add_argument("--screenshot", metavar="FILE", help="PNG of the whole window (--exit-after)")
@@ -65,6 +75,10 @@ def _check_args(args: argparse.Namespace) -> str:
     s = args.exit_after
     if s is not None and not (math.isfinite(s) and 0 <= s <= MAX_EXIT_AFTER):
         return f"--exit-after must be a number of seconds from 0 to {MAX_EXIT_AFTER:.0f}, got {s}"
+    if sum(map(bool, (args.scene or args.demo, args.dataset, args.follow))) > 1:
+        return "give one of --scene/--demo, --dataset and --follow"
+    if (args.train or args.run_dir) and not args.dataset:
+        return "--train and --run-dir go with --dataset"
     if (args.screenshot or args.export) and s is None:
         return "--screenshot and --export are written at --exit-after; give --exit-after too"
     return ""
@@ -115,6 +129,14 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"drwr-studio: {exc}", file=sys.stderr)
                 return 2
             QtWidgets.QMessageBox.critical(None, "DRWR Studio", f"Cannot open the scene:\n{exc}")
+    dataset = follow = None
+    try:
+        dataset, follow = _training_inputs(args)
+    except ValueError as exc:
+        if headless:
+            print(f"drwr-studio: {exc}", file=sys.stderr)
+            return 2
+        QtWidgets.QMessageBox.critical(None, "DRWR Studio", str(exc))
     win = MainWindow(show_dialogs=not headless)
     win.controller.config = config
     win.params.set_values({f: getattr(config, f) for f in win.params.controls})
@@ -137,6 +159,15 @@ def _run(args: argparse.Namespace) -> int:
         win.start_fit(demo_scene(), config, run=True)
     elif scene is not None:
         win.start_fit(scene, config, run=args.run, recent=str(args.scene))
+    elif dataset is not None:
+        from core.train.config import TrainConfig
+
+        from .train_mode import WINDOW_DEFAULTS
+
+        tcfg = TrainConfig(**WINDOW_DEFAULTS, **({"points": args.points} if args.points else {}))
+        win.train_mode.start(dataset, run=args.train, config=tcfg, run_dir=args.run_dir)
+    elif follow is not None:
+        win.train_mode.follow(follow)
     if headless:
         def finish() -> None:
             if result.get("ending"):
@@ -161,6 +192,31 @@ def _run(args: argparse.Namespace) -> int:
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
     return result["code"] if (headless or "signal" in result) else code
+
+
+def _training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The --dataset (read) and the --follow folder (checked); ValueError naming the path."""
+    from core.io.scene import SceneError
+
+    dataset = None
+    if args.dataset:
+        from core.io.dataset import read_dataset
+
+        try:
+            dataset = read_dataset(args.dataset)
+        except (SceneError, OSError) as exc:
+            raise ValueError(str(exc)) from None
+    if args.follow:
+        from pathlib import Path
+
+        run = Path(args.follow)
+        if not run.is_dir():
+            raise ValueError(f"{run}: no such run folder")
+        if not ((run / "metrics.jsonl").exists() or (run / "config.json").exists()
+                or (run / "checkpoints").is_dir()):
+            raise ValueError(f"{run}: not a training run folder (no metrics.jsonl, config.json "
+                             "or checkpoints/)")
+    return dataset, args.follow
 
 
 def _on_signals(app: Any, win: Any, result: dict[str, Any]) -> dict[int, Any]:

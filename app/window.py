@@ -71,11 +71,17 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self.run_controls = RunControls()
         self.panels = SilhouettePanels(panel_size=120)
         self.params = ParamPanel(param_specs())
+        self._params_cls: type | None = None  # the config class the panel was built from
+        self.frame_hooks: list[Any] = []  # called with each frame drawn (e.g. training mode)
         self._build_layout()
         self._build_status()
         self.build_menus()
-        from .shape_tab import install_shape_tab  # surface helper: Shape dock, Export mesh
+        # surface helper: Shape dock, Export mesh; training mode: dataset, run folder
+        from .shape_tab import install_shape_tab
+        from .train_mode import install_train_mode
+
         self.shape_tab = install_shape_tab(self)
+        self.train_mode = install_train_mode(self)
 
         # wiring
         c = self.controller
@@ -120,6 +126,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.params)
+        self.params_scroll = scroll
         scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
         params = QtWidgets.QWidget()
         pl = QtWidgets.QVBoxLayout(params)
@@ -173,9 +180,21 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self.statusBar().showMessage(
             f"{scene.name}: {scene.n_views} views, {scene.masks.shape[2]}×{scene.masks.shape[1]}",
             5000)
+        self.use_config_panel(self.controller.config)
         self.params.set_values({f: getattr(self.controller.config, f)
                                 for f in self.params.controls})
         self.params.mark_applied()
+
+    def use_config_panel(self, config: Any) -> None:
+        """Parameter controls for ``config``'s class (rebuilt when the job kind changes)."""
+        if type(config) is self._params_cls or config is None:
+            return
+        if self._params_cls is not None or type(config).__name__ != "FitConfig":
+            self.params = ParamPanel(param_specs(config))
+            self.params.live_changed.connect(self.controller.set_live)
+            self.params.pending_changed.connect(self.run_controls.mark_reset_pending)
+            self.params_scroll.setWidget(self.params)  # deletes the old panel
+        self._params_cls = type(config)
 
     def _on_fit_ready(self, loss_names: Any) -> None:
         self.loss_plot.set_names(tuple(loss_names))
@@ -250,6 +269,8 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         if frame.names:
             self._pending_rows.append(np.asarray(frame.history).reshape(-1, 1 + len(frame.names)))
         self._last_frame = frame
+        for hook in self.frame_hooks:
+            hook(frame)
         # While a fit runs the panels and the plot refresh at most every PANEL_S (the 3D
         # view each frame); at once when paused, stepping or finished (the final snap).
         if frame.state != "running" or self.controller.state() != "running" \

@@ -4,7 +4,7 @@ than the protocol in core/job.py.
 
 Shape (after superqt / napari workers): one loop runs steps while *running*; between steps
 it applies requests queued by the GUI thread (run, pause, step, stop, set_params, reset,
-quit). The GUI never touches the job or its tensors. "Run" after the job is done extends it
+save, quit). The GUI never touches the job or its tensors. "Run" after the job is done extends it
 (``job.extend``) by as many steps as it has run.
 
 Publishing is on demand: while a fit runs, the worker copies a :class:`Frame` (a frozen
@@ -83,6 +83,7 @@ class JobWorker(QObject):
     ready = pyqtSignal(object)  # the job exists (after start and each reset): its loss names
     cd_ready = pyqtSignal(int, float)  # iteration, chamfer x100 against the scene's gt
     fields_ready = pyqtSignal(object)  # (I, H, W) float32 smoothed silhouettes, when they change
+    saved = pyqtSignal(str)  # a "save" request wrote job.save(path) to this path
     finished = pyqtSignal()
 
     def __init__(self, make_job: Callable[[], Any], *, run: bool = False, cd_every: int = 50,
@@ -272,6 +273,8 @@ class JobWorker(QObject):
                     self._set_state("done")
                 if not self._running:
                     self._publish(force=True)
+            elif kind == "save":  # the job's result (a training's checkpoint) on request
+                self.saved.emit(str(f.save(Path(payload))))
             elif kind == "reset":
                 f.reset(payload)
                 self._started()

@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from core.drwr.silhouette import SilhouetteMaps
+from core.drwr.snapshot import make_snapshot
 from core.geometry.cameras import project_np
 from core.io.dataset import DrwrDataset
 from core.job import JobDiverged, Snapshot
@@ -40,7 +41,6 @@ from core.train.config import LIVE_FIELDS, TrainConfig, config_dict
 from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor
 from core.train.distributed import DistInfo, resolve_device
 from core.train.model import build_model
-from core.train.preview import cloud_snapshot
 from core.train.runlog import RunFiles
 from core.train.terms import batched_terms
 
@@ -165,7 +165,13 @@ class Trainer:
             cfg.minutes > 0 and self.elapsed >= 60.0 * cfg.minutes and not self._extended)
 
     def set_params(self, **live: Any) -> set[str]:
-        """Change live fields (β, σ, R, λ, lr, limits...) between steps."""
+        """Change live fields (β, σ, R, λ, lr, limits...) between steps. ``display=<id>``
+        (not a config field) shows another object (:meth:`set_display`) and returns
+        {"fields"}: its silhouettes replace the shown ones."""
+        invalid: set[str] = set()
+        if "display" in live:
+            self.set_display(str(live.pop("display")))
+            invalid.add("fields")
         bad = [k for k in live if k not in LIVE_FIELDS]
         if bad:
             raise ValueError(f"not live parameters: {', '.join(bad)} (apply them with reset)")
@@ -177,7 +183,7 @@ class Trainer:
             if self._display is not None:
                 self._display[2].set_R(self.config.R)
             self._loader_iter = None  # workers hold the old δ: start them again
-        return set()
+        return invalid
 
     def extend(self, iterations: int) -> None:
         """Allow ``iterations`` more steps; the learning rate stays at its final value."""
@@ -371,10 +377,15 @@ class Trainer:
         return self._display_data()[2].field_np.copy()
 
     def snapshot(self) -> Snapshot:
-        """The current prediction for the display object from its view 0."""
+        """The current prediction for the display object from its view 0; ``losses`` holds
+        the last step's losses and, once validated, ``val_cd`` (CD×100) and ``val_step``."""
         _, sc, maps = self._display_data()
         x = input_tensor(sc, 0, (self.config.input_size,) * 2)[None]
         pts = torch.from_numpy(self.predict_inputs(x)[0]).to(self.device)
-        return cloud_snapshot(pts, sc, maps, sigma=self.sigma_px(), iteration=self.iteration,
-                              losses=self.last_losses, step_time=self.last_step_time,
-                              lr=self.current_lr())
+        losses = dict(self.last_losses)
+        if self.last_val.get("val_cd") is not None:  # the window plots validation points
+            losses.update(val_cd=float(self.last_val["val_cd"]),
+                          val_step=float(self._validated_at))
+        return make_snapshot(pts, sc, maps, sigma=self.sigma_px(), iteration=self.iteration,
+                             losses=losses, step_time=self.last_step_time,
+                             lr=self.current_lr())
