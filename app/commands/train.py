@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from app.driver import drive
     from core.io.dataset import read_dataset
-    from core.train.distributed import init_distributed, shutdown
+    from core.train.distributed import init_distributed, shutdown, wait_for_all
     from core.train.trainer import Trainer
 
     if args.threads:
@@ -92,6 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         val = trainer.validate_and_save()
         if info.active:
             print(f"rank {info.rank} of {info.world}: {trainer.iteration} steps", file=sys.stderr)
+            wait_for_all()
         if main:
             cd = val.get("val_cd")
             print(f"trained {trainer.iteration} steps in {res.elapsed:.0f} s; "

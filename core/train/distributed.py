@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "resolve_device", "shutdown"]
+__all__ = ["DistInfo", "init_distributed", "resolve_device", "shutdown", "wait_for_all"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,14 @@ def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return info, device
+
+
+def wait_for_all() -> None:
+    """Barrier: every rank waits until all have finished (no-op for a single process). Called
+    on normal completion before leaving the group, so no rank tears gloo down while another
+    still validates or writes (a rank that left first could abort with std::terminate)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
 
 
 def shutdown() -> None:
