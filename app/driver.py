@@ -90,7 +90,7 @@ class DriveResult:
 
 def _postfix(job: Any, losses: dict[str, float]) -> dict[str, str]:
     names = getattr(job, "loss_names", tuple(losses))
-    return {n[:4]: f"{losses[n]:.4g}" for n in names if n in losses and losses[n] != 0.0}
+    return {n: f"{losses[n]:.4g}" for n in names if n in losses and losses[n] != 0.0}
 
 
 def drive(make_job: Callable[[], Any], *, out: Path, autosave_s: float = 60.0,
