@@ -73,39 +73,16 @@ def train(X: np.ndarray, y: np.ndarray, ids: np.ndarray, epochs: int, seed: int,
     import torch
 
     from core.hull.correction import DepthModel
+    from train_surface_correction import fit_depth_model
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     model = DepthModel(64, 1)
     model.mu.copy_(torch.tensor(X.mean(0)))
     model.sd.copy_(torch.tensor(X.std(0) + 1e-6))
-    Xt_all = torch.tensor(X)
-    yt_all = torch.tensor(np.clip(y, -1, 40), dtype=torch.float32)
-    scenes = np.unique(ids)
-    held = np.random.default_rng(seed).choice(scenes, max(len(scenes) // 6, 1), replace=False)
-    va = torch.tensor(np.isin(ids, held))
-    if bool(va.all()):
-        va[:] = False
-    Xt, yt, Xv, yv = Xt_all[~va], yt_all[~va], Xt_all[va], yt_all[va]
-    opt = torch.optim.AdamW(model.parameters(), 3e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, 3e-3, total_steps=epochs * (len(Xt) // batch + 1))
-    for ep in range(epochs):
-        perm = torch.randperm(len(Xt))
-        for b in range(0, len(Xt), batch):
-            i = perm[b:b + batch]
-            loss = torch.nn.functional.smooth_l1_loss(model(Xt[i])[:, 0], yt[i], beta=0.5)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        if len(Xv):
-            with torch.no_grad():
-                l1 = (model(Xv)[:, 0] - yv).abs().mean().item()
-            base = (yv - yv.median()).abs().mean().item()
-            print(f"epoch {ep + 1}/{epochs}: validation L1 {l1:.3f} px "
-                  f"(constant median {base:.3f} px)", flush=True)
-    return model.eval()
+    return fit_depth_model(
+        model, X, y, ids, epochs, seed, batch,
+        lambda pred, target: torch.nn.functional.smooth_l1_loss(pred[:, 0], target, beta=0.5))
 
 
 def save(model, path) -> None:
