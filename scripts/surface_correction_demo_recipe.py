@@ -28,14 +28,12 @@ def scene_samples(worker: int, n_scenes: int, seed: int, level: float = 0.5,
                   per_scene: int = 6000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features (N, F), targets (N,) pixels and scene ids (N,) of one worker's scenes."""
     import torch
-    from scipy.spatial import cKDTree
     from scipy.spatial.transform import Rotation
 
     from core.geometry.novel_shapes import NOVEL_SHAPES
-    from core.geometry.shapes import HELDOUT_SHAPES, SHAPES, get_shape, normalise
-    from core.hull.correction import depth_targets, point_features
-    from core.hull.visual_hull import carving_maps, hull_mesh
-    from core.io.mesh_scene import make_scene, sample_surface
+    from core.geometry.shapes import HELDOUT_SHAPES, SHAPES, get_shape
+    from core.io.mesh_scene import make_scene
+    from train_surface_correction import samples_of
 
     torch.set_num_threads(1)
     assert not set(SHAPES) & (set(HELDOUT_SHAPES) | set(NOVEL_SHAPES))
@@ -53,12 +51,7 @@ def scene_samples(worker: int, n_scenes: int, seed: int, level: float = 0.5,
         views, res = SETTINGS[rng.integers(len(SETTINGS))]
         scene = make_scene(mesh, views=views, res=res, layout="random",
                            seed=int(rng.integers(1 << 20)), gt_points=1000)
-        norm = normalise(mesh)  # make_scene's frame
-        dense = sample_surface(norm.vertices, norm.faces, 100_000, 5)
-        verts, faces, hv = hull_mesh(scene, 128, level)
-        P = sample_surface(verts, faces, per_scene, k)
-        X, n, px = point_features(scene, hv, carving_maps(scene.masks, level=level), P, level)
-        y, _ = depth_targets(P, n, px, cKDTree(dense))
+        X, y = samples_of(scene, mesh, per_scene, k, level)
         Xs.append(X)
         ys.append(y)
         ids.append(np.full(len(X), worker * 100_000 + k))

@@ -92,16 +92,32 @@ def scene_mesh(spec: dict):
     return mesh.apply_transform(T)
 
 
-def scene_samples(indices: list[int], seed: int, assemblies: float, level: float = 0.5,
-                  per_scene: int = 4000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features (N, F), targets (N,) pixels and scene ids (N,) of the scenes ``indices``."""
-    import torch
+def samples_of(scene, mesh, per_scene: int, seed: int, level: float):
+    """Training pairs of one rendered scene: ``per_scene`` area samples (seed ``seed``) of its
+    hull surface at ``level`` px -> features X (N, F) and target depths y (N,) against the
+    mesh's true surface (100k samples of the normalised mesh, make_scene's frame)."""
     from scipy.spatial import cKDTree
 
     from core.geometry.shapes import normalise
     from core.hull.correction import depth_targets, point_features
     from core.hull.visual_hull import carving_maps, hull_mesh
-    from core.io.mesh_scene import make_scene, sample_surface
+    from core.io.mesh_scene import sample_surface
+
+    norm = normalise(mesh)  # make_scene's frame
+    dense = sample_surface(norm.vertices, norm.faces, 100_000, 5)
+    verts, faces, hv = hull_mesh(scene, 128, level)
+    P = sample_surface(verts, faces, per_scene, seed)
+    X, n, px = point_features(scene, hv, carving_maps(scene.masks, level=level), P, level)
+    y, _ = depth_targets(P, n, px, cKDTree(dense))
+    return X, y
+
+
+def scene_samples(indices: list[int], seed: int, assemblies: float, level: float = 0.5,
+                  per_scene: int = 4000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features (N, F), targets (N,) pixels and scene ids (N,) of the scenes ``indices``."""
+    import torch
+
+    from core.io.mesh_scene import make_scene
     from core.io.scene import SceneError
 
     torch.set_num_threads(1)
@@ -116,12 +132,7 @@ def scene_samples(indices: list[int], seed: int, assemblies: float, level: float
         except SceneError as exc:  # deterministic: the same scenes are skipped every run
             print(f"scene {i}: skipped ({exc})", flush=True)
             continue
-        norm = normalise(mesh)  # make_scene's frame
-        dense = sample_surface(norm.vertices, norm.faces, 100_000, 5)
-        verts, faces, hv = hull_mesh(scene, 128, level)
-        P = sample_surface(verts, faces, per_scene, i)
-        X, n, px = point_features(scene, hv, carving_maps(scene.masks, level=level), P, level)
-        y, _ = depth_targets(P, n, px, cKDTree(dense))
+        X, y = samples_of(scene, mesh, per_scene, i, level)
         Xs.append(X)
         ys.append(y)
         ids.append(np.full(len(X), i))
