@@ -1,14 +1,14 @@
 """Train the default fit's surface correction (core.hull.correction) on random objects.
 
-    python scripts/train_surface_correction.py --out wide.npz   # ~15 min on 2 free cores
-    python scripts/train_surface_correction.py --recipe demo --out w.npz  # the bundled weights
+    python scripts/train_surface_correction.py --out w.npz    # the bundled weights, ~12 min
+    cmp w.npz resources/surface_correction.npz                # identical, byte for byte
     python scripts/train_surface_correction.py --scenes 6 --epochs 2 --out /tmp/w.npz
 
-Data: ``--scenes`` scenes; scene i is drawn from its own seed (``--seed``, i), so the data do
-not depend on how many worker processes make them. A fraction ``--assemblies`` of the scenes
-shows a random assembly of primitives (core.geometry.assemblies: boxes, thin slabs, rods,
-tubes, ellipsoids, discs, cones, tori, capsules, blobs, open cups and boxes, brackets), the
-rest one of the demo shapes (core.geometry.shapes.SHAPES). Never a held-out shape of the
+Data: ``--scenes`` scenes (480); scene i is drawn from its own seed (``--seed``, i), so the
+data do not depend on how many worker processes make them. A fraction ``--assemblies`` of the
+scenes shows a random assembly of primitives (core.geometry.assemblies: boxes, thin slabs,
+rods, tubes, ellipsoids, discs, cones, tori, capsules, blobs, open cups and boxes, brackets),
+the rest one of the demo shapes (core.geometry.shapes.SHAPES). Never a held-out shape of the
 accuracy benchmark (HELDOUT_SHAPES, NOVEL_SHAPES): ``TRAINING_SOURCES`` names what training
 draws from, and both the script and tests/core/test_training_data.py assert that no held-out
 name is among them. Each object is randomly stretched (x0.6-1.6 per axis, 70% of scenes)
@@ -24,13 +24,9 @@ the validation L1 of the median is printed next to a constant predictor's.
 
 Reproducible bit for bit: scenes are seeded per scene and concatenated in scene order, and
 the model is trained in one torch thread from ``--seed`` (initialisation, validation split,
-batch order); two full runs with the defaults wrote identical files (sha256 2d0709a4...).
-
-Not the bundled weights: resources/surface_correction.npz is still the demo-shapes-only model
-(``--recipe demo --workers 2``, scripts/surface_correction_demo_recipe.py: this script's
-previous version), because the weights the wide recipe gives were not better on the held-out
-sets (docs/accuracy.md, "Training on random assemblies"). ``--out`` is required, so a run
-never overwrites the bundled file; compare weights with benchmarks/accuracy.py --weights.
+batch order). The defaults write resources/surface_correction.npz exactly (two runs from
+scratch gave byte-identical files, docs/accuracy.md); ``--out`` is required, so a run never
+overwrites the bundled file by accident.
 """
 
 from __future__ import annotations
@@ -159,8 +155,7 @@ def fit_depth_model(model, X: np.ndarray, y: np.ndarray, ids: np.ndarray, epochs
     """Train ``model`` (a DepthModel with its input scaling set) on features X (N, F) and
     depths y (N,) clipped to [-1, 40] px: a sixth of the scenes (``ids`` (N,), drawn from
     ``seed``) held out for validation, AdamW with a one-cycle rate, ``loss(pred (B, Q), y (B,))``;
-    prints the validation L1 of output 0 per epoch. Returns the model in eval mode. Both recipes
-    (this script's and the bundled weights' demo recipe) train through this one loop."""
+    prints the validation L1 of output 0 per epoch. Returns the model in eval mode."""
     import torch
 
     Xt_all = torch.tensor(X)
@@ -217,16 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     from core.hull.correction import WEIGHTS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--recipe", choices=("wide", "demo"), default="wide",
-                    help="wide: this script's random assemblies (default); demo: the bundled "
-                         "weights' demo-shapes recipe (scripts/surface_correction_demo_recipe.py)")
-    ap.add_argument("--scenes", type=int, help="training scenes in all (wide 160, demo 140)")
+    ap.add_argument("--scenes", type=int, default=480, help="training scenes in all")
     ap.add_argument("--workers", type=int, default=2, help="processes making scenes")
-    ap.add_argument("--epochs", type=int, help="wide 20, demo 25")
-    ap.add_argument("--seed", type=int, help="wide 2000, demo 1000")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=2000)
     ap.add_argument("--assemblies", type=float, default=0.7,
                     help="fraction of scenes showing random assemblies instead of demo shapes")
-    ap.add_argument("--per-scene", type=int, help="hull samples per scene (wide 4000, demo 6000)")
+    ap.add_argument("--per-scene", type=int, default=4000, help="hull samples per scene")
     ap.add_argument("--hidden", type=int, default=64, help="width of the MLP's hidden layers")
     ap.add_argument("--caution", type=float, default=0.0,
                     help="0: inward moves take the median depth; 1: the 0.25 quantile")
@@ -234,18 +226,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True,
                     help=f"weights file (.npz); the bundled one is {WEIGHTS}")
     a = ap.parse_args(argv)
-    if a.recipe == "demo":
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import surface_correction_demo_recipe as demo
-
-        d = demo.DEFAULTS
-        demo.build(a.scenes or d["scenes"], a.workers, a.epochs or d["epochs"],
-                   d["seed"] if a.seed is None else a.seed, a.per_scene or d["per_scene"], a.out)
-        print(f"wrote {a.out}")
-        return 0
-    a.scenes, a.epochs = a.scenes or 160, a.epochs or 20
-    a.seed = 2000 if a.seed is None else a.seed
-    a.per_scene = a.per_scene or 4000
     if a.data and Path(a.data).is_file():
         with np.load(a.data) as z:
             X, y, ids = z["X"], z["y"], z["ids"]

@@ -55,11 +55,13 @@ class FitConfig(JobConfig):
                               max=2.0, live=False)
     surface_correction: str = _f(
         "learned", "'surface' init: move the hull-surface samples along their normals by a "
-        "depth learned on the demo shapes (flattens the hull's lenses onto thin seats and "
-        "wings, moves tight parts out to the rims; core.hull.correction) or 'off' (the "
-        "plain hull surface)", choices=("learned", "off"), live=False)
-    snap: str = _f("on", "after the last iteration, move every point that projects outside a "
-                   "mask by the smallest image-plane step into it (core.hull.snap)",
+        "depth learned on random assemblies of primitives (flattens the hull's lenses onto "
+        "thin seats and wings, moves tight parts out to the rims; where the prior is unsure "
+        "the sample stays on the hull; core.hull.correction) or 'off' (the plain hull "
+        "surface)", choices=("learned", "off"), live=False)
+    snap: str = _f("on", "move every point outside a mask to the nearest point inside every "
+                   "mask: the 'surface' start's samples before they are thinned, and all "
+                   "points after the last iteration (core.hull.snap)",
                    choices=("on", "off"), live=True)
     init: str = _f("surface", "initialisation: 'surface' (evenly on the visual hull's surface), "
                    "'hull' (uniform inside the hull) or 'box' (uniform in the box the cameras "

@@ -20,7 +20,7 @@ from core.drwr.snapshot import make_snapshot
 from core.fit.config import LIVE_FIELDS, FitConfig
 from core.hull.interior import sample_in_hull, scene_box
 from core.hull.prior import HullPrior, knn_indices, spread_loss
-from core.hull.snap import snap_inside
+from core.hull.snap import snap_inside, snap_nearest
 from core.io.atomic import atomic_write, write_points_atomic
 from core.io.scene import Scene
 from core.job import JobDiverged, Snapshot
@@ -82,7 +82,8 @@ def _init_points(
     """(J, 3) starting points: uniform in the visual hull ('hull') or in its box ('box')."""
     if cfg.init == "surface":
         return prior.surface_points(cfg.points, cfg.seed,
-                                    correct=cfg.surface_correction == "learned")
+                                    correct=cfg.surface_correction == "learned",
+                                    snap=cfg.snap == "on")
     if cfg.init == "box":
         lo, hi = scene_box(scene)
         return rng.uniform(lo, hi, size=(cfg.points, 3))
@@ -252,10 +253,12 @@ class Fitter:
             self._good_iteration = self.iteration
 
     def snap(self) -> None:
-        """Move the points that fall outside a mask minimally inside it (core.hull.snap), then
-        any the per-view moves could not settle (:func:`pull_stragglers`); done when the fit
-        finishes and ``config.snap`` is on."""
-        moved = pull_stragglers(snap_inside(self.points_np(), self.scene), self.scene)
+        """Move the points that fall outside a mask to the nearest point inside every mask
+        (core.hull.snap: the 3-D search, then per-view moves for what it left), then any still
+        outside (:func:`pull_stragglers`); done when the fit finishes and ``config.snap`` is
+        on."""
+        near = snap_nearest(self.points_np(), self.scene)
+        moved = pull_stragglers(snap_inside(near, self.scene), self.scene)
         with torch.no_grad():
             self.points.copy_(torch.as_tensor(moved, device=self.device))
 

@@ -7,21 +7,20 @@ alone cannot say which; a prior can. This module predicts, for each sample x on 
 level set, how many pixels d to move it along the inward normal n so that it lands on the
 object's surface: ``x' = x - d * px(x) * n`` (px = world size of a pixel at x).
 
-The predictor is a small MLP (21 -> 64 -> 64 -> 1) on scale-free features of the hull at x
+The predictor is a small MLP (21 -> 64 -> 64 -> 2) on scale-free features of the hull at x
 (:func:`point_features`): the carving margin along the inward normal (how thick the hull is,
 how fast it deepens), the per-view signed pixel distances (how many views bind x: rims vs
 creases), how far the binding view's tangent ray stays on the surface (long generator
 segments mark the lenses' flat caps), how many lines of sight graze x, and the view count.
-The bundled weights (``resources/surface_correction.npz``) were trained on the *demo* shapes
-only (core.geometry.shapes.SHAPES, randomly stretched and rotated, 8-30 views, 64-128 px);
-``scripts/train_surface_correction.py`` now trains on random assemblies of primitives plus
-the demo shapes, cameras all around or only from above, 4-40 views, 64-256 px, but those
-weights were not better on the held-out sets and are not bundled (docs/accuracy.md). Never on
-the held-out shapes the accuracy benchmark reports. The target is the smallest inward depth
-whose point comes within 0.3 px of the closest approach to the true surface
-(:func:`depth_targets`). Weights of the newer recipe carry a second, cautious (0.25-quantile)
-output and their training features' range: :meth:`DepthModel.depth` leaves points whose
-features lie outside it on the hull surface.
+The bundled weights (``resources/surface_correction.npz``) are what
+``scripts/train_surface_correction.py`` writes with its defaults (bit for bit): 480 scenes of
+random assemblies of primitives (70%) and demo shapes (30%), stretched and rotated, cameras
+all around or only from above, 4-40 views, 64-256 px; never the held-out shapes the accuracy
+benchmark reports. The target is the smallest inward depth whose point comes within 0.3 px
+of the closest approach to the true surface (:func:`depth_targets`). The model has two
+outputs, the median and a cautious (0.25-quantile) depth, and stores its training features'
+range: :meth:`DepthModel.depth` leaves points whose features lie outside it on the hull
+surface (weights from before the quantile head, with one output and no range, still load).
 
 Shapes in docstrings: N points, I views.
 """

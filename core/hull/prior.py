@@ -11,9 +11,12 @@ points onto the surface of the visual hull of the masks and spread them evenly o
   ``Σ_j Σ_{k∈N(j)} exp(-|x_j - x_k|^2 / h^2)`` with h the expected spacing of J points on
   the hull's surface (sqrt(area / J)), for even density.
 - :func:`farthest_point_sample`: even initial points on the hull surface.
-- ``HullPrior.surface_points(n, correct=True)``: the same, after moving the area samples
-  along their normals by the learned depth of core.hull.correction (lenses flattened onto
-  the thin part inside them, tight parts moved out to the silhouette rims).
+- ``HullPrior.surface_points(n, correct=True, snap=True)``: the same, after moving the area
+  samples along their normals by the learned depth of core.hull.correction (lenses flattened
+  onto the thin part inside them, tight parts moved out to the silhouette rims), adding the
+  outer hull surface (the mask edges) wherever the level surface lost a part (coverage
+  first), and moving every sample to the nearest point inside every mask
+  (core.hull.snap.snap_nearest).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.spatial import cKDTree
+from skimage.measure import marching_cubes
 
 from core.hull.visual_hull import HULL_LEVEL, carving_maps, hull_mesh
 from core.io.mesh_scene import sample_surface
@@ -32,6 +36,9 @@ from core.io.scene import Scene
 __all__ = ["HullPrior", "spread_loss", "knn_indices", "farthest_point_sample",
            "even_surface_points"]
 
+#: Samples of the outer hull surface farther than this many pixels from the level surface
+#: are parts the level surface lost; the default fit keeps them (coverage first).
+FILL_PX = 2.0
 _FPS_BLOCK = 256  # points per block whose largest distance farthest_point_sample keeps
 
 
@@ -125,18 +132,47 @@ class HullPrior:
         return math.sqrt(self.area / max(n_points, 1))
 
     def surface_points(self, n: int, seed: int = 0, pool: int = 4,
-                       correct: bool = False) -> np.ndarray:
-        """(n, 3) evenly spaced points: ``pool * n`` area samples of the hull surface, moved
-        by the learned surface correction when ``correct``, thinned by farthest-point
-        sampling."""
-        if not correct:
-            return even_surface_points(self.vertices, self.faces, n, seed, pool)
+                       correct: bool = False, snap: bool = False) -> np.ndarray:
+        """(n, 3) evenly spaced points on the hull surface.
+
+        ``pool * n`` area samples of the surface at ``level``, moved by the learned surface
+        correction when ``correct``; plus the *coverage fill* (:meth:`uncovered_samples`):
+        samples of the hull's outer surface (level 0, the mask edges) on parts the ``level``
+        surface misses, kept where they are. Then, when ``snap``, each moved to the nearest
+        point inside every mask (core.hull.snap.snap_nearest), and all thinned by
+        farthest-point sampling. Snapping the pool before thinning keeps the points even:
+        snapping after it bunches the points of thin parts, which all move inward.
+        """
         from core.hull.correction import correct_points
+        from core.hull.snap import snap_nearest
 
         cand = sample_surface(self.vertices, self.faces, pool * n, seed)
-        maps = carving_maps(self.scene.masks, level=self.level)
-        moved = correct_points(self.scene, self.volume, maps, cand, self.level).points
-        return farthest_point_sample(moved, n, seed)
+        fill = self.uncovered_samples(cand, pool * n, seed + 1)
+        if correct:
+            maps = carving_maps(self.scene.masks, level=self.level)
+            cand = correct_points(self.scene, self.volume, maps, cand, self.level).points
+        cand = np.concatenate([cand, fill]) if len(fill) else cand
+        if snap:
+            cand = snap_nearest(cand, self.scene).astype(np.float64)
+        return farthest_point_sample(cand, n, seed)
+
+    def uncovered_samples(self, near: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+        """(M, 3) of ``n`` area samples of the hull's outer surface (margin 0: the mask edges)
+        that lie farther than FILL_PX pixels from every point of ``near`` (N, 3), samples of
+        the ``level`` surface: the parts that surface loses (thin parts whose margin
+        never reaches the level on the grid). Empty when the level is 0 or nothing is lost."""
+        from core.hull.snap import pixel_size
+
+        if self.level <= 0.0 or len(near) == 0:
+            return np.zeros((0, 3))
+        hv = self.volume
+        try:
+            v, f, _, _ = marching_cubes(hv.vol, 0.0, spacing=tuple(hv.spacing))
+        except (ValueError, RuntimeError):
+            return np.zeros((0, 3))
+        outer = sample_surface(v + hv.lo, f.astype(np.int64), n, seed)
+        d, _ = cKDTree(near).query(outer)
+        return outer[d > FILL_PX * pixel_size(outer, self.scene)]
 
     def margin(self, points: torch.Tensor) -> torch.Tensor:
         """Carving margin h at points (J, 3) -> (J,) pixels (``level`` on the hull surface),

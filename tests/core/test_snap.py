@@ -75,3 +75,60 @@ def test_fit_snaps_after_the_last_iteration_only_when_on() -> None:
     off = Fitter(scene, apply_preset("default", points=500, iterations=5, surface_level=0.0,
                                      snap="off"))
     assert inside_all(off.run(), scene).mean() < inside_all(pts, scene).mean()
+
+
+def _naive_nearest(pts: np.ndarray, scene: Scene, radius_px: float, step_px: float) -> np.ndarray:
+    """Per point, a plain loop over the lattice offsets in order of length."""
+    from core.hull.snap import nearest_offsets
+
+    off = nearest_offsets(radius_px, step_px)
+    out = np.asarray(pts, np.float32).copy()
+    for j, p in enumerate(out.copy()):
+        if inside_all(p[None], scene)[0]:
+            continue
+        _, z = project_np(p[None].astype(np.float64), scene.K, scene.R, scene.t)
+        px = np.median(z[:, 0] / np.sqrt(scene.K[:, 0, 0] * scene.K[:, 1, 1]))
+        for o in off:
+            c = (p.astype(np.float64) + px * o).astype(np.float32)
+            if inside_all(c[None], scene)[0]:
+                out[j] = c
+                break
+    return out
+
+
+def test_nearest_offsets_are_sorted_and_inside_the_radius() -> None:
+    from core.hull.snap import nearest_offsets
+
+    off = nearest_offsets(1.0, 0.25)
+    n = np.linalg.norm(off, axis=1)
+    count = sum(1 for a in range(-4, 5) for b in range(-4, 5) for c in range(-4, 5)
+                if 0 < a * a + b * b + c * c <= 16)
+    assert len(off) == count
+    assert (n > 0).all() and (n <= 1.0 + 1e-12).all() and (np.diff(n) >= -1e-12).all()
+    assert np.allclose(off[:6].__abs__().sum(1), 0.25)  # the six shortest: one step on an axis
+
+
+def test_snap_nearest_matches_naive_search() -> None:
+    from core.hull.snap import snap_nearest
+
+    scene = make_scene("torus_knot", views=6, res=48, gt_points=400)
+    rng = np.random.default_rng(3)
+    pts = scene.gt_points[:200] + rng.normal(0, 0.006, (200, 3))
+    before = inside_all(pts.astype(np.float32), scene)
+    assert 0.1 < before.mean() < 0.9
+    got = snap_nearest(pts, scene, radius_px=1.0, step_px=0.25, batch=7)
+    ref = _naive_nearest(pts, scene, 1.0, 0.25)
+    assert np.array_equal(got, ref)
+    moved = ~before & (np.abs(got - pts.astype(np.float32)).max(1) > 0)
+    assert moved.sum() > 10 and inside_all(got[moved], scene).all()
+    assert np.array_equal(got[before], pts[before].astype(np.float32))
+
+
+def test_view_by_view_inside_test_is_inside_all() -> None:
+    from core.hull.snap import _inside_every
+
+    scene = make_scene("chair", views=7, res=40, gt_points=3000)
+    rng = np.random.default_rng(5)
+    pts = (scene.gt_points + rng.normal(0, 0.02, scene.gt_points.shape)).astype(np.float32)
+    got = _inside_every(pts, scene, np.asarray(scene.masks, bool))
+    assert 0.1 < got.mean() < 0.9 and np.array_equal(got, inside_all(pts, scene))
