@@ -103,3 +103,13 @@ def test_demo_scene_copy():
     assert a.name == "chair" and a.masks.shape == (8, 64, 64) and a.gt_points.shape == (20000, 3)
     a.masks[:] = False
     assert demo_scene().masks.any()
+
+
+def test_make_scene_takes_the_novel_shape_names():
+    from core.geometry.novel_shapes import get_novel_shape
+
+    by_name = make_scene("glasses", views=3, res=32, seed=4, gt_points=10)
+    by_mesh = make_scene(get_novel_shape("glasses"), views=3, res=32, seed=4, gt_points=10)
+    assert by_name.name == "glasses" and np.array_equal(by_name.masks, by_mesh.masks)
+    with pytest.raises(SceneError, match="watering_can"):  # the message lists every name
+        make_scene("no_such_shape", views=3, res=32)
