@@ -11,8 +11,9 @@ rods, tubes, ellipsoids, discs, cones, tori, capsules, blobs, open cups and boxe
 the rest one of the demo shapes (core.geometry.shapes.SHAPES). Never a held-out shape of the
 accuracy benchmark (HELDOUT_SHAPES, NOVEL_SHAPES): ``TRAINING_SOURCES`` names what training
 draws from, and both the script and tests/core/test_training_data.py assert that no held-out
-name is among them. Each object is randomly stretched (x0.6-1.6 per axis, 70% of scenes)
-and rotated, and seen by 4-40 cameras (log-uniform) laid out all around ('random', 55%;
+name is among them. A quarter of the objects are made scanner-like (finely triangulated,
+vertices jittered along their normals by 0.002-0.006: ``ROUGH_P``, ``ROUGHNESS``). Each
+object is randomly stretched (x0.6-1.6 per axis, 70% of scenes) and rotated, and seen by 4-40 cameras (log-uniform) laid out all around ('random', 55%;
 'fibonacci' 15%) or only from the upper hemisphere ('upper', 30%), at 64-256 px (256 in 4%
 of the scenes). Per scene, ``--per-scene`` samples of the hull's surface at level 0.5 px,
 their features and depth targets (core.hull.correction).
@@ -53,6 +54,10 @@ assert not set(TRAINING_SOURCES) & set(HELD_OUT), "a held-out category would ent
 LAYOUT_P = {"random": 0.55, "fibonacci": 0.15, "upper": 0.30}
 RES_P = {64: 0.30, 96: 0.25, 128: 0.25, 160: 0.10, 192: 0.06, 256: 0.04}
 VIEWS = (4, 40)
+#: Fraction of scenes whose mesh is made scanner-like (finely triangulated, vertices jittered
+#: along their normals by ROUGHNESS, uniform; core.geometry.assemblies.scanned_style).
+ROUGH_P = 0.25
+ROUGHNESS = (0.002, 0.006)
 
 
 def scene_spec(i: int, seed: int, assemblies: float) -> dict:
@@ -68,20 +73,31 @@ def scene_spec(i: int, seed: int, assemblies: float) -> dict:
             "rot_seed": int(rng.integers(1 << 30)),
             "layout": str(rng.choice(list(LAYOUT_P), p=list(LAYOUT_P.values()))),
             "res": int(rng.choice(list(RES_P), p=list(RES_P.values()))), "views": views,
-            "cam_seed": int(rng.integers(1 << 20))}
+            "cam_seed": int(rng.integers(1 << 20)), **_rough_spec(i, seed)}
+
+
+def _rough_spec(i: int, seed: int) -> dict:
+    """Whether scene ``i`` is made scanner-like, from its own generator (so the other choices
+    of every scene are what they were before roughness was added)."""
+    rng = np.random.default_rng([seed, i, 7])
+    rough = bool(rng.random() < ROUGH_P)
+    return {"rough": float(rng.uniform(*ROUGHNESS)) if rough else 0.0,
+            "rough_seed": int(rng.integers(1 << 30))}
 
 
 def scene_mesh(spec: dict):
     """The (stretched, rotated) training mesh of a scene spec; never a held-out shape."""
     from scipy.spatial.transform import Rotation
 
-    from core.geometry.assemblies import random_assembly
+    from core.geometry.assemblies import random_assembly, scanned_style
     from core.geometry.shapes import get_shape
 
     name = spec["source"]
     if name in HELD_OUT or name not in TRAINING_SOURCES:
         raise AssertionError(f"{name}: not a training source")
     mesh = random_assembly(spec["obj_seed"]) if name == ASSEMBLY_NAME else get_shape(name).copy()
+    if spec.get("rough", 0.0) > 0:
+        mesh = scanned_style(mesh, spec["rough"], spec["rough_seed"])
     mesh.apply_transform(np.diag(spec["stretch"] + [1.0]))
     T = np.eye(4)
     T[:3, :3] = Rotation.random(random_state=spec["rot_seed"]).as_matrix()

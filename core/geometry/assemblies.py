@@ -27,7 +27,7 @@ from scipy.spatial.transform import Rotation
 
 from core.geometry.shapes import normalise, tube
 
-__all__ = ["PART_KINDS", "random_part", "random_assembly", "ASSEMBLY_NAME"]
+__all__ = ["PART_KINDS", "random_part", "random_assembly", "ASSEMBLY_NAME", "scanned_style"]
 
 ASSEMBLY_NAME = "assembly"
 PART_KINDS = ("box", "slab", "rod", "bent_tube", "ellipsoid", "disc", "cone", "torus",
@@ -135,6 +135,18 @@ def random_part(rng: np.random.Generator, kind: str | None = None) -> tuple[str,
         raise ValueError(f"unknown part kind {kind!r}; kinds: {', '.join(PART_KINDS)}")
     m.apply_translation(-m.bounds.mean(0))
     return kind, m
+
+
+def scanned_style(mesh: trimesh.Trimesh, roughness: float = 0.004, seed: int = 0,
+                  max_edge: float = 0.02) -> trimesh.Trimesh:
+    """A scanner-like copy of ``mesh``: subdivided to edges <= ``max_edge`` and every vertex
+    moved along its normal by Gaussian noise of sd ``roughness`` (both in the mesh's units)."""
+    v, f = trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=max_edge,
+                                            max_iter=6)
+    m = trimesh.Trimesh(v, f, process=True)
+    rng = np.random.default_rng(seed)
+    m.vertices = m.vertices + m.vertex_normals * rng.normal(0, roughness, (len(m.vertices), 1))
+    return m
 
 
 def random_assembly(seed: int, n_parts: int | None = None) -> trimesh.Trimesh:

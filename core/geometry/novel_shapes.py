@@ -19,21 +19,10 @@ from typing import Callable
 import numpy as np
 import trimesh
 
+from core.geometry.assemblies import scanned_style
 from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, normalise, tube
 
 __all__ = ["NOVEL_SHAPES", "get_novel_shape", "scanned_style"]
-
-
-def scanned_style(mesh: trimesh.Trimesh, roughness: float = 0.004, seed: int = 0,
-                  max_edge: float = 0.02) -> trimesh.Trimesh:
-    """A scanner-like copy of ``mesh``: subdivided to edges <= ``max_edge`` and every vertex
-    moved along its normal by Gaussian noise of sd ``roughness`` (both in the mesh's units)."""
-    v, f = trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=max_edge,
-                                            max_iter=6)
-    m = trimesh.Trimesh(v, f, process=True)
-    rng = np.random.default_rng(seed)
-    m.vertices = m.vertices + m.vertex_normals * rng.normal(0, roughness, (len(m.vertices), 1))
-    return m
 
 
 def _leaf(length: float, width: float, thick: float, base, yaw: float, pitch: float

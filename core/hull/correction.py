@@ -14,7 +14,8 @@ creases), how far the binding view's tangent ray stays on the surface (long gene
 segments mark the lenses' flat caps), how many lines of sight graze x, and the view count.
 The bundled weights (``resources/surface_correction.npz``) are what
 ``scripts/train_surface_correction.py`` writes with its defaults (bit for bit): 480 scenes of
-random assemblies of primitives (70%) and demo shapes (30%), stretched and rotated, cameras
+random assemblies of primitives (70%) and demo shapes (30%), a quarter of them made
+scanner-like (rough), stretched and rotated, cameras
 all around or only from above, 4-40 views, 64-256 px; never the held-out shapes the accuracy
 benchmark reports. The target is the smallest inward depth whose point comes within 0.3 px
 of the closest approach to the true surface (:func:`depth_targets`). The model has two

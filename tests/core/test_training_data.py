@@ -58,6 +58,19 @@ def test_scene_specs_cover_views_layouts_and_sizes():
     assert {s["res"] for s in specs} == {64, 96, 128, 160, 192, 256}
     assert 0.6 < np.mean([s["source"] == ASSEMBLY_NAME for s in specs]) < 0.8
     assert mod.scene_spec(5, 7, 0.7) == specs[5]  # a pure function of (seed, index)
+    rough = [s["rough"] for s in specs]
+    assert 0.18 < np.mean([r > 0 for r in rough]) < 0.32
+    assert all(r == 0 or mod.ROUGHNESS[0] <= r <= mod.ROUGHNESS[1] for r in rough)
+
+
+def test_rough_scenes_are_scanner_like_versions_of_the_same_object():
+    mod = _script()
+    spec = next(mod.scene_spec(i, 7, 0.7) for i in range(100)
+                if mod.scene_spec(i, 7, 0.7)["rough"] > 0)
+    smooth, rough = mod.scene_mesh({**spec, "rough": 0.0}), mod.scene_mesh(spec)
+    assert len(rough.faces) > len(smooth.faces)  # finely triangulated
+    d = np.abs(rough.bounds - smooth.bounds).max()
+    assert 0 < d < 6 * spec["rough"] * 1.7  # jittered by about the roughness, not reshaped
 
 
 def test_random_assembly_is_seeded_normalised_and_named():
