@@ -110,3 +110,21 @@ def test_novel_shapes_build_and_render(name):
 def test_unknown_novel_shape_names_the_known_ones():
     with pytest.raises(ValueError, match="scan_plant"):
         get_novel_shape("teapot")
+
+
+def test_validation_scenes_are_never_training_scenes_and_follow_the_filters():
+    import argparse
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import validate_surface_correction as val
+
+    with pytest.raises(SystemExit):  # indices below FIRST are the training scenes
+        val.main(["--weights", "w.npz", "--first", "10"])
+    a = argparse.Namespace(first=val.FIRST + 100, scenes=12, seed=2000, min_views=41,
+                           rough_only=False)
+    assert list(val._validation_scenes(a)) == []  # no scene has more than 40 views
+    a.min_views, a.rough_only, a.scenes = 0, True, 8
+    got = list(val._validation_scenes(a))
+    assert got and all(spec["rough"] > 0 and i >= val.FIRST for i, spec, _ in got)
+    assert all(len(scene.gt_points) == 50_000 for _, _, scene in got)
