@@ -33,13 +33,11 @@ FIRST = 1_000_000
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from core.geometry.shapes import normalise
     from core.hull.correction import correct_points, load_model
     from core.hull.prior import HullPrior, farthest_point_sample
     from core.hull.snap import snap_inside
     from core.hull.visual_hull import carving_maps
-    from core.io.mesh_scene import make_scene, sample_surface
-    from core.io.scene import SceneError
+    from core.io.mesh_scene import sample_surface
     from core.metrics import evaluate
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -64,16 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if m.outputs > 1:
             variants += [(f"{Path(w).name} cautious", m, True)]
     ratios = {v[0]: [] for v in variants}
-    for i in range(a.first, a.first + a.scenes):
-        spec = tsc.scene_spec(i, a.seed, 0.7)
-        mesh = tsc.scene_mesh(spec)
-        try:
-            scene = make_scene(mesh, views=spec["views"], res=spec["res"],
-                               layout=spec["layout"], seed=spec["cam_seed"], gt_points=0)
-        except SceneError:
-            continue
-        norm = normalise(mesh)
-        scene.gt_points = sample_surface(norm.vertices, norm.faces, 30_000, 1)
+    for i, spec, scene in _validation_scenes(a):
         prior = HullPrior(scene, 128, level=0.5)
         cand = sample_surface(prior.vertices, prior.faces, 4 * a.points, 0)
         maps = carving_maps(scene.masks, level=0.5)
