@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     from core.geometry.cameras import LAYOUTS
 
     m = sub.add_parser("make-scene", help="render a mesh or bundled shape into a drwr-scene")
-    m.add_argument("source", help="mesh file (OBJ, PLY, STL, OFF, GLB) or a bundled shape name (demo, held-out or the novel benchmark set)")
+    m.add_argument("source", help="mesh file (OBJ, PLY, STL, OFF, GLB) or a bundled shape name "
+                   "(demo, held-out or the novel benchmark set)")
     m.add_argument("out", help="output scene folder")
     m.add_argument("--views", type=int, default=8)
     m.add_argument("--res", type=int, default=64)

@@ -22,6 +22,7 @@ __all__ = [
     "view_directions",
     "make_cameras",
     "camera_centers",
+    "pixel_sizes",
     "LAYOUTS",
 ]
 
@@ -73,6 +74,13 @@ def project_np(
         torch.as_tensor(np.asarray(t, np.float64)),
     )
     return uv.numpy(), z.numpy()
+
+
+def pixel_sizes(z: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(I, N) world size of one pixel at depths z (I, N) (from :func:`project_np`) in the views
+    with intrinsics K (I, 3, 3): depth over the geometric-mean focal length (depths clamped to
+    1e-9)."""
+    return np.maximum(z, 1e-9) / np.sqrt(K[:, 0, 0] * K[:, 1, 1])[:, None]
 
 
 def camera_centers(R: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from core.geometry.cameras import camera_centers, project_np
+from core.geometry.cameras import camera_centers, pixel_sizes, project_np
 from core.hull.visual_hull import MAP_PAD, HullVolume
 from core.io.scene import Scene
 
@@ -91,8 +91,7 @@ def view_distances(scene: Scene, maps: np.ndarray, points: np.ndarray
     s = np.stack([ndimage.map_coordinates(maps[i], (uv[i, :, 1] + MAP_PAD, uv[i, :, 0] + MAP_PAD),
                                           order=1, mode="nearest")
                   for i in range(scene.n_views)])
-    px = np.maximum(z, 1e-9) / np.sqrt(scene.K[:, 0, 0] * scene.K[:, 1, 1])[:, None]
-    return s, px
+    return s, pixel_sizes(z, scene.K)
 
 
 def point_features(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.ndarray,

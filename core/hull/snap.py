@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from core.geometry.cameras import project_np
-from core.metrics import inside_all, nearest_pixels
+from core.geometry.cameras import pixel_sizes, project_np
+from core.metrics import nearest_pixels
 from core.io.scene import Scene
 
 __all__ = ["snap_inside", "snap_nearest", "nearest_offsets", "pixel_size"]
@@ -104,11 +104,10 @@ def _inside_every(points: np.ndarray, scene: Scene, masks: np.ndarray) -> np.nda
 
 
 def pixel_size(points: np.ndarray, scene: Scene) -> np.ndarray:
-    """(N,) world size of one pixel at points (N, 3): the median over views of depth over
-    focal length."""
+    """(N,) world size of one pixel at points (N, 3) in front of the cameras: the median over
+    views of :func:`core.geometry.cameras.pixel_sizes` (as core.hull.correction's features)."""
     _, z = project_np(np.asarray(points, np.float64), scene.K, scene.R, scene.t)
-    f = np.sqrt(np.abs(scene.K[:, 0, 0] * scene.K[:, 1, 1]))[:, None]
-    return np.median(np.maximum(np.abs(z), 1e-9) / f, 0)
+    return np.median(pixel_sizes(z, scene.K), 0)
 
 
 def nearest_offsets(radius: float, step: float) -> np.ndarray:
@@ -138,12 +137,12 @@ def snap_nearest(points: np.ndarray, scene: Scene, radius_px: float = 1.5,
         batch: offsets tried together (memory: J_out * batch * I projections).
     """
     P = np.asarray(points, np.float32).copy()
-    todo = np.flatnonzero(~inside_all(P, scene))
+    masks = np.asarray(scene.masks, bool)
+    todo = np.flatnonzero(~_inside_every(P, scene, masks))
     if len(todo) == 0:
         return P
     px = pixel_size(P[todo], scene)
     off = nearest_offsets(radius_px, step_px)
-    masks = np.asarray(scene.masks, bool)
     src = P[todo].astype(np.float64)
     alive = np.ones(len(todo), bool)
     for s in range(0, len(off), batch):
