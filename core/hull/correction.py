@@ -7,11 +7,13 @@ alone cannot say which; a prior can. This module predicts, for each sample x on 
 level set, how many pixels d to move it along the inward normal n so that it lands on the
 object's surface: ``x' = x - d * px(x) * n`` (px = world size of a pixel at x).
 
-The predictor is a small MLP (21 -> 64 -> 64 -> 2) on scale-free features of the hull at x
-(:func:`point_features`): the carving margin along the inward normal (how thick the hull is,
-how fast it deepens), the per-view signed pixel distances (how many views bind x: rims vs
-creases), how far the binding view's tangent ray stays on the surface (long generator
-segments mark the lenses' flat caps), how many lines of sight graze x, and the view count.
+The predictor is a small MLP (67 -> 64 -> 64 -> 2) on scale-free features of the hull at x
+(:func:`point_features`): 21 of the sample's own -- the carving margin along the inward
+normal (how thick the hull is, how fast it deepens), the per-view signed pixel distances (how
+many views bind x: rims vs creases), how far the binding view's tangent ray stays on the
+surface (long generator segments mark the lenses' flat caps), how many lines of sight graze
+x, and the view count -- and 46 of its neighbourhood in balls of 3 and 8 pixels
+(core.hull.context: how the surface bends around x, and the neighbours' own features).
 The bundled weights (``resources/surface_correction.npz``) are what
 ``scripts/train_surface_correction.py`` writes with its defaults (bit for bit): 480 scenes of
 random assemblies of primitives (70%) and demo shapes (30%), a quarter of them made
@@ -37,6 +39,7 @@ import torch
 from scipy import ndimage
 
 from core.geometry.cameras import camera_centers, pixel_sizes, project_np
+from core.hull.context import context_features, context_size
 from core.hull.visual_hull import MAP_PAD, HullVolume
 from core.io.scene import Scene
 
@@ -50,7 +53,8 @@ PROFILE_PX = np.array([0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32], np.float64)
 #: Candidate inward depths (pixels) searched for the training target.
 DEPTHS_PX = np.concatenate([np.arange(-1, 3.1, 0.25), np.arange(3.5, 10.1, 0.5),
                             np.arange(11, 25, 1.0), np.arange(26, 41, 2.0)])
-N_FEATURES = len(PROFILE_PX) + 4 + 2 + 3 + 1
+N_OWN = len(PROFILE_PX) + 4 + 2 + 3 + 1  # a sample's own features
+N_FEATURES = N_OWN + context_size(N_OWN)  # and its neighbourhood's (core.hull.context)
 WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "surface_correction.npz"
 _CHORD_STEPS = 40
 _MAX_DEPTH = 40.0  # pixels; predictions are clipped to [-1, _MAX_DEPTH]
@@ -141,7 +145,9 @@ def point_features(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.nd
     cos = np.sort(np.abs(np.einsum("inc,nc->in", sight, n)), 0)
     feats += [cos[0], cos[1] if n_views > 1 else cos[0], np.mean(cos < 0.2, 0)]
     feats.append(np.full(len(P), n_views / 20.0))
-    return np.stack(feats, 1).astype(np.float32), n, px
+    own = np.stack(feats, 1)
+    X = np.concatenate([own, context_features(P, n, px, own)], 1)
+    return X.astype(np.float32), n, px
 
 
 def depth_targets(points: np.ndarray, normals: np.ndarray, px: np.ndarray, gt_tree,
