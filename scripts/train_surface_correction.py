@@ -104,14 +104,15 @@ def scene_mesh(spec: dict):
     return mesh.apply_transform(T)
 
 
-def samples_of(scene, mesh, per_scene: int, seed: int, level: float):
+def samples_of(scene, mesh, per_scene: int, seed: int, level: float, tol: float | None = None):
     """Training pairs of one rendered scene: ``per_scene`` area samples (seed ``seed``) of its
     hull surface at ``level`` px -> features X (N, F) and target depths y (N,) against the
-    mesh's true surface (100k samples of the normalised mesh, make_scene's frame)."""
+    mesh's true surface (100k samples of the normalised mesh, make_scene's frame); ``tol``:
+    the targets' slack in pixels (default core.hull.correction.TARGET_TOL_PX)."""
     from scipy.spatial import cKDTree
 
     from core.geometry.shapes import normalise
-    from core.hull.correction import depth_targets, point_features
+    from core.hull.correction import TARGET_TOL_PX, depth_targets, point_features
     from core.hull.visual_hull import carving_maps, hull_mesh
     from core.io.mesh_scene import sample_surface
 
@@ -120,13 +121,15 @@ def samples_of(scene, mesh, per_scene: int, seed: int, level: float):
     verts, faces, hv = hull_mesh(scene, 128, level)
     P = sample_surface(verts, faces, per_scene, seed)
     X, n, px = point_features(scene, hv, carving_maps(scene.masks, level=level), P, level)
-    y, _ = depth_targets(P, n, px, cKDTree(dense))
+    y, _ = depth_targets(P, n, px, cKDTree(dense), TARGET_TOL_PX if tol is None else tol)
     return X, y
 
 
 def scene_samples(indices: list[int], seed: int, assemblies: float, level: float = 0.5,
-                  per_scene: int = 4000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features (N, F), targets (N,) pixels and scene ids (N,) of the scenes ``indices``."""
+                  per_scene: int = 4000, tol: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features (N, F), targets (N,) pixels (slack ``tol``, see samples_of) and scene ids
+    (N,) of the scenes ``indices``."""
     import torch
 
     from core.io.mesh_scene import make_scene
@@ -144,7 +147,7 @@ def scene_samples(indices: list[int], seed: int, assemblies: float, level: float
         except SceneError as exc:  # deterministic: the same scenes are skipped every run
             print(f"scene {i}: skipped ({exc})", flush=True)
             continue
-        X, y = samples_of(scene, mesh, per_scene, i, level)
+        X, y = samples_of(scene, mesh, per_scene, i, level, tol)
         Xs.append(X)
         ys.append(y)
         ids.append(np.full(len(X), i))
@@ -238,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=64, help="width of the MLP's hidden layers")
     ap.add_argument("--caution", type=float, default=0.0,
                     help="0: inward moves take the median depth; 1: the 0.25 quantile")
+    ap.add_argument("--target-tol", type=float, default=None,
+                    help="slack of the depth targets in pixels (default: core.hull.correction."
+                    "TARGET_TOL_PX, 0.3; smaller makes bolder inward targets)")
     ap.add_argument("--data", help="cache of the samples (.npz): read when present, else written")
     ap.add_argument("--out", required=True,
                     help=f"weights file (.npz); the bundled one is {WEIGHTS}")
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         with ProcessPoolExecutor(a.workers) as ex:
             parts = list(ex.map(scene_samples, chunks, [a.seed] * a.workers,
                                 [a.assemblies] * a.workers, [0.5] * a.workers,
-                                [a.per_scene] * a.workers))
+                                [a.per_scene] * a.workers, [a.target_tol] * a.workers))
         X, y, ids = (np.concatenate([p[k] for p in parts]) for k in range(3))
         order = np.argsort(ids, kind="stable")  # scene order, whatever the worker count
         X, y, ids = X[order], y[order], ids[order]

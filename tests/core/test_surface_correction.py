@@ -163,6 +163,22 @@ def test_training_samples_and_learns(tmp_path):
     assert (model.lo <= model.hi).all()
 
 
+def test_target_slack_reaches_the_training_targets():
+    """--target-tol: a tighter slack never gives a shallower target (the first candidate
+    within 0.05 px of the closest approach lies at or after the first within 0.3 px) and
+    changes some; the features do not depend on it."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_surface_correction as tsc
+
+    X0, y0, _ = tsc.scene_samples([1], seed=5, assemblies=0.5, per_scene=600)
+    X1, y1, _ = tsc.scene_samples([1], seed=5, assemblies=0.5, per_scene=600, tol=0.05)
+    np.testing.assert_array_equal(X0, X1)
+    assert (y1 >= y0).all() and (y1 > y0).mean() > 0.1
+    from core.hull.correction import TARGET_TOL_PX, depth_targets
+
+    assert depth_targets.__defaults__ == (TARGET_TOL_PX,)  # the script's default slack
+
+
 # -- the training script's --seed ------------------------------------------------------------
 def _train_script():
     import importlib.util
