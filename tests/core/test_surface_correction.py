@@ -221,7 +221,8 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
         def map(self, fn, *its):
             return map(fn, *its)
 
-    def fake_samples(indices, seed, assemblies, level, per_scene):
+    def fake_samples(indices, seed, assemblies, level, per_scene, tol):
+        seen["tol"] = tol
         return np.zeros((2, N_FEATURES), np.float32), np.zeros(2), np.zeros(2)
 
     def fake_train(X, y, ids, epochs, seed, hidden, caution):
@@ -233,7 +234,10 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
     monkeypatch.setattr(mod, "train", fake_train)
     assert mod.main(["--seed", "77", "--scenes", "1", "--workers", "1",
                      "--out", str(tmp_path / "w.npz")]) == 0
-    assert seen["seed"] == 77
+    assert seen["seed"] == 77 and seen["tol"] is None  # None: TARGET_TOL_PX
+    assert mod.main(["--scenes", "1", "--workers", "1", "--target-tol", "0.1",
+                     "--out", str(tmp_path / "w.npz")]) == 0
+    assert seen["tol"] == 0.1
 
 
 def _model_with_outputs(med: float, low: float) -> DepthModel:
