@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.geometry.assemblies import ASSEMBLY_NAME  # noqa: E402
 from core.geometry.novel_shapes import NOVEL_SHAPES  # noqa: E402
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES  # noqa: E402
+from core.hull.correction import TARGET_TOL_PX  # noqa: E402
 
 #: Every name a training scene can carry: the demo shapes and the random assemblies.
 TRAINING_SOURCES = (*SHAPES, ASSEMBLY_NAME)
@@ -104,15 +105,16 @@ def scene_mesh(spec: dict):
     return mesh.apply_transform(T)
 
 
-def samples_of(scene, mesh, per_scene: int, seed: int, level: float, tol: float | None = None):
+def samples_of(scene, mesh, per_scene: int, seed: int, level: float,
+               tol: float = TARGET_TOL_PX):
     """Training pairs of one rendered scene: ``per_scene`` area samples (seed ``seed``) of its
     hull surface at ``level`` px -> features X (N, F) and target depths y (N,) against the
     mesh's true surface (100k samples of the normalised mesh, make_scene's frame); ``tol``:
-    the targets' slack in pixels (default core.hull.correction.TARGET_TOL_PX)."""
+    the targets' slack in pixels (core.hull.correction.depth_targets)."""
     from scipy.spatial import cKDTree
 
     from core.geometry.shapes import normalise
-    from core.hull.correction import TARGET_TOL_PX, depth_targets, point_features
+    from core.hull.correction import depth_targets, point_features
     from core.hull.visual_hull import carving_maps, hull_mesh
     from core.io.mesh_scene import sample_surface
 
@@ -121,12 +123,12 @@ def samples_of(scene, mesh, per_scene: int, seed: int, level: float, tol: float 
     verts, faces, hv = hull_mesh(scene, 128, level)
     P = sample_surface(verts, faces, per_scene, seed)
     X, n, px = point_features(scene, hv, carving_maps(scene.masks, level=level), P, level)
-    y, _ = depth_targets(P, n, px, cKDTree(dense), TARGET_TOL_PX if tol is None else tol)
+    y, _ = depth_targets(P, n, px, cKDTree(dense), tol)
     return X, y
 
 
 def scene_samples(indices: list[int], seed: int, assemblies: float, level: float = 0.5,
-                  per_scene: int = 4000, tol: float | None = None
+                  per_scene: int = 4000, tol: float = TARGET_TOL_PX
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features (N, F), targets (N,) pixels (slack ``tol``, see samples_of) and scene ids
     (N,) of the scenes ``indices``."""
@@ -241,9 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=64, help="width of the MLP's hidden layers")
     ap.add_argument("--caution", type=float, default=0.0,
                     help="0: inward moves take the median depth; 1: the 0.25 quantile")
-    ap.add_argument("--target-tol", type=float, default=None,
-                    help="slack of the depth targets in pixels (default: core.hull.correction."
-                    "TARGET_TOL_PX, 0.3; smaller makes bolder inward targets)")
+    ap.add_argument("--target-tol", type=float, default=TARGET_TOL_PX,
+                    help="slack of the depth targets in pixels (core.hull.correction."
+                    f"TARGET_TOL_PX = {TARGET_TOL_PX}); smaller makes bolder inward targets")
     ap.add_argument("--data", help="cache of the samples (.npz): read when present, else written")
     ap.add_argument("--out", required=True,
                     help=f"weights file (.npz); the bundled one is {WEIGHTS}")

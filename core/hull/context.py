@@ -68,11 +68,11 @@ def context_features(points: np.ndarray, normals: np.ndarray, px: np.ndarray,
     Pc, nc, pxc, Fc = P[ctx], n[ctx], px[ctx], F[ctx]
     tree = cKDTree(Pc)
     scale = float(np.median(px))
+    M = len(ctx)
     out = []
     for r in CONTEXT_RADII:
         pairs = tree.sparse_distance_matrix(tree, r * scale, output_type="ndarray")
         i, j = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
-        M = len(ctx)
         cnt = np.maximum(np.bincount(i, minlength=M), 1).astype(np.float64)
         h = np.einsum("kc,kc->k", Pc[j] - Pc[i], nc[i]) / (r * pxc[i])
         s = 1.0 - np.einsum("kc,kc->k", nc[j], nc[i])

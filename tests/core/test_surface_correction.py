@@ -18,8 +18,8 @@ from core.metrics import evaluate
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
 from core.hull.snap import snap_inside
 from core.hull.correction import (
-    DEPTHS_PX, N_FEATURES, WEIGHTS, DepthModel, correct_points, depth_targets, margin_at,
-    hull_normals, load_model, point_features)
+    DEPTHS_PX, N_FEATURES, TARGET_TOL_PX, WEIGHTS, DepthModel, correct_points, depth_targets,
+    margin_at, hull_normals, load_model, point_features)
 from core.hull.prior import HullPrior
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,8 +174,6 @@ def test_target_slack_reaches_the_training_targets():
     X1, y1, _ = tsc.scene_samples([1], seed=5, assemblies=0.5, per_scene=600, tol=0.05)
     np.testing.assert_array_equal(X0, X1)
     assert (y1 >= y0).all() and (y1 > y0).mean() > 0.1
-    from core.hull.correction import TARGET_TOL_PX, depth_targets
-
     assert depth_targets.__defaults__ == (TARGET_TOL_PX,)  # the script's default slack
 
 
@@ -234,7 +232,7 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
     monkeypatch.setattr(mod, "train", fake_train)
     assert mod.main(["--seed", "77", "--scenes", "1", "--workers", "1",
                      "--out", str(tmp_path / "w.npz")]) == 0
-    assert seen["seed"] == 77 and seen["tol"] is None  # None: TARGET_TOL_PX
+    assert seen["seed"] == 77 and seen["tol"] == TARGET_TOL_PX == 0.3
     assert mod.main(["--scenes", "1", "--workers", "1", "--target-tol", "0.1",
                      "--out", str(tmp_path / "w.npz")]) == 0
     assert seen["tol"] == 0.1
