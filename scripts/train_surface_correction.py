@@ -9,9 +9,9 @@ data do not depend on how many worker processes make them. A fraction ``--assemb
 scenes shows a random assembly of primitives (core.geometry.assemblies: boxes, thin slabs,
 rods, tubes, ellipsoids, discs, cones, tori, capsules, blobs, open cups and boxes, brackets),
 the rest one of the demo shapes (core.geometry.shapes.SHAPES). Never a held-out shape of the
-accuracy benchmark (HELDOUT_SHAPES, NOVEL_SHAPES): ``TRAINING_SOURCES`` names what training
-draws from, and both the script and tests/core/test_training_data.py assert that no held-out
-name is among them. A quarter of the objects are made scanner-like (finely triangulated,
+accuracy benchmark (HELDOUT_SHAPES, NOVEL_SHAPES) nor of its development set (DEV_SHAPES):
+``TRAINING_SOURCES`` names what training draws from, and both the script and
+tests/core/test_training_data.py assert that no held-out name is among them. A quarter of the objects are made scanner-like (finely triangulated,
 vertices jittered along their normals by 0.002-0.006: ``ROUGH_P``, ``ROUGHNESS``). Each
 object is randomly stretched (x0.6-1.6 per axis, 70% of scenes) and rotated, and seen by 4-40 cameras (log-uniform) laid out all around ('random', 55%;
 'fibonacci' 15%) or only from the upper hemisphere ('upper', 30%), at 64-256 px (256 in 4%
@@ -43,13 +43,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.geometry.assemblies import ASSEMBLY_NAME  # noqa: E402
+from core.geometry.dev_shapes import DEV_SHAPES  # noqa: E402
 from core.geometry.novel_shapes import NOVEL_SHAPES  # noqa: E402
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES  # noqa: E402
 from core.hull.correction import TARGET_TOL_PX  # noqa: E402
 
 #: Every name a training scene can carry: the demo shapes and the random assemblies.
 TRAINING_SOURCES = (*SHAPES, ASSEMBLY_NAME)
-HELD_OUT = (*HELDOUT_SHAPES, *NOVEL_SHAPES)
+HELD_OUT = (*HELDOUT_SHAPES, *NOVEL_SHAPES, *DEV_SHAPES)  # never trained on
 assert not set(TRAINING_SOURCES) & set(HELD_OUT), "a held-out category would enter training"
 
 LAYOUT_P = {"random": 0.55, "fibonacci": 0.15, "upper": 0.30}

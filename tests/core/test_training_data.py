@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from core.geometry.assemblies import ASSEMBLY_NAME, PART_KINDS, random_assembly, random_part
+from core.geometry.dev_shapes import DEV_SHAPES, get_dev_shape
 from core.geometry.novel_shapes import NOVEL_SHAPES, get_novel_shape
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
 from core.io.mesh_scene import make_scene
 
 ROOT = Path(__file__).resolve().parents[2]
-HELD_OUT = set(HELDOUT_SHAPES) | set(NOVEL_SHAPES)
+HELD_OUT = set(HELDOUT_SHAPES) | set(NOVEL_SHAPES) | set(DEV_SHAPES)
 
 
 def _script():
@@ -28,6 +29,7 @@ def _script():
 
 def test_held_out_sets_are_disjoint_from_demo_shapes_and_each_other():
     assert not set(HELDOUT_SHAPES) & set(NOVEL_SHAPES)
+    assert not set(DEV_SHAPES) & (set(HELDOUT_SHAPES) | set(NOVEL_SHAPES))
     assert not HELD_OUT & set(SHAPES)
 
 
@@ -105,6 +107,20 @@ def test_novel_shapes_build_and_render(name):
     assert np.linalg.norm(hi - lo) == pytest.approx(1.0) and m.metadata["name"] == name
     scene = make_scene(m, views=4, res=32, layout="upper", seed=0, gt_points=10)
     assert scene.name == name and scene.masks.any(axis=(1, 2)).all()
+
+
+@pytest.mark.parametrize("name", list(DEV_SHAPES))
+def test_dev_shapes_build_and_render(name):
+    m = get_dev_shape(name)
+    lo, hi = m.bounds
+    assert np.linalg.norm(hi - lo) == pytest.approx(1.0) and m.metadata["name"] == name
+    scene = make_scene(m, views=4, res=32, layout="random", seed=0, gt_points=10)
+    assert scene.name == name and scene.masks.any(axis=(1, 2)).all()
+
+
+def test_unknown_dev_shape_names_the_known_ones():
+    with pytest.raises(ValueError, match="bottle"):
+        get_dev_shape("shelf")
 
 
 def test_unknown_novel_shape_names_the_known_ones():
