@@ -38,9 +38,17 @@ def moved_scene(tmp_path_factory) -> Path:
     return write_scene(s, tmp_path_factory.mktemp("faults") / "moved")
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as in a terminal. A test run started in the background (``cmd &``
+    in a script, ``nohup``) has SIGINT ignored, every child inherits that, and Python then
+    never raises KeyboardInterrupt: the Ctrl-C tests failed that way, twice."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: object) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "main.py", *map(str, args)], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
