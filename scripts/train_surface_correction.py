@@ -1,6 +1,6 @@
 """Train the default fit's surface correction (core.hull.correction) on random objects.
 
-    python scripts/train_surface_correction.py --out w.npz    # the bundled weights, ~12 min
+    python scripts/train_surface_correction.py --out w.npz    # the bundled weights, ~25 min
     cmp w.npz resources/surface_correction.npz                # identical, byte for byte
     python scripts/train_surface_correction.py --scenes 6 --epochs 2 --out /tmp/w.npz
 
@@ -18,16 +18,22 @@ object is randomly stretched (x0.6-1.6 per axis, 70% of scenes) and rotated, and
 of the scenes). Per scene, ``--per-scene`` samples of the hull's surface at level 0.5 px,
 their features and depth targets (core.hull.correction).
 
-Model: DepthModel with two outputs, the 0.5 and 0.25 quantiles of the target depth (pinball
-loss), AdamW + one-cycle schedule; it also stores the training features' range, outside
-which core.hull.correction leaves a point on the hull. A sixth of the scenes is held back and
-the validation L1 of the median is printed next to a constant predictor's.
+Targets: the smallest inward depth within ``--target-tol`` (TARGET_TOL_PX = 0.15) px of the
+line's closest approach to the true surface.
+
+Model: ``--members`` (5) DepthModels, member k trained from seed ``--seed`` + k, each with two
+outputs, the 0.5 and 0.25 quantiles of the target depth (pinball loss), AdamW + one-cycle
+schedule; each stores the training features' range, outside which core.hull.correction
+leaves a point on the hull. They are saved together as a DepthEnsemble whose depth is their
+mean shrunk towards the hull where they disagree (``--shrink``, 4); ``--members 1`` writes a
+plain DepthModel. A sixth of the scenes (drawn per member) is held back and the validation L1
+of the median is printed next to a constant predictor's.
 
 Reproducible bit for bit: scenes are seeded per scene and concatenated in scene order, and
-the model is trained in one torch thread from ``--seed`` (initialisation, validation split,
-batch order). The defaults write resources/surface_correction.npz exactly (two runs from
-scratch gave byte-identical files, docs/accuracy.md); ``--out`` is required, so a run never
-overwrites the bundled file by accident.
+each member is trained in one torch thread from its seed (initialisation, validation split,
+batch order). The defaults write resources/surface_correction.npz exactly (docs/accuracy.md
+says how it was checked); ``--out`` is required, so a run never overwrites the bundled file
+by accident.
 """
 
 from __future__ import annotations
@@ -59,6 +65,10 @@ VIEWS = (4, 40)
 #: Fraction of scenes whose mesh is made scanner-like (finely triangulated, vertices jittered
 #: along their normals by ROUGHNESS, uniform; core.geometry.assemblies.scanned_style).
 ROUGH_P = 0.25
+#: Ensemble members trained (seeds --seed + k) and how far their disagreement shrinks a
+#: depth towards the hull surface (core.hull.correction.DepthEnsemble; docs/accuracy.md).
+MEMBERS = 5
+SHRINK = 4.0
 ROUGHNESS = (0.002, 0.006)
 
 
@@ -231,7 +241,7 @@ def train(X: np.ndarray, y: np.ndarray, ids: np.ndarray, epochs: int, seed: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.hull.correction import WEIGHTS
+    from core.hull.correction import WEIGHTS, DepthEnsemble
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenes", type=int, default=480, help="training scenes in all")
@@ -242,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="fraction of scenes showing random assemblies instead of demo shapes")
     ap.add_argument("--per-scene", type=int, default=4000, help="hull samples per scene")
     ap.add_argument("--hidden", type=int, default=64, help="width of the MLP's hidden layers")
+    ap.add_argument("--members", type=int, default=MEMBERS,
+                    help="models in the ensemble, member k trained from seed --seed + k")
+    ap.add_argument("--shrink", type=float, default=SHRINK,
+                    help="how far the members' disagreement shrinks a depth towards 0 (the "
+                    "hull surface); 0: their plain mean (core.hull.correction.DepthEnsemble)")
     ap.add_argument("--caution", type=float, default=0.0,
                     help="0: inward moves take the median depth; 1: the 0.25 quantile")
     ap.add_argument("--target-tol", type=float, default=TARGET_TOL_PX,
@@ -266,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         if a.data:
             np.savez(a.data, X=X, y=y, ids=ids)
     print(f"{len(X)} samples from {len(np.unique(ids))} scenes", flush=True)
-    model = train(X, y, ids, a.epochs, a.seed, hidden=a.hidden, caution=a.caution)
+    if a.members < 1:
+        ap.error("--members must be at least 1")
+    members = [train(X, y, ids, a.epochs, a.seed + k, hidden=a.hidden, caution=a.caution)
+               for k in range(a.members)]
+    model = members[0] if a.members == 1 else DepthEnsemble(members, a.shrink)
     model.save(a.out)
     print(f"wrote {a.out}")
     return 0

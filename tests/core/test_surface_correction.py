@@ -18,7 +18,8 @@ from core.metrics import evaluate
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
 from core.hull.snap import snap_inside
 from core.hull.correction import (
-    DEPTHS_PX, N_FEATURES, TARGET_TOL_PX, WEIGHTS, DepthModel, correct_points, depth_targets,
+    DEPTHS_PX, N_FEATURES, TARGET_TOL_PX, WEIGHTS, DepthEnsemble, DepthModel, correct_points,
+    depth_targets,
     margin_at, hull_normals, load_model, point_features)
 from core.hull.prior import HullPrior
 
@@ -170,7 +171,7 @@ def test_target_slack_reaches_the_training_targets():
     sys.path.insert(0, str(ROOT / "scripts"))
     import train_surface_correction as tsc
 
-    X0, y0, _ = tsc.scene_samples([1], seed=5, assemblies=0.5, per_scene=600)
+    X0, y0, _ = tsc.scene_samples([1], seed=5, assemblies=0.5, per_scene=600, tol=0.3)
     X1, y1, _ = tsc.scene_samples([1], seed=5, assemblies=0.5, per_scene=600, tol=0.05)
     np.testing.assert_array_equal(X0, X1)
     assert (y1 >= y0).all() and (y1 > y0).mean() > 0.1
@@ -224,7 +225,7 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
         return np.zeros((2, N_FEATURES), np.float32), np.zeros(2), np.zeros(2)
 
     def fake_train(X, y, ids, epochs, seed, hidden, caution):
-        seen["seed"] = seed
+        seen.setdefault("seeds", []).append(seed)
         return DepthModel()
 
     monkeypatch.setattr(mod, "ProcessPoolExecutor", Inline)
@@ -232,10 +233,16 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
     monkeypatch.setattr(mod, "train", fake_train)
     assert mod.main(["--seed", "77", "--scenes", "1", "--workers", "1",
                      "--out", str(tmp_path / "w.npz")]) == 0
-    assert seen["seed"] == 77 and seen["tol"] == TARGET_TOL_PX == 0.3
-    assert mod.main(["--scenes", "1", "--workers", "1", "--target-tol", "0.1",
-                     "--out", str(tmp_path / "w.npz")]) == 0
-    assert seen["tol"] == 0.1
+    assert seen["seeds"] == [77 + k for k in range(mod.MEMBERS)]  # member k: seed + k
+    assert seen["tol"] == TARGET_TOL_PX == 0.15
+    m = load_model(tmp_path / "w.npz")
+    assert isinstance(m, DepthEnsemble) and len(m.members) == mod.MEMBERS
+    assert float(m.shrink) == mod.SHRINK
+    seen.clear()
+    assert mod.main(["--scenes", "1", "--workers", "1", "--target-tol", "0.1", "--members", "1",
+                     "--out", str(tmp_path / "w1.npz")]) == 0
+    assert seen["tol"] == 0.1 and seen["seeds"] == [2000]
+    assert isinstance(load_model(tmp_path / "w1.npz"), DepthModel)  # one member: a plain model
 
 
 def _model_with_outputs(med: float, low: float) -> DepthModel:
@@ -269,6 +276,57 @@ def test_caution_blends_median_and_cautious_quantile():
     assert torch.allclose(m.depth(x, cautious=False)[0], torch.full((2,), 6.0))
 
 
+def test_ensemble_of_one_model_is_that_model():
+    m = _model_with_outputs(5.0, 2.0)
+    x = torch.full((3, N_FEATURES), 0.5)
+    x[2, 0] = -0.5  # unfamiliar
+    for shrink in (0.0, 4.0):
+        e = DepthEnsemble([m, m, m], shrink)
+        (d, s), (d1, s1) = e.depth(x), m.depth(x)
+        assert torch.allclose(d, d1) and torch.equal(s, s1)
+
+
+@pytest.mark.parametrize("shrink,expect", [(0.0, 4.0), (1.0, 3.2), (4.0, 2.0), (12.0, 1.0)])
+def test_ensemble_shrinks_to_the_hull_where_members_disagree(shrink, expect):
+    # members say 2 and 6 px: mean 4, population sd 2 -> 4 * 16 / (16 + shrink * 4)
+    a, b = _model_with_outputs(2.0, 2.0), _model_with_outputs(6.0, 6.0)
+    d, sure = DepthEnsemble([a, b], shrink).depth(torch.full((2, N_FEATURES), 0.5))
+    assert torch.allclose(d, torch.full((2,), expect)) and bool(sure.all())
+    # outward moves shrink the same way, and agreement on 0 stays 0 (no 0 / 0)
+    c, e = _model_with_outputs(-0.2, -0.2), _model_with_outputs(-0.6, -0.6)
+    d, _ = DepthEnsemble([c, e], shrink).depth(torch.full((1, N_FEATURES), 0.5))
+    assert d.item() == pytest.approx(-0.4 * 0.16 / (0.16 + shrink * 0.04))
+    z = _model_with_outputs(0.0, 0.0)
+    assert DepthEnsemble([z, z], shrink).depth(torch.full((1, N_FEATURES), 0.5))[0].item() == 0
+
+
+def test_ensemble_is_unsure_where_any_member_is():
+    a, b = _model_with_outputs(3.0, 3.0), _model_with_outputs(3.0, 3.0)
+    with torch.no_grad():
+        b.hi.fill_(0.5)  # b's training range ends at 0.5: 0.9 is unfamiliar to b only
+    x = torch.full((2, N_FEATURES), 0.4)
+    x[1, 7] = 0.9
+    d, sure = DepthEnsemble([a, b], 0.0).depth(x)
+    assert sure.tolist() == [True, False] and d.tolist() == [3.0, 0.0]
+
+
+def test_ensemble_save_load_round_trip(tmp_path):
+    torch.manual_seed(1)
+    e = DepthEnsemble([DepthModel(8, 2), DepthModel(8, 2), DepthModel(8, 2)], 2.5)
+    for m in e.members:
+        m.mu.normal_()
+        m.caution.fill_(0.25)
+    e.save(tmp_path / "e.npz")
+    e2 = load_model(tmp_path / "e.npz")
+    assert isinstance(e2, DepthEnsemble) and len(e2.members) == 3
+    assert float(e2.shrink) == 2.5
+    x = torch.randn(9, N_FEATURES)
+    assert torch.allclose(e(x), e2(x))
+    assert torch.allclose(e.depth(x)[0], e2.depth(x)[0])
+    with pytest.raises(ValueError, match="at least one"):
+        DepthEnsemble([])
+
+
 def test_unfamiliar_features_keep_the_hull_surface():
     m = _model_with_outputs(5.0, 4.0)
     x = torch.full((4, N_FEATURES), 0.5)
@@ -299,7 +357,8 @@ def test_bundled_weights_are_the_training_scripts_model(monkeypatch, tmp_path):
     seen = {}
 
     def fake_train(X, y, ids, epochs, seed, hidden, caution):
-        seen.update(epochs=epochs, seed=seed, hidden=hidden, caution=caution, n=len(X))
+        seen.update(epochs=epochs, hidden=hidden, caution=caution, n=len(X))
+        seen.setdefault("seeds", []).append(seed)
         return DepthModel(hidden, outputs=2)
 
     monkeypatch.setattr(mod, "train", fake_train)
@@ -309,7 +368,14 @@ def test_bundled_weights_are_the_training_scripts_model(monkeypatch, tmp_path):
     with np.load(tmp_path / "w.npz") as a, np.load(WEIGHTS) as b:
         assert sorted(a.files) == sorted(b.files)
         assert all(a[k].shape == b[k].shape and a[k].dtype == b[k].dtype for k in a.files)
-        assert int(b["hidden"]) == seen["hidden"] and float(b["caution"]) == seen["caution"]
-        assert np.isfinite(b["lo"]).all() and np.isfinite(b["hi"]).all()
+        M = int(b["members"])
+        assert M == mod.MEMBERS and float(b["shrink"]) == mod.SHRINK
+        for k in range(M):
+            assert int(b[f"m{k}.hidden"]) == seen["hidden"]
+            assert float(b[f"m{k}.caution"]) == seen["caution"]
+            assert np.isfinite(b[f"m{k}.lo"]).all() and np.isfinite(b[f"m{k}.hi"]).all()
     m = load_model()
-    assert m.outputs == 2 and seen["epochs"] == 20 and seen["seed"] == 2000
+    assert isinstance(m, DepthEnsemble) and m.outputs == 2 and seen["epochs"] == 20
+    assert seen["seeds"] == [2000 + k for k in range(mod.MEMBERS)]
+    # the members differ (different seeds), so their disagreement means something
+    assert not torch.equal(m.members[0].net[0].weight, m.members[1].net[0].weight)
