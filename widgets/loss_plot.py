@@ -40,6 +40,16 @@ class _Growing:
         return self.data[: self.n]
 
 
+def cd_range(cd: np.ndarray, least: float = 0.05) -> tuple[float, float]:
+    """(low, high) of the CD axis for the values cd (N,): their range with 10 % margins,
+    widened to at least ``least`` of their level. A fit whose CD no longer moves would
+    otherwise spread float noise (2.3256404 ... 2.3256408) over the whole height."""
+    lo, hi = float(np.min(cd)), float(np.max(cd))
+    span = max(hi - lo, least * max(abs(hi), abs(lo), 1e-9))
+    mid = 0.5 * (lo + hi)
+    return mid - 0.6 * span, mid + 0.6 * span
+
+
 class LossPlot(QtWidgets.QWidget):
     """Loss history against iteration; CD×100 (when there is a ground truth) on the right."""
 
@@ -131,6 +141,7 @@ class LossPlot(QtWidgets.QWidget):
         self._cd.extend(np.array([[iteration, cd]]))
         v = self._cd.view()
         self._cd_curve.setData(v[:, 0], v[:, 1])
+        self._cd_vb.setYRange(*cd_range(v[:, 1]), padding=0)
         if not self._has_cd:
             self.set_cd_visible(True)
         QtCore.QTimer.singleShot(0, self._sync)

@@ -60,6 +60,21 @@ def test_loss_plot_accumulates(qtbot: Any) -> None:
     assert lp.cd_history().tolist() == [[2.0, 5.0]]
 
 
+def test_cd_axis_of_a_flat_curve_is_not_float_noise(qtbot: Any) -> None:
+    from widgets.loss_plot import LossPlot, cd_range
+
+    lo, hi = cd_range(np.array([2.3256404, 2.3256408, 2.3256406]))
+    assert hi - lo == pytest.approx(1.2 * 0.05 * 2.3256408) and lo < 2.3256404 < 2.3256408 < hi
+    lo, hi = cd_range(np.array([1.0, 3.0]))  # a real change keeps its own range
+    assert (lo, hi) == pytest.approx((0.8, 3.2))
+    lp = LossPlot()
+    qtbot.addWidget(lp)
+    for it, cd in ((50, 2.3256404), (150, 2.3256408), (200, 2.3256408)):
+        lp.add_cd(it, cd)
+    (_, _), (y0, y1) = lp._cd_vb.viewRange()
+    assert y1 - y0 > 0.1  # not 4e-7
+
+
 def test_loss_plot_draws_the_named_losses_and_hides_zero_series(qtbot: Any) -> None:
     from widgets.loss_plot import LossPlot
 
