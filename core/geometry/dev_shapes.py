@@ -21,7 +21,8 @@ import numpy as np
 import trimesh
 
 from core.geometry.assemblies import scanned_style
-from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, normalise, tube
+from core.geometry.novel_shapes import build_named
+from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, tube
 
 __all__ = ["DEV_SHAPES", "get_dev_shape"]
 
@@ -95,8 +96,4 @@ def get_dev_shape(name: str) -> trimesh.Trimesh:
     """Build the named development shape, normalised, with ``metadata['name']`` set.
 
     Raises ValueError listing the known names when ``name`` is unknown."""
-    if name not in DEV_SHAPES:
-        raise ValueError(f"unknown development shape {name!r}; known: {', '.join(DEV_SHAPES)}")
-    m = normalise(DEV_SHAPES[name]())
-    m.metadata["name"] = name
-    return m
+    return build_named(DEV_SHAPES, name, "development shape")

@@ -22,7 +22,7 @@ import trimesh
 from core.geometry.assemblies import scanned_style
 from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, normalise, tube
 
-__all__ = ["NOVEL_SHAPES", "get_novel_shape", "scanned_style"]
+__all__ = ["NOVEL_SHAPES", "get_novel_shape", "build_named", "scanned_style"]
 
 
 def _leaf(length: float, width: float, thick: float, base, yaw: float, pitch: float
@@ -118,12 +118,19 @@ NOVEL_SHAPES: dict[str, Callable[[], trimesh.Trimesh]] = {
 }
 
 
+def build_named(shapes: dict[str, Callable[[], trimesh.Trimesh]], name: str,
+                what: str) -> trimesh.Trimesh:
+    """``shapes[name]()`` normalised, with ``metadata['name']`` set; ValueError naming the
+    ``what`` (e.g. "novel shape") and listing the known names when ``name`` is unknown."""
+    if name not in shapes:
+        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(shapes)}")
+    m = normalise(shapes[name]())
+    m.metadata["name"] = name
+    return m
+
+
 def get_novel_shape(name: str) -> trimesh.Trimesh:
     """Build the named novel held-out shape, normalised, with ``metadata['name']`` set.
 
     Raises ValueError listing the known names when ``name`` is unknown."""
-    if name not in NOVEL_SHAPES:
-        raise ValueError(f"unknown novel shape {name!r}; known: {', '.join(NOVEL_SHAPES)}")
-    m = normalise(NOVEL_SHAPES[name]())
-    m.metadata["name"] = name
-    return m
+    return build_named(NOVEL_SHAPES, name, "novel shape")

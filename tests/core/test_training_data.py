@@ -100,21 +100,13 @@ def test_assemblies_render_from_above():
     assert scene.masks.any(axis=(1, 2)).all()
 
 
-@pytest.mark.parametrize("name", list(NOVEL_SHAPES))
-def test_novel_shapes_build_and_render(name):
-    m = get_novel_shape(name)
+@pytest.mark.parametrize("get,name", [(get_novel_shape, n) for n in NOVEL_SHAPES]
+                         + [(get_dev_shape, n) for n in DEV_SHAPES])
+def test_novel_and_dev_shapes_build_and_render(get, name):
+    m = get(name)
     lo, hi = m.bounds
     assert np.linalg.norm(hi - lo) == pytest.approx(1.0) and m.metadata["name"] == name
     scene = make_scene(m, views=4, res=32, layout="upper", seed=0, gt_points=10)
-    assert scene.name == name and scene.masks.any(axis=(1, 2)).all()
-
-
-@pytest.mark.parametrize("name", list(DEV_SHAPES))
-def test_dev_shapes_build_and_render(name):
-    m = get_dev_shape(name)
-    lo, hi = m.bounds
-    assert np.linalg.norm(hi - lo) == pytest.approx(1.0) and m.metadata["name"] == name
-    scene = make_scene(m, views=4, res=32, layout="random", seed=0, gt_points=10)
     assert scene.name == name and scene.masks.any(axis=(1, 2)).all()
 
 
