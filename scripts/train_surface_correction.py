@@ -1,6 +1,6 @@
 """Train the default fit's surface correction (core.hull.correction) on random objects.
 
-    python scripts/train_surface_correction.py --out w.npz    # the bundled weights, ~25 min
+    python scripts/train_surface_correction.py --out w.npz    # the bundled weights, ~30 min
     cmp w.npz resources/surface_correction.npz                # identical, byte for byte
     python scripts/train_surface_correction.py --scenes 6 --epochs 2 --out /tmp/w.npz
 
