@@ -262,12 +262,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target-tol", type=float, default=TARGET_TOL_PX,
                     help="slack of the depth targets in pixels (core.hull.correction."
                     f"TARGET_TOL_PX = {TARGET_TOL_PX}); smaller makes bolder inward targets")
-    ap.add_argument("--data", help="cache of the samples (.npz): read when present, else written")
+    ap.add_argument("--data", help="cache of the samples (.npz): read when present (it must have "
+                    "been made with the same --scenes, --seed, --assemblies, --per-scene and "
+                    "--target-tol), else written")
     ap.add_argument("--out", required=True,
                     help=f"weights file (.npz); the bundled one is {WEIGHTS}")
     a = ap.parse_args(argv)
+    made_with = {"scenes": a.scenes, "seed": a.seed, "assemblies": a.assemblies,
+                 "per_scene": a.per_scene, "target_tol": a.target_tol}
     if a.data and Path(a.data).is_file():
         with np.load(a.data) as z:
+            cached = {k: z[k].item() for k in made_with if k in z.files}
+            if cached != made_with:
+                differ = [f"--{k.replace('_', '-')} {cached.get(k, '(not recorded)')}"
+                          for k in made_with if cached.get(k) != made_with[k]]
+                ap.error(f"{a.data}: the cached samples were made with {', '.join(differ)}; "
+                         "delete the file or give --data a new path")
             X, y, ids = z["X"], z["y"], z["ids"]
     else:
         chunks = [list(range(w, a.scenes, a.workers)) for w in range(a.workers)]
@@ -279,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         order = np.argsort(ids, kind="stable")  # scene order, whatever the worker count
         X, y, ids = X[order], y[order], ids[order]
         if a.data:
-            np.savez(a.data, X=X, y=y, ids=ids)
+            np.savez(a.data, X=X, y=y, ids=ids, **made_with)
     print(f"{len(X)} samples from {len(np.unique(ids))} scenes", flush=True)
     if a.members < 1:
         ap.error("--members must be at least 1")

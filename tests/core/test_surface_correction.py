@@ -189,6 +189,22 @@ def _train_script():
     return mod
 
 
+class _InlinePool:
+    """The training script's process pool, run in this process."""
+
+    def __init__(self, n):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+    def map(self, fn, *its):
+        return map(fn, *its)
+
+
 def _weights(model) -> np.ndarray:
     return np.concatenate([p.detach().numpy().ravel() for p in model.net.parameters()])
 
@@ -207,19 +223,6 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
     mod = _train_script()
     seen = {}
 
-    class Inline:  # the process pool, run in this process
-        def __init__(self, n):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            return False
-
-        def map(self, fn, *its):
-            return map(fn, *its)
-
     def fake_samples(indices, seed, assemblies, level, per_scene, tol):
         seen["tol"] = tol
         return np.zeros((2, N_FEATURES), np.float32), np.zeros(2), np.zeros(2)
@@ -228,7 +231,7 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
         seen.setdefault("seeds", []).append(seed)
         return DepthModel()
 
-    monkeypatch.setattr(mod, "ProcessPoolExecutor", Inline)
+    monkeypatch.setattr(mod, "ProcessPoolExecutor", _InlinePool)
     monkeypatch.setattr(mod, "scene_samples", fake_samples)
     monkeypatch.setattr(mod, "train", fake_train)
     assert mod.main(["--seed", "77", "--scenes", "1", "--workers", "1",
@@ -338,6 +341,30 @@ def test_unfamiliar_features_keep_the_hull_surface():
     assert d.tolist() == [4.0, 4.0, 0.0, 0.0]
 
 
+def test_a_data_cache_made_with_other_settings_is_refused(monkeypatch, tmp_path, capsys):
+    """--data is read back only if it was made with the same data settings: a cache written
+    with the old 0.3 px slack must not silently train the 0.15 px default."""
+    mod = _train_script()
+
+    monkeypatch.setattr(mod, "ProcessPoolExecutor", _InlinePool)
+    monkeypatch.setattr(mod, "scene_samples", lambda *a: (np.zeros((2, N_FEATURES), np.float32),
+                                                          np.zeros(2), np.zeros(2, np.int64)))
+    monkeypatch.setattr(mod, "train", lambda *a, **k: DepthModel())
+    data, out = tmp_path / "d.npz", str(tmp_path / "w.npz")
+    base = ["--scenes", "1", "--workers", "1", "--members", "1", "--data", str(data), "--out", out]
+    assert mod.main(base + ["--target-tol", "0.3"]) == 0  # writes the cache, with its settings
+    with np.load(data) as z:
+        assert z["target_tol"].item() == 0.3 and z["scenes"].item() == 1
+    assert mod.main(base + ["--target-tol", "0.3"]) == 0  # same settings: read back
+    with pytest.raises(SystemExit):
+        mod.main(base)  # the default slack differs
+    assert "--target-tol 0.3" in capsys.readouterr().err
+    np.savez(data, X=np.zeros((2, N_FEATURES), np.float32), y=np.zeros(2), ids=np.zeros(2))
+    with pytest.raises(SystemExit):
+        mod.main(base)  # an old cache that records nothing
+    assert "(not recorded)" in capsys.readouterr().err
+
+
 def test_training_is_bit_exact():
     mod = _train_script()
     rng = np.random.default_rng(1)
@@ -363,7 +390,9 @@ def test_bundled_weights_are_the_training_scripts_model(monkeypatch, tmp_path):
 
     monkeypatch.setattr(mod, "train", fake_train)
     data = tmp_path / "d.npz"
-    np.savez(data, X=np.zeros((4, N_FEATURES), np.float32), y=np.zeros(4), ids=np.arange(4))
+    made = dict(scenes=480, seed=2000, assemblies=0.7, per_scene=4000, target_tol=TARGET_TOL_PX)
+    np.savez(data, X=np.zeros((4, N_FEATURES), np.float32), y=np.zeros(4), ids=np.arange(4),
+             **made)
     assert mod.main(["--data", str(data), "--out", str(tmp_path / "w.npz")]) == 0
     with np.load(tmp_path / "w.npz") as a, np.load(WEIGHTS) as b:
         assert sorted(a.files) == sorted(b.files)
