@@ -11,8 +11,9 @@ rods, tubes, ellipsoids, discs, cones, tori, capsules, blobs, open cups and boxe
 the rest one of the demo shapes (core.geometry.shapes.SHAPES). Never a held-out shape of the
 accuracy benchmark (HELDOUT_SHAPES, NOVEL_SHAPES) nor of its development set (DEV_SHAPES):
 ``TRAINING_SOURCES`` names what training draws from, and both the script and
-tests/core/test_training_data.py assert that no held-out name is among them. A quarter of the objects are made scanner-like (finely triangulated,
-vertices jittered along their normals by 0.002-0.006: ``ROUGH_P``, ``ROUGHNESS``). Each
+tests/core/test_training_data.py assert that no held-out name is among them. A quarter of
+the objects are made scanner-like (finely triangulated, vertices jittered along their
+normals by 0.002-0.006: ``ROUGH_P``, ``ROUGHNESS``). Each
 object is randomly stretched (x0.6-1.6 per axis, 70% of scenes) and rotated, and seen by 4-40 cameras (log-uniform) laid out all around ('random', 55%;
 'fibonacci' 15%) or only from the upper hemisphere ('upper', 30%), at 64-256 px (256 in 4%
 of the scenes). Per scene, ``--per-scene`` samples of the hull's surface at level 0.5 px,
@@ -65,11 +66,11 @@ VIEWS = (4, 40)
 #: Fraction of scenes whose mesh is made scanner-like (finely triangulated, vertices jittered
 #: along their normals by ROUGHNESS, uniform; core.geometry.assemblies.scanned_style).
 ROUGH_P = 0.25
+ROUGHNESS = (0.002, 0.006)
 #: Ensemble members trained (seeds --seed + k) and how far their disagreement shrinks a
 #: depth towards the hull surface (core.hull.correction.DepthEnsemble; docs/accuracy.md).
 MEMBERS = 5
 SHRINK = 4.0
-ROUGHNESS = (0.002, 0.006)
 
 
 def scene_spec(i: int, seed: int, assemblies: float) -> dict:
@@ -268,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True,
                     help=f"weights file (.npz); the bundled one is {WEIGHTS}")
     a = ap.parse_args(argv)
+    if a.members < 1:
+        ap.error("--members must be at least 1")
     made_with = {"scenes": a.scenes, "seed": a.seed, "assemblies": a.assemblies,
                  "per_scene": a.per_scene, "target_tol": a.target_tol}
     if a.data and Path(a.data).is_file():
@@ -291,8 +294,6 @@ def main(argv: list[str] | None = None) -> int:
         if a.data:
             np.savez(a.data, X=X, y=y, ids=ids, **made_with)
     print(f"{len(X)} samples from {len(np.unique(ids))} scenes", flush=True)
-    if a.members < 1:
-        ap.error("--members must be at least 1")
     members = [train(X, y, ids, a.epochs, a.seed + k, hidden=a.hidden, caution=a.caution)
                for k in range(a.members)]
     model = members[0] if a.members == 1 else DepthEnsemble(members, a.shrink)

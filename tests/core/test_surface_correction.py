@@ -19,8 +19,7 @@ from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
 from core.hull.snap import snap_inside
 from core.hull.correction import (
     DEPTHS_PX, N_FEATURES, TARGET_TOL_PX, WEIGHTS, DepthEnsemble, DepthModel, correct_points,
-    depth_targets,
-    margin_at, hull_normals, load_model, point_features)
+    depth_targets, margin_at, hull_normals, load_model, point_features)
 from core.hull.prior import HullPrior
 
 ROOT = Path(__file__).resolve().parents[2]
