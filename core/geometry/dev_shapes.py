@@ -21,8 +21,7 @@ import numpy as np
 import trimesh
 
 from core.geometry.assemblies import scanned_style
-from core.geometry.novel_shapes import build_named
-from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, tube
+from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, build_named, tube
 
 __all__ = ["DEV_SHAPES", "get_dev_shape"]
 

@@ -20,9 +20,9 @@ import numpy as np
 import trimesh
 
 from core.geometry.assemblies import scanned_style
-from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, normalise, tube
+from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, build_named, tube
 
-__all__ = ["NOVEL_SHAPES", "get_novel_shape", "build_named", "scanned_style"]
+__all__ = ["NOVEL_SHAPES", "get_novel_shape", "scanned_style"]
 
 
 def _leaf(length: float, width: float, thick: float, base, yaw: float, pitch: float
@@ -116,17 +116,6 @@ NOVEL_SHAPES: dict[str, Callable[[], trimesh.Trimesh]] = {
     "scan_plant": scan_plant, "figurine": figurine, "glasses": glasses, "shelf": shelf,
     "fan": fan, "watering_can": watering_can,
 }
-
-
-def build_named(shapes: dict[str, Callable[[], trimesh.Trimesh]], name: str,
-                what: str) -> trimesh.Trimesh:
-    """``shapes[name]()`` normalised, with ``metadata['name']`` set; ValueError naming the
-    ``what`` (e.g. "novel shape") and listing the known names when ``name`` is unknown."""
-    if name not in shapes:
-        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(shapes)}")
-    m = normalise(shapes[name]())
-    m.metadata["name"] = name
-    return m
 
 
 def get_novel_shape(name: str) -> trimesh.Trimesh:

@@ -16,7 +16,8 @@ from typing import Callable
 import numpy as np
 import trimesh
 
-__all__ = ["SHAPES", "HELDOUT_SHAPES", "ALL_SHAPES", "get_shape", "normalise", "tube"]
+__all__ = ["SHAPES", "HELDOUT_SHAPES", "ALL_SHAPES", "get_shape", "normalise", "build_named",
+           "tube"]
 
 
 def normalise(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
@@ -31,6 +32,17 @@ def normalise(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     out = mesh.copy()
     out.vertices = (v - (lo + hi) / 2) / diag
     return out
+
+
+def build_named(shapes: dict[str, Callable[[], trimesh.Trimesh]], name: str,
+                what: str) -> trimesh.Trimesh:
+    """``shapes[name]()`` normalised, with ``metadata['name']`` set; ValueError naming the
+    ``what`` (e.g. "novel shape") and listing the known names when ``name`` is unknown."""
+    if name not in shapes:
+        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(shapes)}")
+    m = normalise(shapes[name]())
+    m.metadata["name"] = name
+    return m
 
 
 def _box(size: tuple[float, float, float], center: tuple[float, float, float]) -> trimesh.Trimesh:
