@@ -93,16 +93,8 @@ def test_ctrl_c_exports_and_ctrl_c_at_start_up_is_quiet(moved_scene, tmp_path):
     out = tmp_path / "y.ply"
     early = _start("fit", moved_scene, "--out", tmp_path / "early.ply", "--quiet")
     time.sleep(0.5)  # importing torch, loading the scene
-    for _ in range(40):  # as a user would, press again if an import swallowed the first press
-        early.send_signal(signal.SIGINT)
-        try:
-            _, err = early.communicate(timeout=1.5)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    else:
-        early.kill()
-        raise AssertionError("Ctrl-C at start-up never ended the fit")
+    early.send_signal(signal.SIGINT)
+    _, err = early.communicate(timeout=60)
     assert early.returncode == 130, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     p = _start("fit", moved_scene, "--out", out, "--iterations", 100000, "--points", 200,
