@@ -8,7 +8,10 @@ Data: ``--scenes`` scenes (480); scene i is drawn from its own seed (``--seed``,
 data do not depend on how many worker processes make them. A fraction ``--assemblies`` of the
 scenes shows a random assembly of primitives (core.geometry.assemblies: boxes, thin slabs,
 rods, tubes, ellipsoids, discs, cones, tori, capsules, blobs, open cups and boxes, brackets),
-the rest one of the demo shapes (core.geometry.shapes.SHAPES). Never a held-out shape of the
+the rest one of the demo shapes (core.geometry.shapes.SHAPES); then a fraction ``--solids``
+(SOLID_P = 0.1, drawn from the scene's own second generator, so the other scenes are what they
+were) is replaced by a thick closed solid with large flat faces (drum, tapered drum, block,
+prism, stepped drum: core.geometry.assemblies.random_solid). Never a held-out shape of the
 accuracy benchmark (HELDOUT_SHAPES, NOVEL_SHAPES) nor of its development set (DEV_SHAPES):
 ``TRAINING_SOURCES`` names what training draws from, and both the script and
 tests/core/test_training_data.py assert that no held-out name is among them. A quarter of
@@ -49,14 +52,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.geometry.assemblies import ASSEMBLY_NAME  # noqa: E402
+from core.geometry.assemblies import ASSEMBLY_NAME, SOLID_NAME  # noqa: E402
 from core.geometry.dev_shapes import DEV_SHAPES  # noqa: E402
 from core.geometry.novel_shapes import NOVEL_SHAPES  # noqa: E402
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES  # noqa: E402
 from core.hull.correction import TARGET_TOL_PX  # noqa: E402
 
-#: Every name a training scene can carry: the demo shapes and the random assemblies.
-TRAINING_SOURCES = (*SHAPES, ASSEMBLY_NAME)
+#: Every name a training scene can carry: the demo shapes, random assemblies and solids.
+TRAINING_SOURCES = (*SHAPES, ASSEMBLY_NAME, SOLID_NAME)
 HELD_OUT = (*HELDOUT_SHAPES, *NOVEL_SHAPES, *DEV_SHAPES)  # never trained on
 assert not set(TRAINING_SOURCES) & set(HELD_OUT), "a held-out category would enter training"
 
@@ -71,10 +74,12 @@ ROUGHNESS = (0.002, 0.006)
 #: depth towards the hull surface (core.hull.correction.DepthEnsemble; docs/accuracy.md).
 MEMBERS = 5
 SHRINK = 4.0
+#: Fraction of scenes showing a thick solid with large flat faces (random_solid) instead.
+SOLID_P = 0.1
 
 
-def scene_spec(i: int, seed: int, assemblies: float) -> dict:
-    """The random choices of training scene ``i`` (from its own generator)."""
+def scene_spec(i: int, seed: int, assemblies: float, solids: float = SOLID_P) -> dict:
+    """The random choices of training scene ``i`` (from its own generators)."""
     rng = np.random.default_rng([seed, i])
     if rng.random() < assemblies:
         source, obj_seed = ASSEMBLY_NAME, int(rng.integers(1 << 30))
@@ -86,7 +91,8 @@ def scene_spec(i: int, seed: int, assemblies: float) -> dict:
             "rot_seed": int(rng.integers(1 << 30)),
             "layout": str(rng.choice(list(LAYOUT_P), p=list(LAYOUT_P.values()))),
             "res": int(rng.choice(list(RES_P), p=list(RES_P.values()))), "views": views,
-            "cam_seed": int(rng.integers(1 << 20)), **_rough_spec(i, seed)}
+            "cam_seed": int(rng.integers(1 << 20)), **_rough_spec(i, seed), **_solid_spec(
+                i, seed, solids)}
 
 
 def _rough_spec(i: int, seed: int) -> dict:
@@ -98,17 +104,31 @@ def _rough_spec(i: int, seed: int) -> dict:
             "rough_seed": int(rng.integers(1 << 30))}
 
 
+def _solid_spec(i: int, seed: int, solids: float) -> dict:
+    """Whether scene ``i`` shows a solid instead, from its own generator (so the other scenes
+    are what they were before solids were added): {} or the overriding source and seed."""
+    rng = np.random.default_rng([seed, i, 11])
+    if rng.random() < solids:
+        return {"source": SOLID_NAME, "obj_seed": int(rng.integers(1 << 30))}
+    return {}
+
+
 def scene_mesh(spec: dict):
     """The (stretched, rotated) training mesh of a scene spec; never a held-out shape."""
     from scipy.spatial.transform import Rotation
 
-    from core.geometry.assemblies import random_assembly, scanned_style
+    from core.geometry.assemblies import random_assembly, random_solid, scanned_style
     from core.geometry.shapes import get_shape
 
     name = spec["source"]
     if name in HELD_OUT or name not in TRAINING_SOURCES:
         raise AssertionError(f"{name}: not a training source")
-    mesh = random_assembly(spec["obj_seed"]) if name == ASSEMBLY_NAME else get_shape(name).copy()
+    if name == ASSEMBLY_NAME:
+        mesh = random_assembly(spec["obj_seed"])
+    elif name == SOLID_NAME:
+        mesh = random_solid(spec["obj_seed"])
+    else:
+        mesh = get_shape(name).copy()
     if spec.get("rough", 0.0) > 0:
         mesh = scanned_style(mesh, spec["rough"], spec["rough_seed"])
     mesh.apply_transform(np.diag(spec["stretch"] + [1.0]))
@@ -140,10 +160,10 @@ def samples_of(scene, mesh, per_scene: int, seed: int, level: float,
 
 
 def scene_samples(indices: list[int], seed: int, assemblies: float, level: float = 0.5,
-                  per_scene: int = 4000, tol: float = TARGET_TOL_PX
+                  per_scene: int = 4000, tol: float = TARGET_TOL_PX, solids: float = SOLID_P
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features (N, F), targets (N,) pixels (slack ``tol``, see samples_of) and scene ids
-    (N,) of the scenes ``indices``."""
+    (N,) of the scenes ``indices`` (``assemblies``, ``solids``: see scene_spec)."""
     import torch
 
     from core.io.mesh_scene import make_scene
@@ -153,7 +173,7 @@ def scene_samples(indices: list[int], seed: int, assemblies: float, level: float
     Xs, ys, ids = [], [], []
     t0 = time.time()
     for i in indices:
-        spec = scene_spec(i, seed, assemblies)
+        spec = scene_spec(i, seed, assemblies, solids)
         mesh = scene_mesh(spec)
         try:
             scene = make_scene(mesh, views=spec["views"], res=spec["res"], layout=spec["layout"],
@@ -251,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2000)
     ap.add_argument("--assemblies", type=float, default=0.7,
                     help="fraction of scenes showing random assemblies instead of demo shapes")
+    ap.add_argument("--solids", type=float, default=SOLID_P,
+                    help="fraction of scenes then replaced by a thick solid with flat faces")
     ap.add_argument("--per-scene", type=int, default=4000, help="hull samples per scene")
     ap.add_argument("--hidden", type=int, default=64, help="width of the MLP's hidden layers")
     ap.add_argument("--members", type=int, default=MEMBERS,
@@ -264,14 +286,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="slack of the depth targets in pixels (core.hull.correction."
                     f"TARGET_TOL_PX = {TARGET_TOL_PX}); smaller makes bolder inward targets")
     ap.add_argument("--data", help="cache of the samples (.npz): read when present (it must have "
-                    "been made with the same --scenes, --seed, --assemblies, --per-scene and "
-                    "--target-tol), else written")
+                    "been made with the same --scenes, --seed, --assemblies, --solids, "
+                    "--per-scene and --target-tol), else written")
     ap.add_argument("--out", required=True,
                     help=f"weights file (.npz); the bundled one is {WEIGHTS}")
     a = ap.parse_args(argv)
     if a.members < 1:
         ap.error("--members must be at least 1")
     made_with = {"scenes": a.scenes, "seed": a.seed, "assemblies": a.assemblies,
+                 "solids": a.solids,
                  "per_scene": a.per_scene, "target_tol": a.target_tol}
     if a.data and Path(a.data).is_file():
         with np.load(a.data) as z:
@@ -287,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         with ProcessPoolExecutor(a.workers) as ex:
             parts = list(ex.map(scene_samples, chunks, [a.seed] * a.workers,
                                 [a.assemblies] * a.workers, [0.5] * a.workers,
-                                [a.per_scene] * a.workers, [a.target_tol] * a.workers))
+                                [a.per_scene] * a.workers, [a.target_tol] * a.workers,
+                                [a.solids] * a.workers))
         X, y, ids = (np.concatenate([p[k] for p in parts]) for k in range(3))
         order = np.argsort(ids, kind="stable")  # scene order, whatever the worker count
         X, y, ids = X[order], y[order], ids[order]

@@ -1,6 +1,6 @@
 """Choose between surface-correction weights on *training-distribution* scenes, never on the
-held-out sets: fresh random assemblies and demo shapes (scene indices from 1 000 000 on, which
-training never draws), with the training script's random views, layouts and sizes.
+held-out sets: fresh random assemblies, demo shapes and solids (scene indices from 1 000 000
+on, which training never draws), with the training script's random views, layouts and sizes.
 
     python scripts/validate_surface_correction.py --weights old.npz,new.npz --scenes 12
     python scripts/validate_surface_correction.py --weights a.npz,b.npz --fit --first 1000100 --scenes 76
@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true", help="whole default fit vs the voxel hull")
     ap.add_argument("--min-views", type=int, default=0)
     ap.add_argument("--rough-only", action="store_true", help="only scanner-like scenes")
+    ap.add_argument("--solids", type=float, default=tsc.SOLID_P,
+                    help="fraction of flat-faced solids among the scenes, as in training; 0 "
+                    "draws the scenes docs/accuracy.md measured before solids were added")
     a = ap.parse_args(argv)
     if a.first < FIRST:
         ap.error(f"--first must be >= {FIRST}: lower indices are training scenes")
@@ -90,7 +93,7 @@ def _validation_scenes(a):
     from core.io.scene import SceneError
 
     for i in range(a.first, a.first + a.scenes):
-        spec = tsc.scene_spec(i, a.seed, 0.7)
+        spec = tsc.scene_spec(i, a.seed, 0.7, a.solids)
         if spec["views"] < a.min_views or (a.rough_only and spec["rough"] <= 0):
             continue
         mesh = tsc.scene_mesh(spec)

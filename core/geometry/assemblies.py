@@ -12,9 +12,12 @@ built at random from generic parts rather than on a few demo shapes:
   about 1 % of the object.
 
 :func:`random_assembly` is deterministic for a given seed and returns a normalised mesh
-(bbox centre 0, diagonal 1) named ``"assembly"``. The held-out categories of the accuracy
-benchmark (core.geometry.shapes.HELDOUT_SHAPES, core.geometry.novel_shapes.NOVEL_SHAPES) are
-not among the part kinds and are never produced; tests/core/test_training_data.py checks that.
+(bbox centre 0, diagonal 1) named ``"assembly"``; :func:`random_solid` likewise a single
+thick closed solid with large flat faces (``SOLID_KINDS``: drum, tapered drum, block, prism,
+stepped drum) named ``"solid"``. The held-out categories of the accuracy benchmark
+(core.geometry.shapes.HELDOUT_SHAPES, core.geometry.novel_shapes.NOVEL_SHAPES,
+core.geometry.dev_shapes.DEV_SHAPES) are not among the kinds and are never produced;
+tests/core/test_training_data.py checks that.
 """
 
 from __future__ import annotations
@@ -27,11 +30,15 @@ from scipy.spatial.transform import Rotation
 
 from core.geometry.shapes import normalise, tube
 
-__all__ = ["PART_KINDS", "random_part", "random_assembly", "ASSEMBLY_NAME", "scanned_style"]
+__all__ = ["PART_KINDS", "random_part", "random_assembly", "ASSEMBLY_NAME", "scanned_style",
+           "SOLID_KINDS", "SOLID_NAME", "random_solid"]
 
 ASSEMBLY_NAME = "assembly"
 PART_KINDS = ("box", "slab", "rod", "bent_tube", "ellipsoid", "disc", "cone", "torus",
               "capsule", "blob", "cup", "open_box", "bracket")
+SOLID_NAME = "solid"
+#: thick closed solids with large flat faces (cans, jars, boxes, blocks): random_solid
+SOLID_KINDS = ("drum", "frustum", "block", "prism", "stepped")
 
 
 def _logu(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -147,6 +154,35 @@ def scanned_style(mesh: trimesh.Trimesh, roughness: float = 0.004, seed: int = 0
     rng = np.random.default_rng(seed)
     m.vertices = m.vertices + m.vertex_normals * rng.normal(0, roughness, (len(m.vertices), 1))
     return m
+
+
+def random_solid(seed: int) -> trimesh.Trimesh:
+    """One thick closed solid with large flat faces (deterministic for ``seed``): a drum, a
+    tapered drum, a block, an n-gon prism (3-8 sides) or two stacked drums (a shoulder, an
+    annular flat face), proportions 1:4 either way. Normalised, named ``"solid"``;
+    ``metadata['parts']`` holds the kind. Assemblies rarely show such faces large and whole,
+    yet users' objects (cans, jars, boxes) often do; seen at many views their hull is tight,
+    and a prior that has only met the lens-shaped hull over a thin plate sinks them."""
+    rng = np.random.default_rng(seed)
+    kind = SOLID_KINDS[rng.integers(len(SOLID_KINDS))]
+    r, h = 0.25, 0.25 * _logu(rng, 0.5, 8.0)
+    if kind == "drum":
+        m = trimesh.creation.cylinder(radius=r, height=h, sections=int(rng.choice([24, 48, 96])))
+    elif kind == "frustum":
+        top = r * rng.uniform(0.3, 0.95)
+        m = trimesh.creation.revolve(np.array([[0, 0], [r, 0], [top, h], [0, h]]), sections=48)
+    elif kind == "block":
+        m = _box([2 * r, 2 * r * _logu(rng, 0.25, 1.0), h])
+    elif kind == "prism":
+        m = trimesh.creation.cylinder(radius=r, height=h, sections=int(rng.integers(3, 9)))
+    else:  # stepped: a narrower drum on a wider one
+        r2, h1 = r * rng.uniform(0.3, 0.8), h * rng.uniform(0.3, 0.8)
+        prof = np.array([[0, 0], [r, 0], [r, h1], [r2, h1], [r2, h], [0, h]])
+        m = trimesh.creation.revolve(prof, sections=48)
+    out = normalise(m)
+    out.metadata["name"] = SOLID_NAME
+    out.metadata["parts"] = [kind]
+    return out
 
 
 def random_assembly(seed: int, n_parts: int | None = None) -> trimesh.Trimesh:

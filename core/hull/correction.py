@@ -16,12 +16,12 @@ x, and the view count -- and 46 of its neighbourhood in balls of 3 and 8 pixels
 (core.hull.context: how the surface bends around x, and the neighbours' own features).
 The bundled weights (``resources/surface_correction.npz``) are what
 ``scripts/train_surface_correction.py`` writes with its defaults (bit for bit): 480 scenes of
-random assemblies of primitives (70%) and demo shapes (30%), a quarter of them made
-scanner-like (rough), stretched and rotated, cameras all around or only from above, 4-40
-views, 64-256 px; never the held-out shapes the accuracy benchmark reports nor its
-development set. The target is the smallest inward depth whose point comes within
-TARGET_TOL_PX = 0.15 px of the line's closest approach to the true surface
-(:func:`depth_targets`). Each model has two outputs, the median and a cautious
+random assemblies of primitives (70%) and demo shapes (30%), one in ten of all replaced by
+a thick solid with large flat faces, a quarter made scanner-like (rough), stretched and
+rotated, cameras all around or only from above, 4-40 views, 64-256 px; never the held-out
+shapes the accuracy benchmark reports nor its development set. The target is the smallest
+inward depth whose point comes within TARGET_TOL_PX = 0.15 px of the line's closest approach
+to the true surface (:func:`depth_targets`). Each model has two outputs, the median and a cautious
 (0.25-quantile) depth, and stores its training features' range: :meth:`DepthModel.depth`
 leaves points whose features lie outside it on the hull surface (weights from before the
 quantile head, with one output and no range, still load). The bundled file holds a

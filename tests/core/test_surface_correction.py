@@ -222,7 +222,7 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
     mod = _train_script()
     seen = {}
 
-    def fake_samples(indices, seed, assemblies, level, per_scene, tol):
+    def fake_samples(indices, seed, assemblies, level, per_scene, tol, solids):
         seen["tol"] = tol
         return np.zeros((2, N_FEATURES), np.float32), np.zeros(2), np.zeros(2)
 
@@ -389,7 +389,8 @@ def test_bundled_weights_are_the_training_scripts_model(monkeypatch, tmp_path):
 
     monkeypatch.setattr(mod, "train", fake_train)
     data = tmp_path / "d.npz"
-    made = dict(scenes=480, seed=2000, assemblies=0.7, per_scene=4000, target_tol=TARGET_TOL_PX)
+    made = dict(scenes=480, seed=2000, assemblies=0.7, solids=mod.SOLID_P, per_scene=4000,
+                target_tol=TARGET_TOL_PX)
     np.savez(data, X=np.zeros((4, N_FEATURES), np.float32), y=np.zeros(4), ids=np.arange(4),
              **made)
     assert mod.main(["--data", str(data), "--out", str(tmp_path / "w.npz")]) == 0

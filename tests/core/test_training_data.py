@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.geometry.assemblies import ASSEMBLY_NAME, PART_KINDS, random_assembly, random_part
+from core.geometry.assemblies import (ASSEMBLY_NAME, PART_KINDS, SOLID_KINDS, SOLID_NAME,
+                                      random_assembly, random_part, random_solid)
 from core.geometry.dev_shapes import DEV_SHAPES, get_dev_shape
 from core.geometry.novel_shapes import NOVEL_SHAPES, get_novel_shape
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
@@ -37,9 +38,10 @@ def test_no_held_out_category_can_enter_training():
     mod = _script()
     assert set(mod.HELD_OUT) == HELD_OUT
     assert not set(mod.TRAINING_SOURCES) & HELD_OUT
-    assert set(mod.TRAINING_SOURCES) == set(SHAPES) | {ASSEMBLY_NAME}
-    # the generator's categories are generic parts, none named like a held-out shape
-    assert not set(PART_KINDS) & HELD_OUT and ASSEMBLY_NAME not in HELD_OUT
+    assert set(mod.TRAINING_SOURCES) == set(SHAPES) | {ASSEMBLY_NAME, SOLID_NAME}
+    # the generators' categories are generic parts, none named like a held-out shape
+    assert not (set(PART_KINDS) | set(SOLID_KINDS)) & HELD_OUT
+    assert ASSEMBLY_NAME not in HELD_OUT and SOLID_NAME not in HELD_OUT
     # every scene the script would draw names a training source, for both mixes
     for frac in (0.7, 0.0, 1.0):
         names = {mod.scene_spec(i, 2000, frac)["source"] for i in range(400)}
@@ -58,8 +60,14 @@ def test_scene_specs_cover_views_layouts_and_sizes():
     assert min(views) >= 4 and max(views) <= 40 and min(views) <= 5 and max(views) >= 35
     assert {s["layout"] for s in specs} == {"random", "fibonacci", "upper"}
     assert {s["res"] for s in specs} == {64, 96, 128, 160, 192, 256}
-    assert 0.6 < np.mean([s["source"] == ASSEMBLY_NAME for s in specs]) < 0.8
+    src = np.array([s["source"] for s in specs])
+    assert 0.06 < np.mean(src == SOLID_NAME) < 0.14  # SOLID_P = 0.1
+    assert 0.56 < np.mean(src == ASSEMBLY_NAME) < 0.7  # 0.7 of the other 0.9
     assert mod.scene_spec(5, 7, 0.7) == specs[5]  # a pure function of (seed, index)
+    # adding solids left every other scene as it was: same choices with solids = 0
+    plain = [mod.scene_spec(i, 7, 0.7, solids=0.0) for i in range(600)]
+    assert all(a == b for a, b in zip(specs, plain) if a["source"] != SOLID_NAME)
+    assert {p["source"] for p, a in zip(plain, specs) if a["source"] == SOLID_NAME} != set()
     rough = [s["rough"] for s in specs]
     assert 0.18 < np.mean([r > 0 for r in rough]) < 0.32
     assert all(r == 0 or mod.ROUGHNESS[0] <= r <= mod.ROUGHNESS[1] for r in rough)
@@ -85,6 +93,21 @@ def test_random_assembly_is_seeded_normalised_and_named():
         assert np.allclose((lo + hi) / 2, 0, atol=1e-9)
         assert m.metadata["name"] == ASSEMBLY_NAME
         assert set(m.metadata["parts"]) <= set(PART_KINDS)
+
+
+def test_random_solids_are_closed_thick_seeded_and_of_every_kind():
+    solids = [random_solid(s) for s in range(60)]
+    assert {m.metadata["parts"][0] for m in solids} == set(SOLID_KINDS)
+    assert np.array_equal(random_solid(4).vertices, solids[4].vertices)
+    for m in solids:
+        assert m.is_watertight and m.metadata["name"] == SOLID_NAME
+        lo, hi = m.bounds
+        assert np.linalg.norm(hi - lo) == pytest.approx(1.0)
+        assert (hi - lo).min() > 0.05  # thick: no plate among them
+    mod = _script()
+    spec = next(s for s in (mod.scene_spec(i, 7, 0.7) for i in range(50))
+                if s["source"] == SOLID_NAME)
+    assert mod.scene_mesh(spec).is_watertight
 
 
 @pytest.mark.parametrize("kind", PART_KINDS)
@@ -130,7 +153,7 @@ def test_validation_scenes_are_never_training_scenes_and_follow_the_filters():
     with pytest.raises(SystemExit):  # indices below FIRST are the training scenes
         val.main(["--weights", "w.npz", "--first", "10"])
     a = argparse.Namespace(first=val.FIRST + 100, scenes=12, seed=2000, min_views=41,
-                           rough_only=False)
+                           rough_only=False, solids=val.tsc.SOLID_P)
     assert list(val._validation_scenes(a)) == []  # no scene has more than 40 views
     a.min_views, a.rough_only, a.scenes = 0, True, 8
     got = list(val._validation_scenes(a))
