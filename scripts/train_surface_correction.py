@@ -293,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.members < 1:
         ap.error("--members must be at least 1")
+    for name in ("assemblies", "solids"):
+        if not 0.0 <= getattr(a, name) <= 1.0:
+            ap.error(f"--{name} is a fraction of the scenes, in [0, 1]; got {getattr(a, name)}")
     made_with = {"scenes": a.scenes, "seed": a.seed, "assemblies": a.assemblies,
                  "solids": a.solids,
                  "per_scene": a.per_scene, "target_tol": a.target_tol}

@@ -340,6 +340,15 @@ def test_unfamiliar_features_keep_the_hull_surface():
     assert d.tolist() == [4.0, 4.0, 0.0, 0.0]
 
 
+@pytest.mark.parametrize("bad", [["--members", "0"], ["--solids", "1.5"], ["--assemblies", "-0.1"]])
+def test_bad_recipe_numbers_fail_before_any_data_is_made(bad, monkeypatch, tmp_path, capsys):
+    mod = _train_script()
+    monkeypatch.setattr(mod, "scene_samples", lambda *a: pytest.fail("data made"))
+    with pytest.raises(SystemExit):
+        mod.main(bad + ["--out", str(tmp_path / "w.npz")])
+    assert bad[0] in capsys.readouterr().err
+
+
 def test_a_data_cache_made_with_other_settings_is_refused(monkeypatch, tmp_path, capsys):
     """--data is read back only if it was made with the same data settings: a cache written
     with the old 0.3 px slack must not silently train the 0.15 px default."""
