@@ -149,7 +149,7 @@ def scanned_style(mesh: trimesh.Trimesh, roughness: float = 0.004, seed: int = 0
     """A scanner-like copy of ``mesh``: subdivided to edges <= ``max_edge`` and every vertex
     moved along its normal by Gaussian noise of sd ``roughness`` (both in the mesh's units)."""
     v, f = trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=max_edge,
-                                            max_iter=6)
+                                            max_iter=10)
     m = trimesh.Trimesh(v, f, process=True)
     rng = np.random.default_rng(seed)
     m.vertices = m.vertices + m.vertex_normals * rng.normal(0, roughness, (len(m.vertices), 1))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.geometry.assemblies import (ASSEMBLY_NAME, PART_KINDS, SOLID_KINDS, SOLID_NAME,
-                                      random_assembly, random_part, random_solid)
+                                      random_assembly, random_part, random_solid, scanned_style)
 from core.geometry.dev_shapes import DEV_SHAPES, get_dev_shape
 from core.geometry.novel_shapes import NOVEL_SHAPES, get_novel_shape
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
@@ -108,6 +108,13 @@ def test_random_solids_are_closed_thick_seeded_and_of_every_kind():
     spec = next(s for s in (mod.scene_spec(i, 7, 0.7) for i in range(50))
                 if s["source"] == SOLID_NAME)
     assert mod.scene_mesh(spec).is_watertight
+    # a long thin block (a face diagonal of 0.99) is made scanner-like too: its edges need
+    # more than six rounds of splitting to reach 0.02 (validation scene 1 000 344 failed so)
+    block = random_solid(640387053)
+    assert block.metadata["parts"] == ["block"] and block.edges_unique_length.max() > 0.95
+    fine = scanned_style(block, 0.0, 1)  # no jitter: the subdivision alone
+    assert fine.edges_unique_length.max() <= 0.02 + 1e-9 and fine.is_watertight
+    assert len(scanned_style(block, 0.003, 1).faces) == len(fine.faces)
 
 
 @pytest.mark.parametrize("kind", PART_KINDS)
