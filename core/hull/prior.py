@@ -39,6 +39,8 @@ __all__ = ["HullPrior", "spread_loss", "knn_indices", "farthest_point_sample",
 #: Samples of the outer hull surface farther than this many pixels from the level surface
 #: are parts the level surface lost; the default fit keeps them (coverage first).
 FILL_PX = 2.0
+#: take the learned moves back where they uncover mask pixels (core.hull.guard)
+GUARD = True
 _FPS_BLOCK = 256  # points per block whose largest distance farthest_point_sample keeps
 
 
@@ -144,13 +146,15 @@ class HullPrior:
         snapping after it bunches the points of thin parts, which all move inward.
         """
         from core.hull.correction import correct_points
+        from core.hull.guard import keep_silhouettes
         from core.hull.snap import snap_nearest
 
         cand = sample_surface(self.vertices, self.faces, pool * n, seed)
         fill = self.uncovered_samples(cand, pool * n, seed + 1)
         if correct:
             maps = carving_maps(self.scene.masks, level=self.level)
-            cand = correct_points(self.scene, self.volume, maps, cand, self.level).points
+            moved = correct_points(self.scene, self.volume, maps, cand, self.level).points
+            cand = keep_silhouettes(self.scene, cand, moved, fill) if GUARD else moved
         cand = np.concatenate([cand, fill]) if len(fill) else cand
         if snap:
             cand = snap_nearest(cand, self.scene).astype(np.float64)

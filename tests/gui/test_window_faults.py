@@ -96,7 +96,7 @@ def test_a_fitted_scene_folder_enters_recent_files(window: Any, qtbot: Any,
 
     d = write_scene(make_scene("blob", views=4, res=32, gt_points=0, seed=0), tmp_path / "ok")
     window.load_scene_path(str(d))
-    qtbot.waitUntil(lambda: str(d) in window.recent_files(), timeout=20000)
+    qtbot.waitUntil(lambda: str(d) in window.recent_files(), timeout=60000)  # a loaded CPU
 
 
 def test_viewing_an_empty_file_keeps_the_fit_running(running: Any, qtbot: Any,
