@@ -14,7 +14,7 @@ from core.geometry.cameras import project_np
 from core.io.scene import Scene
 
 __all__ = ["chamfer", "fscore", "inside_all", "inside_fraction", "nearest_pixels",
-           "silhouette_iou", "evaluate", "FSCORE_TAUS"]
+           "point_pixels", "footprint", "silhouette_iou", "evaluate", "FSCORE_TAUS"]
 
 FSCORE_TAUS = (0.01, 0.02)  # in scene units (normalised objects: bbox diagonal 1)
 
@@ -79,10 +79,23 @@ def nearest_pixels(uv: np.ndarray, z: np.ndarray, H: int, W: int
     return rr, cc, ok
 
 
-def _pixels(points: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest pixel (rows, cols) (I, J) int and visibility (I, J) bool (in front, in image)."""
+def point_pixels(points: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest pixel (rows, cols) (I, J) int and visibility (I, J) bool (in front, in image)
+    of points (J, 3) in every view of ``scene``."""
     uv, z = project_np(points, scene.K, scene.R, scene.t)
     return nearest_pixels(uv, z, *scene.resolution)
+
+
+def footprint(points: np.ndarray, scene: Scene) -> np.ndarray:
+    """(I, H, W) bool: the nearest pixel of every visible point (J, 3) in each view, before
+    any closing or growing (:func:`silhouette_iou`, core.hull.guard)."""
+    n, (H, W) = scene.n_views, scene.resolution
+    hit = np.zeros(n * H * W, bool)
+    if len(points):
+        rr, cc, ok = point_pixels(points, scene)
+        vi = np.broadcast_to(np.arange(n)[:, None], ok.shape)
+        hit[(vi * H * W + rr * W + cc)[ok]] = True
+    return hit.reshape(n, H, W)
 
 
 def inside_all(points: np.ndarray, scene: Scene) -> np.ndarray:
@@ -90,7 +103,7 @@ def inside_all(points: np.ndarray, scene: Scene) -> np.ndarray:
 
     A point behind a camera or projecting outside an image counts as outside.
     """
-    rr, cc, ok = _pixels(points, scene)
+    rr, cc, ok = point_pixels(points, scene)
     inside = scene.masks[np.arange(scene.n_views)[:, None], rr, cc] & ok
     return inside.all(0)
 
@@ -112,12 +125,8 @@ def silhouette_iou(points: np.ndarray, scene: Scene, close_px: int = 1) -> np.nd
     p = _points(points, "points")
     if close_px < 0:
         raise ValueError(f"close_px must be >= 0, got {close_px}")
-    rr, cc, ok = _pixels(p, scene)
-    n, (H, W) = scene.n_views, scene.resolution
-    hit = np.zeros(n * H * W, bool)
-    vi = np.broadcast_to(np.arange(n)[:, None], ok.shape)
-    hit[(vi * H * W + rr * W + cc)[ok]] = True
-    hit = hit.reshape(n, H, W)
+    H, W = scene.resolution
+    hit = footprint(p, scene)
     if close_px > 0:
         d = np.arange(-close_px, close_px + 1)
         disc = (d[:, None] ** 2 + d[None, :] ** 2) <= close_px**2

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from core.io.scene import Scene
-from core.metrics import _pixels
+from core.metrics import footprint, point_pixels
 
 __all__ = ["keep_silhouettes", "footprints"]
 
@@ -26,14 +26,9 @@ _CROSS = ndimage.generate_binary_structure(2, 1)
 def footprints(points: np.ndarray, scene: Scene, grow: int = 1) -> np.ndarray:
     """(I, H, W) bool: the pixels the points (N, 3) fall on in each view, grown by ``grow``
     pixels (4-neighbourhood steps) so that the gaps between neighbouring samples close."""
-    I, H, W = scene.masks.shape
-    out = np.zeros((I, H, W), bool)
-    if len(points):
-        rr, cc, ok = _pixels(np.asarray(points, np.float64), scene)
-        for i in range(I):
-            out[i, rr[i][ok[i]], cc[i][ok[i]]] = True
+    out = footprint(np.asarray(points, np.float64).reshape(-1, 3), scene)
     if grow > 0:
-        for i in range(I):
+        for i in range(len(out)):
             out[i] = ndimage.binary_dilation(out[i], _CROSS, iterations=grow)
     return out
 
@@ -48,18 +43,19 @@ def keep_silhouettes(scene: Scene, before: np.ndarray, after: np.ndarray,
     pixel in some view and that moved."""
     before = np.asarray(before, np.float64)
     after = np.asarray(after, np.float64)
-    fixed = np.zeros((0, 3)) if fixed is None else np.asarray(fixed, np.float64)
     step = after - before
     moved = np.abs(step).sum(1) > 0
     if not moved.any():
         return after.copy()
     masks = np.asarray(scene.masks, bool)
-    was = footprints(np.concatenate([before, fixed]), scene) & masks
-    rr, cc, ok = _pixels(before, scene)
+    # the fixed points' footprint once: growing a union is the union of the grown parts
+    held = footprints(np.zeros((0, 3)) if fixed is None else fixed, scene)
+    was = (footprints(before, scene) | held) & masks
+    rr, cc, ok = point_pixels(before, scene)
     s = np.ones(len(before))
     for _ in range(rounds):
         cur = before + s[:, None] * step
-        lost = was & ~footprints(np.concatenate([cur, fixed]), scene)
+        lost = was & ~(footprints(cur, scene) | held)
         if not lost.any():
             break
         near = np.zeros(len(before), bool)

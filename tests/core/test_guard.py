@@ -9,7 +9,7 @@ import trimesh
 
 from core.hull.guard import footprints, keep_silhouettes
 from core.io.mesh_scene import make_scene, sample_surface
-from core.metrics import _pixels
+from core.metrics import point_pixels
 
 
 def _scene():
@@ -20,7 +20,7 @@ def _scene():
 def test_footprints_mark_the_pixels_points_fall_on_and_grow_them():
     scene, box = _scene()
     P = sample_surface(box.vertices, box.faces, 50, 0)
-    rr, cc, ok = _pixels(P, scene)
+    rr, cc, ok = point_pixels(P, scene)
     exact = footprints(P, scene, grow=0)
     naive = np.zeros_like(exact)
     for i in range(scene.n_views):
