@@ -297,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         if not 0.0 <= getattr(a, name) <= 1.0:
             ap.error(f"--{name} is a fraction of the scenes, in [0, 1]; got {getattr(a, name)}")
     made_with = {"scenes": a.scenes, "seed": a.seed, "assemblies": a.assemblies,
-                 "solids": a.solids,
-                 "per_scene": a.per_scene, "target_tol": a.target_tol}
+                 "solids": a.solids, "per_scene": a.per_scene, "target_tol": a.target_tol}
     if a.data and Path(a.data).is_file():
         with np.load(a.data) as z:
             cached = {k: z[k].item() for k in made_with if k in z.files}
