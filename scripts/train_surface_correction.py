@@ -11,7 +11,9 @@ rods, tubes, ellipsoids, discs, cones, tori, capsules, blobs, open cups and boxe
 the rest one of the demo shapes (core.geometry.shapes.SHAPES); then a fraction ``--solids``
 (SOLID_P = 0.1, drawn from the scene's own second generator, so the other scenes are what they
 were) is replaced by a thick closed solid with large flat faces (drum, tapered drum, block,
-prism, stepped drum: core.geometry.assemblies.random_solid). Never a held-out shape of the
+prism, stepped drum: core.geometry.assemblies.random_solid), a fraction ``--attached``
+of them with 1-3 thin parts fixed to it (handles, spouts, knobs, fins; ATTACHED_P = 0: tried,
+not adopted). Never a held-out shape of the
 accuracy benchmark (HELDOUT_SHAPES, NOVEL_SHAPES) nor of its development set (DEV_SHAPES):
 ``TRAINING_SOURCES`` names what training draws from, and both the script and
 tests/core/test_training_data.py assert that no held-out name is among them. A quarter of
@@ -25,7 +27,7 @@ their features and depth targets (core.hull.correction).
 Targets: the smallest inward depth within ``--target-tol`` (TARGET_TOL_PX = 0.15) px of the
 line's closest approach to the true surface.
 
-Model: ``--members`` (5) DepthModels, member k trained from seed ``--seed`` + k, each with two
+Model: ``--members`` (10) DepthModels, member k trained from seed ``--seed`` + k, each with two
 outputs, the 0.5 and 0.25 quantiles of the target depth (pinball loss), AdamW + one-cycle
 schedule; each stores the training features' range, outside which core.hull.correction
 leaves a point on the hull. They are saved together as a DepthEnsemble whose depth is their
@@ -72,13 +74,17 @@ ROUGH_P = 0.25
 ROUGHNESS = (0.002, 0.006)
 #: Ensemble members trained (seeds --seed + k) and how far their disagreement shrinks a
 #: depth towards the hull surface (core.hull.correction.DepthEnsemble; docs/accuracy.md).
-MEMBERS = 5
+MEMBERS = 10
 SHRINK = 4.0
 #: Fraction of scenes showing a thick solid with large flat faces (random_solid) instead.
 SOLID_P = 0.1
+#: Fraction of those solids with 1-3 thin parts attached (handles, spouts, knobs, fins, rims):
+#: 0 in the bundled weights (0.5 was tried in session 13 and not adopted: docs/accuracy.md).
+ATTACHED_P = 0.0
 
 
-def scene_spec(i: int, seed: int, assemblies: float, solids: float = SOLID_P) -> dict:
+def scene_spec(i: int, seed: int, assemblies: float, solids: float = SOLID_P,
+               attached: float = ATTACHED_P) -> dict:
     """The random choices of training scene ``i`` (from its own generators)."""
     rng = np.random.default_rng([seed, i])
     if rng.random() < assemblies:
@@ -92,7 +98,7 @@ def scene_spec(i: int, seed: int, assemblies: float, solids: float = SOLID_P) ->
             "layout": str(rng.choice(list(LAYOUT_P), p=list(LAYOUT_P.values()))),
             "res": int(rng.choice(list(RES_P), p=list(RES_P.values()))), "views": views,
             "cam_seed": int(rng.integers(1 << 20)), **_rough_spec(i, seed), **_solid_spec(
-                i, seed, solids)}
+                i, seed, solids, attached)}
 
 
 def _rough_spec(i: int, seed: int) -> dict:
@@ -104,12 +110,16 @@ def _rough_spec(i: int, seed: int) -> dict:
             "rough_seed": int(rng.integers(1 << 30))}
 
 
-def _solid_spec(i: int, seed: int, solids: float) -> dict:
+def _solid_spec(i: int, seed: int, solids: float, attached: float = ATTACHED_P) -> dict:
     """Whether scene ``i`` shows a solid instead, from its own generator (so the other scenes
-    are what they were before solids were added): {} or the overriding source and seed."""
+    are what they were before solids were added): {} or the overriding source and seed, and
+    how many thin parts are attached to it (0 for a fraction 1 - ``attached`` of the solids;
+    drawn after the seed, so the solids without parts are what they were before parts)."""
     rng = np.random.default_rng([seed, i, 11])
     if rng.random() < solids:
-        return {"source": SOLID_NAME, "obj_seed": int(rng.integers(1 << 30))}
+        obj_seed = int(rng.integers(1 << 30))
+        n = int(rng.integers(1, 4)) if rng.random() < attached else 0
+        return {"source": SOLID_NAME, "obj_seed": obj_seed, "attached": n}
     return {}
 
 
@@ -126,7 +136,7 @@ def scene_mesh(spec: dict):
     if name == ASSEMBLY_NAME:
         mesh = random_assembly(spec["obj_seed"])
     elif name == SOLID_NAME:
-        mesh = random_solid(spec["obj_seed"])
+        mesh = random_solid(spec["obj_seed"], spec.get("attached", 0))
     else:
         mesh = get_shape(name).copy()
     if spec.get("rough", 0.0) > 0:
@@ -160,10 +170,10 @@ def samples_of(scene, mesh, per_scene: int, seed: int, level: float,
 
 
 def scene_samples(indices: list[int], seed: int, assemblies: float, level: float = 0.5,
-                  per_scene: int = 4000, tol: float = TARGET_TOL_PX, solids: float = SOLID_P
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  per_scene: int = 4000, tol: float = TARGET_TOL_PX, solids: float = SOLID_P,
+                  attached: float = ATTACHED_P) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features (N, F), targets (N,) pixels (slack ``tol``, see samples_of) and scene ids
-    (N,) of the scenes ``indices`` (``assemblies``, ``solids``: see scene_spec)."""
+    (N,) of the scenes ``indices`` (``assemblies``, ``solids``, ``attached``: see scene_spec)."""
     import torch
 
     from core.io.mesh_scene import make_scene
@@ -173,7 +183,7 @@ def scene_samples(indices: list[int], seed: int, assemblies: float, level: float
     Xs, ys, ids = [], [], []
     t0 = time.time()
     for i in indices:
-        spec = scene_spec(i, seed, assemblies, solids)
+        spec = scene_spec(i, seed, assemblies, solids, attached)
         mesh = scene_mesh(spec)
         try:
             scene = make_scene(mesh, views=spec["views"], res=spec["res"], layout=spec["layout"],
@@ -273,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="fraction of scenes showing random assemblies instead of demo shapes")
     ap.add_argument("--solids", type=float, default=SOLID_P,
                     help="fraction of scenes then replaced by a thick solid with flat faces")
+    ap.add_argument("--attached", type=float, default=ATTACHED_P,
+                    help="fraction of the solids with 1-3 thin parts attached")
     ap.add_argument("--per-scene", type=int, default=4000, help="hull samples per scene")
     ap.add_argument("--hidden", type=int, default=64, help="width of the MLP's hidden layers")
     ap.add_argument("--members", type=int, default=MEMBERS,
@@ -287,17 +299,18 @@ def main(argv: list[str] | None = None) -> int:
                     f"TARGET_TOL_PX = {TARGET_TOL_PX}); smaller makes bolder inward targets")
     ap.add_argument("--data", help="cache of the samples (.npz): read when present (it must have "
                     "been made with the same --scenes, --seed, --assemblies, --solids, "
-                    "--per-scene and --target-tol), else written")
+                    "--attached, --per-scene and --target-tol), else written")
     ap.add_argument("--out", required=True,
                     help=f"weights file (.npz); the bundled one is {WEIGHTS}")
     a = ap.parse_args(argv)
     if a.members < 1:
         ap.error("--members must be at least 1")
-    for name in ("assemblies", "solids"):
+    for name in ("assemblies", "solids", "attached"):
         if not 0.0 <= getattr(a, name) <= 1.0:
             ap.error(f"--{name} is a fraction of the scenes, in [0, 1]; got {getattr(a, name)}")
     made_with = {"scenes": a.scenes, "seed": a.seed, "assemblies": a.assemblies,
-                 "solids": a.solids, "per_scene": a.per_scene, "target_tol": a.target_tol}
+                 "solids": a.solids, "attached": a.attached, "per_scene": a.per_scene,
+                 "target_tol": a.target_tol}
     if a.data and Path(a.data).is_file():
         with np.load(a.data) as z:
             cached = {k: z[k].item() for k in made_with if k in z.files}
@@ -313,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             parts = list(ex.map(scene_samples, chunks, [a.seed] * a.workers,
                                 [a.assemblies] * a.workers, [0.5] * a.workers,
                                 [a.per_scene] * a.workers, [a.target_tol] * a.workers,
-                                [a.solids] * a.workers))
+                                [a.solids] * a.workers, [a.attached] * a.workers))
         X, y, ids = (np.concatenate([p[k] for p in parts]) for k in range(3))
         order = np.argsort(ids, kind="stable")  # scene order, whatever the worker count
         X, y, ids = X[order], y[order], ids[order]

@@ -14,7 +14,8 @@ built at random from generic parts rather than on a few demo shapes:
 :func:`random_assembly` is deterministic for a given seed and returns a normalised mesh
 (bbox centre 0, diagonal 1) named ``"assembly"``; :func:`random_solid` likewise a single
 thick closed solid with large flat faces (``SOLID_KINDS``: drum, tapered drum, block, prism,
-stepped drum) named ``"solid"``. The held-out categories of the accuracy benchmark
+stepped drum) named ``"solid"``, optionally with a few thin parts attached (``ATTACH_KINDS``:
+handles, spouts, knobs, fins, rims). The held-out categories of the accuracy benchmark
 (core.geometry.shapes.HELDOUT_SHAPES, core.geometry.novel_shapes.NOVEL_SHAPES,
 core.geometry.dev_shapes.DEV_SHAPES) are not among the kinds and are never produced;
 tests/core/test_training_data.py checks that.
@@ -31,7 +32,7 @@ from scipy.spatial.transform import Rotation
 from core.geometry.shapes import normalise, tube
 
 __all__ = ["PART_KINDS", "random_part", "random_assembly", "ASSEMBLY_NAME", "scanned_style",
-           "SOLID_KINDS", "SOLID_NAME", "random_solid"]
+           "SOLID_KINDS", "SOLID_NAME", "random_solid", "ATTACH_KINDS"]
 
 ASSEMBLY_NAME = "assembly"
 PART_KINDS = ("box", "slab", "rod", "bent_tube", "ellipsoid", "disc", "cone", "torus",
@@ -39,6 +40,8 @@ PART_KINDS = ("box", "slab", "rod", "bent_tube", "ellipsoid", "disc", "cone", "t
 SOLID_NAME = "solid"
 #: thick closed solids with large flat faces (cans, jars, boxes, blocks): random_solid
 SOLID_KINDS = ("drum", "frustum", "block", "prism", "stepped")
+#: thin parts random_solid can attach to a solid (handles, spouts, knobs, fins, rims)
+ATTACH_KINDS = ("rod", "bent_tube", "torus", "capsule", "slab", "disc")
 
 
 def _logu(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -156,13 +159,19 @@ def scanned_style(mesh: trimesh.Trimesh, roughness: float = 0.004, seed: int = 0
     return m
 
 
-def random_solid(seed: int) -> trimesh.Trimesh:
+def random_solid(seed: int, attached: int = 0) -> trimesh.Trimesh:
     """One thick closed solid with large flat faces (deterministic for ``seed``): a drum, a
     tapered drum, a block, an n-gon prism (3-8 sides) or two stacked drums (a shoulder, an
     annular flat face), proportions 1:4 either way. Normalised, named ``"solid"``;
     ``metadata['parts']`` holds the kind. Assemblies rarely show such faces large and whole,
     yet users' objects (cans, jars, boxes) often do; seen at many views their hull is tight,
-    and a prior that has only met the lens-shaped hull over a thin plate sinks them."""
+    and a prior that has only met the lens-shaped hull over a thin plate sinks them.
+
+    ``attached`` > 0: that many thin parts (``ATTACH_KINDS``, drawn from their own generator,
+    so the solid itself is the same for every ``attached``) are fixed at random points of its
+    surface in random orientations, as handles, spouts, knobs, fins and rims are on kettles,
+    jugs and tools; the result is normalised again, so the solid fills less of the image and
+    its faces are seen at fewer pixels. Their kinds follow the solid's in ``metadata['parts']``."""
     rng = np.random.default_rng(seed)
     kind = SOLID_KINDS[rng.integers(len(SOLID_KINDS))]
     r, h = 0.25, 0.25 * _logu(rng, 0.5, 8.0)
@@ -180,9 +189,30 @@ def random_solid(seed: int) -> trimesh.Trimesh:
         prof = np.array([[0, 0], [r, 0], [r, h1], [r2, h1], [r2, h], [0, h]])
         m = trimesh.creation.revolve(prof, sections=48)
     out = normalise(m)
+    kinds = [kind]
+    if attached > 0:
+        out, extra = _attach(out, attached, np.random.default_rng([seed, 1]))
+        kinds += extra
     out.metadata["name"] = SOLID_NAME
-    out.metadata["parts"] = [kind]
+    out.metadata["parts"] = kinds
     return out
+
+
+def _attach(host: trimesh.Trimesh, n: int, rng: np.random.Generator
+            ) -> tuple[trimesh.Trimesh, list[str]]:
+    """``host`` with ``n`` thin parts (ATTACH_KINDS) centred at random points of its surface,
+    randomly oriented; normalised. Returns the mesh and the parts' kinds."""
+    placed, kinds = [host], []
+    for _ in range(n):
+        kind, m = random_part(rng, ATTACH_KINDS[rng.integers(len(ATTACH_KINDS))])
+        T = np.eye(4)
+        T[:3, :3] = Rotation.random(random_state=int(rng.integers(1 << 30))).as_matrix()
+        p, _ = trimesh.sample.sample_surface(host, 1, seed=int(rng.integers(1 << 30)))
+        T[:3, 3] = p[0]
+        m.apply_transform(T)
+        placed.append(m)
+        kinds.append(kind)
+    return normalise(trimesh.util.concatenate(placed)), kinds
 
 
 def random_assembly(seed: int, n_parts: int | None = None) -> trimesh.Trimesh:

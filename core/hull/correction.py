@@ -25,7 +25,7 @@ to the true surface (:func:`depth_targets`). Each model has two outputs, the med
 (0.25-quantile) depth, and stores its training features' range: :meth:`DepthModel.depth`
 leaves points whose features lie outside it on the hull surface (weights from before the
 quantile head, with one output and no range, still load). The bundled file holds a
-:class:`DepthEnsemble` of five such models trained from different seeds: their mean depth,
+:class:`DepthEnsemble` of ten such models trained from different seeds: their mean depth,
 shrunk towards the hull surface where they disagree.
 
 Shapes in docstrings: N points, I views.

@@ -222,7 +222,7 @@ def test_main_passes_seed_to_train(monkeypatch, tmp_path):
     mod = _train_script()
     seen = {}
 
-    def fake_samples(indices, seed, assemblies, level, per_scene, tol, solids):
+    def fake_samples(indices, seed, assemblies, level, per_scene, tol, solids, attached):
         seen["tol"] = tol
         return np.zeros((2, N_FEATURES), np.float32), np.zeros(2), np.zeros(2)
 
@@ -340,7 +340,8 @@ def test_unfamiliar_features_keep_the_hull_surface():
     assert d.tolist() == [4.0, 4.0, 0.0, 0.0]
 
 
-@pytest.mark.parametrize("bad", [["--members", "0"], ["--solids", "1.5"], ["--assemblies", "-0.1"]])
+@pytest.mark.parametrize("bad", [["--members", "0"], ["--solids", "1.5"], ["--assemblies", "-0.1"],
+                                 ["--attached", "2"]])
 def test_bad_recipe_numbers_fail_before_any_data_is_made(bad, monkeypatch, tmp_path, capsys):
     mod = _train_script()
     monkeypatch.setattr(mod, "scene_samples", lambda *a: pytest.fail("data made"))
@@ -398,7 +399,8 @@ def test_bundled_weights_are_the_training_scripts_model(monkeypatch, tmp_path):
 
     monkeypatch.setattr(mod, "train", fake_train)
     data = tmp_path / "d.npz"
-    made = dict(scenes=480, seed=2000, assemblies=0.7, solids=mod.SOLID_P, per_scene=4000,
+    made = dict(scenes=480, seed=2000, assemblies=0.7, solids=mod.SOLID_P,
+                attached=mod.ATTACHED_P, per_scene=4000,
                 target_tol=TARGET_TOL_PX)
     np.savez(data, X=np.zeros((4, N_FEATURES), np.float32), y=np.zeros(4), ids=np.arange(4),
              **made)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.geometry.assemblies import (ASSEMBLY_NAME, PART_KINDS, SOLID_KINDS, SOLID_NAME,
-                                      random_assembly, random_part, random_solid, scanned_style)
+from core.geometry.assemblies import (ASSEMBLY_NAME, ATTACH_KINDS, PART_KINDS, SOLID_KINDS,
+                                      SOLID_NAME, random_assembly, random_part, random_solid, scanned_style)
 from core.geometry.dev_shapes import DEV_SHAPES, get_dev_shape
 from core.geometry.novel_shapes import NOVEL_SHAPES, get_novel_shape
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
@@ -115,6 +115,27 @@ def test_random_solids_are_closed_thick_seeded_and_of_every_kind():
     fine = scanned_style(block, 0.0, 1)  # no jitter: the subdivision alone
     assert fine.edges_unique_length.max() <= 0.02 + 1e-9 and fine.is_watertight
     assert len(scanned_style(block, 0.003, 1).faces) == len(fine.faces)
+
+
+def test_solids_with_parts_keep_the_solid_and_add_thin_parts():
+    for seed in range(8):
+        plain, fitted = random_solid(seed), random_solid(seed, attached=2)
+        assert fitted.metadata["parts"][0] == plain.metadata["parts"][0]
+        assert len(fitted.metadata["parts"]) == 3
+        assert set(fitted.metadata["parts"][1:]) <= set(ATTACH_KINDS)
+        assert len(fitted.faces) > len(plain.faces) and fitted.metadata["name"] == SOLID_NAME
+        lo, hi = fitted.bounds
+        assert np.linalg.norm(hi - lo) == pytest.approx(1.0)
+        assert np.array_equal(random_solid(seed, attached=2).vertices, fitted.vertices)
+    mod = _script()
+    specs = [mod.scene_spec(i, 7, 0.7, attached=0.5) for i in range(600)]
+    solids = [s for s in specs if s["source"] == SOLID_NAME]
+    assert {s["attached"] for s in solids} == {0, 1, 2, 3}
+    assert 0.3 < np.mean([s["attached"] > 0 for s in solids]) < 0.7
+    # parts were drawn after everything else: without them every scene is what it was
+    bare = [mod.scene_spec(i, 7, 0.7, attached=0.0) for i in range(600)]
+    assert all({**a, "attached": 0} == b if a["source"] == SOLID_NAME else a == b
+               for a, b in zip(specs, bare))
 
 
 @pytest.mark.parametrize("kind", PART_KINDS)
