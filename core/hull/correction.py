@@ -60,7 +60,7 @@ DEPTHS_PX = np.concatenate([np.arange(-1, 3.1, 0.25), np.arange(3.5, 10.1, 0.5),
 #: closest approach. The search runs from the most outward depth, so the slack biases every
 #: target outward: over the 480 training scenes the median target is -0.25 px with 0.3, 0.0
 #: with 0.15 and +0.25 with 0.05. A single model trained with 0.15 scored better on
-#: validation scenes but sank real flat faces on unseen objects; five of them, shrunk where
+#: validation scenes but sank real flat faces on unseen objects; an ensemble of them, shrunk where
 #: they disagree (DepthEnsemble), keep the gain without that (docs/accuracy.md, "Target
 #: slack" and "Ensemble").
 TARGET_TOL_PX = 0.15
