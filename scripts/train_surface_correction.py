@@ -31,7 +31,7 @@ Model: ``--members`` (10) DepthModels, member k trained from seed ``--seed`` + k
 outputs, the 0.5 and 0.25 quantiles of the target depth (pinball loss), AdamW + one-cycle
 schedule; each stores the training features' range, outside which core.hull.correction
 leaves a point on the hull. They are saved together as a DepthEnsemble whose depth is their
-mean shrunk towards the hull where they disagree (``--shrink``, 4); ``--members 1`` writes a
+mean shrunk towards the hull where they disagree (``--shrink``, 2); ``--members 1`` writes a
 plain DepthModel. A sixth of the scenes (drawn per member) is held back and the validation L1
 of the median is printed next to a constant predictor's.
 
@@ -75,7 +75,7 @@ ROUGHNESS = (0.002, 0.006)
 #: Ensemble members trained (seeds --seed + k) and how far their disagreement shrinks a
 #: depth towards the hull surface (core.hull.correction.DepthEnsemble; docs/accuracy.md).
 MEMBERS = 10
-SHRINK = 4.0
+SHRINK = 2.0
 #: Fraction of scenes showing a thick solid with large flat faces (random_solid) instead.
 SOLID_P = 0.1
 #: Fraction of those solids with 1-3 thin parts attached (handles, spouts, knobs, fins, rims):
