@@ -198,6 +198,19 @@ def random_solid(seed: int, attached: int = 0) -> trimesh.Trimesh:
     return out
 
 
+def _random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """(4, 4) homogeneous transform: a uniformly random rotation (one draw from ``rng``)."""
+    T = np.eye(4)
+    T[:3, :3] = Rotation.random(random_state=int(rng.integers(1 << 30))).as_matrix()
+    return T
+
+
+def _surface_point(host: trimesh.Trimesh, rng: np.random.Generator) -> np.ndarray:
+    """(3,) one area-uniform random point of ``host``'s surface (one draw from ``rng``)."""
+    p, _ = trimesh.sample.sample_surface(host, 1, seed=int(rng.integers(1 << 30)))
+    return p[0]
+
+
 def _attach(host: trimesh.Trimesh, n: int, rng: np.random.Generator
             ) -> tuple[trimesh.Trimesh, list[str]]:
     """``host`` with ``n`` thin parts (ATTACH_KINDS) centred at random points of its surface,
@@ -205,10 +218,8 @@ def _attach(host: trimesh.Trimesh, n: int, rng: np.random.Generator
     placed, kinds = [host], []
     for _ in range(n):
         kind, m = random_part(rng, ATTACH_KINDS[rng.integers(len(ATTACH_KINDS))])
-        T = np.eye(4)
-        T[:3, :3] = Rotation.random(random_state=int(rng.integers(1 << 30))).as_matrix()
-        p, _ = trimesh.sample.sample_surface(host, 1, seed=int(rng.integers(1 << 30)))
-        T[:3, 3] = p[0]
+        T = _random_rotation(rng)
+        T[:3, 3] = _surface_point(host, rng)
         m.apply_transform(T)
         placed.append(m)
         kinds.append(kind)
@@ -224,13 +235,10 @@ def random_assembly(seed: int, n_parts: int | None = None) -> trimesh.Trimesh:
     kinds = []
     for k in range(n):
         kind, m = random_part(rng)
-        R = Rotation.random(random_state=int(rng.integers(1 << 30))).as_matrix()
-        T = np.eye(4)
-        T[:3, :3] = R
+        T = _random_rotation(rng)
         if placed:  # attach at a random surface point of an earlier part
             host = placed[rng.integers(len(placed))]
-            p, _ = trimesh.sample.sample_surface(host, 1, seed=int(rng.integers(1 << 30)))
-            T[:3, 3] = p[0] + rng.normal(0, 0.02, 3)
+            T[:3, 3] = _surface_point(host, rng) + rng.normal(0, 0.02, 3)
         m.apply_transform(T)
         placed.append(m)
         kinds.append(kind)

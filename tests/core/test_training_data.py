@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from core.geometry.assemblies import (ASSEMBLY_NAME, ATTACH_KINDS, PART_KINDS, SOLID_KINDS,
-                                      SOLID_NAME, random_assembly, random_part, random_solid, scanned_style)
+                                      SOLID_NAME, random_assembly, random_part, random_solid,
+                                      scanned_style)
 from core.geometry.dev_shapes import DEV_SHAPES, get_dev_shape
 from core.geometry.novel_shapes import NOVEL_SHAPES, get_novel_shape
 from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
