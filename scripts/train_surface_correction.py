@@ -164,7 +164,10 @@ def samples_of(scene, mesh, per_scene: int, seed: int, level: float,
     dense = sample_surface(norm.vertices, norm.faces, 100_000, 5)
     verts, faces, hv = hull_mesh(scene, 128, level)
     P = sample_surface(verts, faces, per_scene, seed)
-    X, n, px = point_features(scene, hv, carving_maps(scene.masks, level=level), P, level)
+    # the pair list always: the dense sums differ in the last bits, and the data must not
+    # depend on which one a scene's crowding picks (bit-for-bit rebuilds)
+    X, n, px = point_features(scene, hv, carving_maps(scene.masks, level=level), P, level,
+                              pairs="tree")
     y, _ = depth_targets(P, n, px, cKDTree(dense), tol)
     return X, y
 

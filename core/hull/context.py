@@ -12,6 +12,11 @@ dense clouds; the other samples take their nearest context sample's statistics):
 - the spread of their normals, 1 - mean(n_q . n_p) (0 on a flat face);
 - the mean of the neighbours' own features (what the views say around the sample).
 
+Every statistic is a ball sum of per-sample quantities (1, x, n, F), found either from the
+k-d tree's list of pairs or, when the balls are crowded (small images, where 8 pixels is a
+large part of the object), from dense blocks of distances: the same balls and sums in
+another order, whose cost is M^2 whatever the crowding (:data:`DENSE_FROM`).
+
 Every quantity is in pixels or ratios, so the features are scale-free like the others; a ball
 mean does not depend on the sampling density in expectation, so training (4000 samples per
 scene) and the fit's pool (4·J samples) see the same features up to noise.
@@ -25,12 +30,20 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-__all__ = ["CONTEXT_RADII", "CONTEXT_POINTS", "context_size", "context_features"]
+__all__ = ["CONTEXT_RADII", "CONTEXT_POINTS", "DENSE_FROM", "context_size", "context_features",
+           "crowding"]
 
 #: Ball radii (pixels) over which the neighbourhood statistics are taken.
 CONTEXT_RADII = (3.0, 8.0)
 #: At most this many samples (an even random subset, fixed seed) form the neighbourhoods.
 CONTEXT_POINTS = 8000
+#: ``pairs="auto"`` takes the dense blocks when the largest ball holds on average more than
+#: this fraction of the M context samples: the pair list costs about 0.5 µs a pair, the
+#: blocks 0.04 µs per entry of M^2, so they cost the same near M / 16
+#: (benchmarks/context_speed.py measures both).
+DENSE_FROM = 1 / 16
+_BLOCK = 512  # context samples per dense block of (512, M) distances
+_PROBE = 256  # context samples whose balls are counted to choose the method
 
 
 def context_size(n_own: int) -> int:
@@ -39,7 +52,7 @@ def context_size(n_own: int) -> int:
 
 
 def context_features(points: np.ndarray, normals: np.ndarray, px: np.ndarray,
-                     own: np.ndarray) -> np.ndarray:
+                     own: np.ndarray, pairs: str = "auto") -> np.ndarray:
     """Neighbourhood statistics of hull-surface samples.
 
     Args:
@@ -47,6 +60,10 @@ def context_features(points: np.ndarray, normals: np.ndarray, px: np.ndarray,
         normals: (N, 3) their outward unit normals.
         px: (N,) world size of a pixel at each sample.
         own: (N, F) each sample's own features.
+        pairs: "tree" (the k-d tree's pair list), "dense" (blocks of all distances) or
+            "auto" (dense when the largest ball holds more than DENSE_FROM of the context
+            samples on average). The two give the same balls; their sums differ in the last
+            bits (summation order).
 
     Returns:
         (N, len(CONTEXT_RADII) * (2 + F)) float32: per radius r (pixels), the neighbours'
@@ -68,19 +85,65 @@ def context_features(points: np.ndarray, normals: np.ndarray, px: np.ndarray,
     Pc, nc, pxc, Fc = P[ctx], n[ctx], px[ctx], F[ctx]
     tree = cKDTree(Pc)
     scale = float(np.median(px))
-    M = len(ctx)
+    if pairs not in ("auto", "tree", "dense"):
+        raise ValueError(f"pairs must be 'auto', 'tree' or 'dense', got {pairs!r}")
+    if pairs == "auto":
+        pairs = "dense" if crowding(tree, scale) > DENSE_FROM * len(Pc) else "tree"
+    stats = (_dense_stats if pairs == "dense" else _tree_stats)(tree, Pc, nc, pxc, Fc, scale)
+    if N > len(ctx):
+        _, nearest = tree.query(P)
+        stats = stats[nearest]
+    return stats.astype(np.float32)
+
+
+def crowding(tree: cKDTree, scale: float) -> float:
+    """Mean number of the tree's points within the largest CONTEXT_RADII ball (times
+    ``scale``, the pixel size) of _PROBE of them, evenly spread over the tree's data."""
+    data = tree.data
+    probe = data[np.linspace(0, len(data) - 1, min(_PROBE, len(data))).astype(np.int64)]
+    return float(np.mean(tree.query_ball_point(probe, max(CONTEXT_RADII) * scale,
+                                               return_length=True)))
+
+
+def _tree_stats(tree: cKDTree, P: np.ndarray, n: np.ndarray, px: np.ndarray, F: np.ndarray,
+                scale: float) -> np.ndarray:
+    """(M, len(CONTEXT_RADII) * (2 + F)) statistics of the context samples P (M, 3), n (M, 3),
+    px (M,), F (M, F) over their balls of r * scale, from the k-d tree's pair list (cost:
+    the pairs)."""
+    M = len(P)
     out = []
     for r in CONTEXT_RADII:
         pairs = tree.sparse_distance_matrix(tree, r * scale, output_type="ndarray")
         i, j = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
         cnt = np.maximum(np.bincount(i, minlength=M), 1).astype(np.float64)
-        h = np.einsum("kc,kc->k", Pc[j] - Pc[i], nc[i]) / (r * pxc[i])
-        s = 1.0 - np.einsum("kc,kc->k", nc[j], nc[i])
+        h = np.einsum("kc,kc->k", P[j] - P[i], n[i]) / (r * px[i])
+        s = 1.0 - np.einsum("kc,kc->k", n[j], n[i])
         A = sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(M, M))
         out += [(np.bincount(i, h, M) / cnt)[:, None], (np.bincount(i, s, M) / cnt)[:, None],
-                (A @ Fc) / cnt[:, None]]
-    stats = np.concatenate(out, 1)
-    if N > len(ctx):
-        _, nearest = tree.query(P)
-        stats = stats[nearest]
-    return stats.astype(np.float32)
+                (A @ F) / cnt[:, None]]
+    return np.concatenate(out, 1)
+
+
+def _dense_stats(tree: cKDTree, P: np.ndarray, n: np.ndarray, px: np.ndarray, F: np.ndarray,
+                 scale: float) -> np.ndarray:
+    """As :func:`_tree_stats`, from ball sums of (1, x, n, F) over blocks of _BLOCK rows of
+    all M^2 distances (cost: M^2 whatever the crowding); x is taken about the samples' mean
+    so that the sums lose no precision."""
+    del tree
+    M = len(P)
+    Q = P - P.mean(0)
+    G = np.concatenate([np.ones((M, 1)), Q, n, F], 1)  # (M, 7 + F): what the balls sum
+    S = {r: np.empty((M, G.shape[1])) for r in CONTEXT_RADII}
+    sq = (Q * Q).sum(1)
+    for b in range(0, M, _BLOCK):
+        d2 = sq[b:b + _BLOCK, None] + sq[None] - 2.0 * (Q[b:b + _BLOCK] @ Q.T)  # (B, M)
+        for r in CONTEXT_RADII:
+            S[r][b:b + _BLOCK] = (d2 <= (r * scale) ** 2) @ G
+    out = []
+    for r in CONTEXT_RADII:
+        cnt = S[r][:, 0]
+        c = np.maximum(cnt, 1.0)
+        h = (np.einsum("kc,kc->k", S[r][:, 1:4], n) - cnt * np.einsum("kc,kc->k", Q, n)) / (r * px)
+        spread = cnt - np.einsum("kc,kc->k", S[r][:, 4:7], n)
+        out += [(h / c)[:, None], (spread / c)[:, None], S[r][:, 7:] / c[:, None]]
+    return np.concatenate(out, 1)

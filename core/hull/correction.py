@@ -110,7 +110,8 @@ def view_distances(scene: Scene, maps: np.ndarray, points: np.ndarray
 
 
 def point_features(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.ndarray,
-                   level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   level: float, pairs: str = "auto"
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scale-free features of hull-surface samples.
 
     Args:
@@ -119,6 +120,8 @@ def point_features(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.nd
         maps: (I, H + 2P, W + 2P) padded carving maps the margin was built from.
         points: (N, 3) samples on the level set ``margin = level``.
         level: the surface level (pixels).
+        pairs: how the neighbourhood balls are summed (core.hull.context.context_features);
+            the training script fixes "tree" so that its data stay bit for bit the same.
 
     Returns:
         features (N, N_FEATURES) float32, outward normals n (N, 3), pixel size px (N,)
@@ -157,7 +160,7 @@ def point_features(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.nd
     feats += [cos[0], cos[1] if n_views > 1 else cos[0], np.mean(cos < 0.2, 0)]
     feats.append(np.full(len(P), n_views / 20.0))
     own = np.stack(feats, 1)
-    X = np.concatenate([own, context_features(P, n, px, own)], 1)
+    X = np.concatenate([own, context_features(P, n, px, own, pairs)], 1)
     return X.astype(np.float32), n, px
 
 

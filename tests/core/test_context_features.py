@@ -41,16 +41,39 @@ def _cloud(N, seed=0):
     return P, P.copy(), px, F
 
 
+@pytest.mark.parametrize("pairs", ["tree", "dense", "auto"])
 @pytest.mark.parametrize("limit", [10_000, 150])
-def test_context_matches_naive_loop(monkeypatch, limit):
+def test_context_matches_naive_loop(monkeypatch, limit, pairs):
     P, n, px, F = _cloud(400)
     P[7] += 5.0  # an isolated sample: no neighbour but itself (when it is a context point)
+    P += 40.0  # far from the origin: the dense sums must not lose the small offsets
     monkeypatch.setattr(C, "CONTEXT_POINTS", limit)
-    got = context_features(P, n, px, F)
+    monkeypatch.setattr(C, "_BLOCK", 64)  # several blocks, the last one partial
+    got = context_features(P, n, px, F, pairs)
     ctx = (np.arange(400) if limit >= 400 else
            np.sort(np.random.default_rng(0).choice(400, limit, replace=False)))
     assert got.shape == (400, context_size(4)) and got.dtype == np.float32
     assert np.allclose(got, _naive(P, n, px, F, ctx), atol=1e-5)
+
+
+def test_auto_takes_the_dense_sums_when_the_balls_are_crowded(monkeypatch):
+    """Small images: 8 pixels cover much of the object, every ball holds most samples."""
+    P, n, px, F = _cloud(1500, 2)
+    used = []
+    for name in ("_tree_stats", "_dense_stats"):
+        real = getattr(C, name)
+        monkeypatch.setattr(C, name, lambda *a, _r=real, _n=name: used.append(_n) or _r(*a))
+    sparse_cloud = context_features(P, n, px, F)  # 8 px ~ 0.4: ~60 of 1500 per ball
+    crowded = context_features(P, n, 5 * px, F)  # 8 px ~ 2: most of the sphere
+    assert used == ["_tree_stats", "_dense_stats"]
+    assert np.allclose(crowded, context_features(P, n, 5 * px, F, "tree"), atol=1e-6)
+    assert np.allclose(sparse_cloud, context_features(P, n, px, F, "dense"), atol=1e-6)
+
+
+def test_unknown_pairs_method_is_refused():
+    P, n, px, F = _cloud(20)
+    with pytest.raises(ValueError, match="pairs"):
+        context_features(P, n, px, F, "fast")
 
 
 def test_sphere_falls_away_and_is_scale_free():
