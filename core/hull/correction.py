@@ -15,7 +15,7 @@ surface (long generator segments mark the lenses' flat caps), how many lines of 
 x, and the view count -- and 46 of its neighbourhood in balls of 3 and 8 pixels
 (core.hull.context: how the surface bends around x, and the neighbours' own features).
 The bundled weights (``resources/surface_correction.npz``) are what
-``scripts/train_surface_correction.py`` writes with its defaults (bit for bit): 480 scenes of
+``scripts/train_surface_correction.py`` writes with its defaults (bit for bit): 960 scenes of
 random assemblies of primitives (70%) and demo shapes (30%), one in ten of all replaced by
 a thick solid with large flat faces, a quarter made scanner-like (rough), stretched and
 rotated, cameras all around or only from above, 4-40 views, 64-256 px; never the held-out
@@ -58,8 +58,8 @@ DEPTHS_PX = np.concatenate([np.arange(-1, 3.1, 0.25), np.arange(3.5, 10.1, 0.5),
                             np.arange(11, 25, 1.0), np.arange(26, 41, 2.0)])
 #: Slack (pixels) of the training target: the smallest candidate depth within this of the
 #: closest approach. The search runs from the most outward depth, so the slack biases every
-#: target outward: over the 480 training scenes the median target is -0.25 px with 0.3, 0.0
-#: with 0.15 and +0.25 with 0.05. A single model trained with 0.15 scored better on
+#: target outward: over the 480 training scenes of session 10 the median target is -0.25 px with
+#: 0.3, 0.0 with 0.15 and +0.25 with 0.05. A single model trained with 0.15 scored better on
 #: validation scenes but sank real flat faces on unseen objects; an ensemble of them, shrunk where
 #: they disagree (DepthEnsemble), keep the gain without that (docs/accuracy.md, "Target
 #: slack" and "Ensemble").

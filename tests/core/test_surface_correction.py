@@ -399,7 +399,7 @@ def test_bundled_weights_are_the_training_scripts_model(monkeypatch, tmp_path):
 
     monkeypatch.setattr(mod, "train", fake_train)
     data = tmp_path / "d.npz"
-    made = dict(scenes=480, seed=2000, assemblies=0.7, solids=mod.SOLID_P,
+    made = dict(scenes=mod.SCENES, seed=2000, assemblies=0.7, solids=mod.SOLID_P,
                 attached=mod.ATTACHED_P, per_scene=4000,
                 target_tol=TARGET_TOL_PX)
     np.savez(data, X=np.zeros((4, N_FEATURES), np.float32), y=np.zeros(4), ids=np.arange(4),
