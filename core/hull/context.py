@@ -14,8 +14,9 @@ dense clouds; the other samples take their nearest context sample's statistics):
 
 Every statistic is a ball sum of per-sample quantities (1, x, n, F), found either from the
 k-d tree's list of pairs or, when the balls are crowded (small images, where 8 pixels is a
-large part of the object), from dense blocks of distances: the same balls and sums in
-another order, whose cost is M^2 whatever the crowding (:data:`DENSE_FROM`).
+large part of the object), from dense blocks of distances: the same balls (a distance
+within rounding of a radius may fall either way) summed in another order, at a cost of M^2
+whatever the crowding (:data:`DENSE_FROM`).
 
 Every quantity is in pixels or ratios, so the features are scale-free like the others; a ball
 mean does not depend on the sampling density in expectation, so training (4000 samples per
@@ -62,8 +63,8 @@ def context_features(points: np.ndarray, normals: np.ndarray, px: np.ndarray,
         own: (N, F) each sample's own features.
         pairs: "tree" (the k-d tree's pair list), "dense" (blocks of all distances) or
             "auto" (dense when the largest ball holds more than DENSE_FROM of the context
-            samples on average). The two give the same balls; their sums differ in the last
-            bits (summation order).
+            samples on average). The two give the same balls up to rounding at their
+            edges; their sums differ in the last bits (summation order).
 
     Returns:
         (N, len(CONTEXT_RADII) * (2 + F)) float32: per radius r (pixels), the neighbours'
