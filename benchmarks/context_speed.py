@@ -3,6 +3,8 @@ the dense blocks (core.hull.context), on the hull-surface pools the default fit 
 
     python benchmarks/context_speed.py
 
+Both methods run on one thread (BLAS included, unless OMP_NUM_THREADS etc. say otherwise).
+
 For each scene (a procedural shape, cameras all around): the pool of 4·J hull-surface
 samples that ``HullPrior.surface_points`` corrects, the average number of context samples
 in the largest ball (8 px), the seconds of ``context_features`` with each method, their
@@ -14,17 +16,21 @@ Small images are where the balls are crowded: 8 pixels are a large part of the o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from scipy.spatial import cKDTree
+for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # one thread for both methods (the k-d tree's is one)
+
+import numpy as np  # noqa: E402
+from scipy.spatial import cKDTree  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.hull import context as C  # noqa: E402
-from core.hull.correction import N_OWN, hull_normals, point_features  # noqa: E402
+from core.hull.correction import N_OWN, point_features  # noqa: E402
 from core.hull.prior import HullPrior  # noqa: E402
 from core.hull.visual_hull import carving_maps  # noqa: E402
 from core.io.mesh_scene import make_scene, sample_surface  # noqa: E402
@@ -53,16 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         scene = make_scene(shape, views=views, res=res, layout="random", seed=1, gt_points=0)
         prior = HullPrior(scene)
         P = sample_surface(prior.vertices, prior.faces, 4 * J, 0)
-        n = hull_normals(prior.volume, P)
         maps = carving_maps(scene.masks, level=prior.level)
-        X, _, px = point_features(scene, prior.volume, maps, P, prior.level, pairs="tree")
+        X, n, px = point_features(scene, prior.volume, maps, P, prior.level, pairs="tree")
         own = X[:, :N_OWN].astype(np.float64)  # a sample's own features come first
-        ctx = (np.arange(len(P)) if len(P) <= C.CONTEXT_POINTS else np.sort(
-            np.random.default_rng(0).choice(len(P), C.CONTEXT_POINTS, replace=False)))
-        ball = C.crowding(cKDTree(P[ctx]), float(np.median(px)))
+        tree = cKDTree(P[C.context_subset(len(P))])
+        scale = float(np.median(px))
         t_tree, x_tree = _time(lambda: C.context_features(P, n, px, own, "tree"), a.repeat)
         t_dense, x_dense = _time(lambda: C.context_features(P, n, px, own, "dense"), a.repeat)
-        auto = "dense" if ball > C.DENSE_FROM * len(ctx) else "tree"
+        ball, auto = C.crowding(tree, scale), C.auto_pairs(tree, scale)
         print(f"{f'{shape} {views}v {res}px J={J}':<22} {len(P):>6} {ball:>6.0f} {t_tree:>7.2f} "
               f"{t_dense:>8.2f} {t_tree / t_dense:>10.1f} {auto:>6} "
               f"{np.abs(x_tree - x_dense).max():>9.1e}", flush=True)

@@ -32,15 +32,16 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 
 __all__ = ["CONTEXT_RADII", "CONTEXT_POINTS", "DENSE_FROM", "context_size", "context_features",
-           "crowding"]
+           "context_subset", "auto_pairs", "crowding"]
 
 #: Ball radii (pixels) over which the neighbourhood statistics are taken.
 CONTEXT_RADII = (3.0, 8.0)
 #: At most this many samples (an even random subset, fixed seed) form the neighbourhoods.
 CONTEXT_POINTS = 8000
 #: ``pairs="auto"`` takes the dense blocks when the largest ball holds on average more than
-#: this fraction of the M context samples: the pair list costs about 0.5 µs a pair, the
-#: blocks 0.04 µs per entry of M^2, so they cost the same near M / 16
+#: this fraction of the M context samples. On one idle thread the pair list costs 0.2-0.35 µs
+#: a pair and the blocks ~0.013 µs per entry of M^2, so they cost the same near M / 23; M / 16
+#: was measured on a busy machine and keeps the pair list where the blocks are up to 1.8x faster
 #: (benchmarks/context_speed.py measures both).
 DENSE_FROM = 1 / 16
 _BLOCK = 512  # context samples per dense block of (512, M) distances
@@ -81,20 +82,35 @@ def context_features(points: np.ndarray, normals: np.ndarray, px: np.ndarray,
     N = len(P)
     if N == 0:
         return np.zeros((0, context_size(F.shape[1])), np.float32)
-    ctx = (np.arange(N) if N <= CONTEXT_POINTS else
-           np.sort(np.random.default_rng(0).choice(N, CONTEXT_POINTS, replace=False)))
+    ctx = context_subset(N)
     Pc, nc, pxc, Fc = P[ctx], n[ctx], px[ctx], F[ctx]
     tree = cKDTree(Pc)
     scale = float(np.median(px))
     if pairs not in ("auto", "tree", "dense"):
         raise ValueError(f"pairs must be 'auto', 'tree' or 'dense', got {pairs!r}")
     if pairs == "auto":
-        pairs = "dense" if crowding(tree, scale) > DENSE_FROM * len(Pc) else "tree"
-    stats = (_dense_stats if pairs == "dense" else _tree_stats)(tree, Pc, nc, pxc, Fc, scale)
+        pairs = auto_pairs(tree, scale)
+    stats = (_dense_stats(Pc, nc, pxc, Fc, scale) if pairs == "dense" else
+             _tree_stats(tree, Pc, nc, pxc, Fc, scale))
     if N > len(ctx):
         _, nearest = tree.query(P)
         stats = stats[nearest]
     return stats.astype(np.float32)
+
+
+def context_subset(n: int) -> np.ndarray:
+    """Indices (M,) of the context samples among ``n``: all of them up to CONTEXT_POINTS, else
+    that many drawn with a fixed seed, sorted."""
+    if n <= CONTEXT_POINTS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, CONTEXT_POINTS, replace=False))
+
+
+def auto_pairs(tree: cKDTree, scale: float) -> str:
+    """What ``pairs="auto"`` takes for the context samples in ``tree`` at pixel size
+    ``scale``: "dense" when their largest ball holds more than DENSE_FROM of them on average
+    (:func:`crowding`), else "tree"."""
+    return "dense" if crowding(tree, scale) > DENSE_FROM * tree.n else "tree"
 
 
 def crowding(tree: cKDTree, scale: float) -> float:
@@ -125,12 +141,11 @@ def _tree_stats(tree: cKDTree, P: np.ndarray, n: np.ndarray, px: np.ndarray, F: 
     return np.concatenate(out, 1)
 
 
-def _dense_stats(tree: cKDTree, P: np.ndarray, n: np.ndarray, px: np.ndarray, F: np.ndarray,
+def _dense_stats(P: np.ndarray, n: np.ndarray, px: np.ndarray, F: np.ndarray,
                  scale: float) -> np.ndarray:
     """As :func:`_tree_stats`, from ball sums of (1, x, n, F) over blocks of _BLOCK rows of
     all M^2 distances (cost: M^2 whatever the crowding); x is taken about the samples' mean
     so that the sums lose no precision."""
-    del tree
     M = len(P)
     Q = P - P.mean(0)
     G = np.concatenate([np.ones((M, 1)), Q, n, F], 1)  # (M, 7 + F): what the balls sum
