@@ -80,6 +80,7 @@ class JobWorker(QObject):
     errored = pyqtSignal(str)
     start_failed = pyqtSignal(str)  # the job could not be built
     state_changed = pyqtSignal(str)  # "starting", "running", "paused", "done", "stopped"
+    passed = pyqtSignal(object)  # barrier(token): every request before it has been handled
     ready = pyqtSignal(object)  # the job exists (after start and each reset): its loss names
     cd_ready = pyqtSignal(int, float)  # iteration, chamfer x100 against the scene's gt
     fields_ready = pyqtSignal(object)  # (I, H, W) float32 smoothed silhouettes, when they change
@@ -131,6 +132,12 @@ class JobWorker(QObject):
 
     def quit(self) -> None:
         self.request("quit")
+
+    def barrier(self, token: Any) -> None:
+        """``passed(token)`` is emitted once every request made before this one has been
+        handled and the loop has gone round again (so anything that happens "between steps"
+        has had its chance): a way to wait for the worker without sleeping."""
+        self.request("barrier", token)
 
     # -- read-outs (any thread) ------------------------------------------------------------
     def take(self) -> Frame | None:
@@ -273,6 +280,8 @@ class JobWorker(QObject):
                     self._set_state("done")
                 if not self._running:
                     self._publish(force=True)
+            elif kind == "barrier":
+                self.passed.emit(payload)
             elif kind == "save":  # the job's result (a training's checkpoint) on request
                 self.saved.emit(str(f.save(Path(payload))))
             elif kind == "reset":

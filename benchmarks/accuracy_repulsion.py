@@ -1,6 +1,6 @@
 """Fit accuracy with each repulsion kernel: the grid must not cost accuracy.
 
-For every held-out shape (core.geometry.shapes.HELDOUT_SHAPES; cameras as in
+For every held-out shape (core.evalsets.HELDOUT_SHAPES; cameras as in
 benchmarks/accuracy.py setting 1: I=8 views, 64², fibonacci layout with a per-shape random
 rotation), run ``--preset drwr-paper --iterations 200`` (J=2000, box start, β=3, σ=1.5 px,
 same seed) once per kernel (``FitConfig.repulsion``) and report CD×100 (core.metrics.evaluate)
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.fit.config import apply_preset  # noqa: E402
 from core.fit.fitter import Fitter  # noqa: E402
-from core.geometry.shapes import HELDOUT_SHAPES  # noqa: E402
+from core.evalsets import HELDOUT_SHAPES, named_mesh  # noqa: E402
 from core.io.mesh_scene import make_scene  # noqa: E402
 from core.metrics import evaluate  # noqa: E402
 
@@ -53,7 +53,7 @@ def main() -> int:
     worst = 0.0
     for name in args.shapes.split(","):
         k = list(HELDOUT_SHAPES).index(name) if name in HELDOUT_SHAPES else 0
-        scene = make_scene(name, views=args.views, res=args.res, layout="random", seed=100 + k,
+        scene = make_scene(named_mesh(name), views=args.views, res=args.res, layout="random", seed=100 + k,
                            gt_points=50_000)
         cd, sec = {}, {}
         for m in methods:

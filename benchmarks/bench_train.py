@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch
 
-from core.io.dataset import read_dataset
+from core.formats.datasets import read_dataset
 from core.train.config import TrainConfig
 from core.train.trainer import Trainer
 from tests.train_fixtures import make_tiny_dataset

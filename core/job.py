@@ -57,7 +57,7 @@ class Snapshot:
 
     points (J,3) f32; uv (I,J,2) f32 projections in all views of the displayed scene; inside
     (I,J) bool (nearest pixel in the mask, in front of the camera: the rule of
-    ``core.metrics.nearest_pixels``, the same as the exported cloud's inside test); depth (I,J) f32; point_loss
+    ``core.hull.inside.nearest_pixels``, the same as the exported cloud's inside test); depth (I,J) f32; point_loss
     (J,) f32 silhouette loss averaged over views; losses: the last step's losses by name.
     """
 

@@ -35,7 +35,7 @@ def cmd_make_dataset(args: argparse.Namespace) -> int:
                            elevation=_elevation(args.elevation))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    from core.io.dataset import read_dataset
+    from core.formats.datasets import read_dataset
 
     ds = read_dataset(out, check_scenes=False)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in ds.splits.items())
@@ -54,7 +54,7 @@ def _load_predictor(run: str):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.io.dataset import read_dataset
+    from core.formats.datasets import read_dataset
     from core.train.evaluate import evaluate_split, format_table
 
     paths = list(args.paths)

@@ -24,7 +24,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     import torch
 
     from core.fit.fitter import Fitter
-    from core.io.loaders import load_scene
+    from core.formats.loaders import load_scene
     from core.metrics import evaluate
 
     from app.config_cli import config_from_args

@@ -14,7 +14,7 @@ from app.cli import (
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from core.io.loaders import load_scene
+    from core.formats.loaders import load_scene
     from core.io.points import read_points
     from core.metrics import evaluate
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import (
-    parse_views,
-)
+from pathlib import Path
+
+from app.cli import UserError, parse_views
 
 
 def cmd_make_scene(args: argparse.Namespace) -> int:
+    from core.evalsets import named_mesh, shape_names
     from core.io.mesh_scene import make_scene
     from core.io.scene import write_scene
 
-    scene = make_scene(args.source, views=args.views, res=args.res, layout=args.layout,
+    source = named_mesh(args.source)
+    if isinstance(source, str) and not Path(source).exists() and Path(source).suffix == "":
+        raise UserError(f"{source}: neither a mesh file nor a shape name (shapes: "
+                        f"{', '.join(shape_names())})")
+    scene = make_scene(source, views=args.views, res=args.res, layout=args.layout,
                        radius=args.radius, fov_deg=args.fov_deg, gt_points=args.gt_points,
                        seed=args.seed)
     folder = write_scene(scene, args.out)
@@ -22,7 +27,7 @@ def cmd_make_scene(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from core.io.loaders import load_scene
+    from core.formats.loaders import load_scene
     from core.io.scene import write_scene
 
     scene = load_scene(args.src, res=args.res, views=parse_views(args.views),

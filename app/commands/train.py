@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.driver import drive
-    from core.io.dataset import read_dataset
+    from core.formats.datasets import read_dataset
     from core.train.distributed import init_distributed, shutdown, wait_for_all
     from core.train.trainer import Trainer
 
@@ -129,7 +129,7 @@ def _write_mesh(pts, cloud_path: Path, scene, args: argparse.Namespace) -> str:
 def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from core.io.dataset import is_dataset, read_dataset
+    from core.formats.datasets import is_dataset, read_dataset
     from core.io.points import write_points
     from core.io.scene import read_scene
     from core.train.predict import image_input, load_run

@@ -57,7 +57,7 @@ class FitConfig(JobConfig):
         "learned", "'surface' init: move the hull-surface samples along their normals by a "
         "depth learned on random assemblies of primitives (flattens the hull's lenses onto "
         "thin seats and wings, moves tight parts out to the rims; where the prior is unsure "
-        "the sample stays on the hull; core.hull.correction) or 'off' (the plain hull "
+        "the sample stays on the hull; core.correction.depth) or 'off' (the plain hull "
         "surface)", choices=("learned", "off"), live=False)
     snap: str = _f("on", "move every point outside a mask to the nearest point inside every "
                    "mask: the 'surface' start's samples before they are thinned, and all "

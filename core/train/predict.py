@@ -19,7 +19,7 @@ from core.io.scene import Scene, SceneError
 from core.train.checkpoint import read_checkpoint
 from core.train.config import TrainConfig, config_from_dict
 from core.train.data import input_tensor
-from core.train.distributed import resolve_device
+from core.device import resolve_device
 from core.train.model import build_model
 
 __all__ = ["Predictor", "image_input", "input_tensor", "load_run"]

@@ -30,7 +30,8 @@ from core.drwr.snapshot import make_snapshot
 from core.geometry.cameras import project_np
 from core.io.dataset import DrwrDataset
 from core.job import JobDiverged, Snapshot
-from core.metrics import chamfer, fscore, nearest_pixels
+from core.metrics import chamfer, fscore
+from core.hull.inside import nearest_pixels
 from core.train.checkpoint import (
     read_checkpoint,
     rng_state,
@@ -39,7 +40,8 @@ from core.train.checkpoint import (
 )
 from core.train.config import LIVE_FIELDS, TrainConfig, config_dict
 from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor
-from core.train.distributed import DistInfo, resolve_device
+from core.device import resolve_device
+from core.train.distributed import DistInfo
 from core.train.model import build_model
 from core.train.runlog import RunFiles
 from core.train.terms import batched_terms
@@ -56,7 +58,7 @@ def silhouette_cover(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.nda
 
     coverage: mean over views of the fraction of silhouette pixels that some point projects
     to (nearest pixel; a collapsed cloud covers little). inside: fraction of (view, point)
-    projections that land in the silhouette (core.metrics.nearest_pixels rule).
+    projections that land in the silhouette (core.hull.inside.nearest_pixels rule).
     """
     uv, z = project_np(points, K, R, t)
     I, H, W = masks.shape

@@ -17,7 +17,7 @@ from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from core.geometry.cameras import look_at, project_np, view_directions
-from core.io.readers.dpc import FOCAL, RENDER_TO_DPC
+from core.formats.dpc import FOCAL, RENDER_TO_DPC
 from core.io.mesh_scene import sample_surface
 from core.geometry.rasterize import render_silhouettes
 from core.io.scene import Scene

@@ -13,9 +13,9 @@ from PIL import Image
 
 from core.geometry.cameras import look_at, project_np
 from core.geometry.rasterize import render_silhouettes
-from core.io.dataset import is_dataset, read_dataset
-from core.io.readers.dpc import FOCAL, RENDER_TO_DPC
-from core.io.readers.dpc_dataset import is_dpc_dataset, read_dpc_dataset
+from core.formats.datasets import is_dataset, read_dataset
+from core.formats.dpc import FOCAL, RENDER_TO_DPC
+from core.formats.dpc_dataset import is_dpc_dataset, read_dpc_dataset
 from core.io.scene import SceneError
 from core.train.families import build
 from core.train.parts import Assembly, surface_points

@@ -31,7 +31,7 @@ def test_panels_after_a_default_fit_show_no_point_outside(window: Any, qtbot: An
     from core.fit.config import apply_preset
     from core.io.demo import demo_scene
     from core.io.points import read_points
-    from core.metrics import inside_all
+    from core.hull.inside import inside_all
 
     scene = demo_scene()
     window.controller.load(scene, apply_preset("default", points=600), run=True)

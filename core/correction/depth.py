@@ -13,7 +13,7 @@ normal (how thick the hull is, how fast it deepens), the per-view signed pixel d
 many views bind x: rims vs creases), how far the binding view's tangent ray stays on the
 surface (long generator segments mark the lenses' flat caps), how many lines of sight graze
 x, and the view count -- and 46 of its neighbourhood in balls of 3 and 8 pixels
-(core.hull.context: how the surface bends around x, and the neighbours' own features).
+(core.correction.context: how the surface bends around x, and the neighbours' own features).
 The bundled weights (``resources/surface_correction.npz``) are what
 ``scripts/train_surface_correction.py`` writes with its defaults (bit for bit): 960 scenes of
 random assemblies of primitives (70%) and demo shapes (30%), one in ten of all replaced by
@@ -42,7 +42,7 @@ import torch
 from scipy import ndimage
 
 from core.geometry.cameras import camera_centers, pixel_sizes, project_np
-from core.hull.context import context_features, context_size
+from core.correction.context import context_features, context_size
 from core.hull.visual_hull import MAP_PAD, HullVolume
 from core.io.scene import Scene
 
@@ -65,7 +65,7 @@ DEPTHS_PX = np.concatenate([np.arange(-1, 3.1, 0.25), np.arange(3.5, 10.1, 0.5),
 #: slack" and "Ensemble").
 TARGET_TOL_PX = 0.15
 N_OWN = len(PROFILE_PX) + 4 + 2 + 3 + 1  # a sample's own features
-N_FEATURES = N_OWN + context_size(N_OWN)  # and its neighbourhood's (core.hull.context)
+N_FEATURES = N_OWN + context_size(N_OWN)  # and its neighbourhood's (core.correction.context)
 WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "surface_correction.npz"
 _CHORD_STEPS = 40
 _MAX_DEPTH = 40.0  # pixels; predictions are clipped to [-1, _MAX_DEPTH]
@@ -120,7 +120,7 @@ def point_features(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.nd
         maps: (I, H + 2P, W + 2P) padded carving maps the margin was built from.
         points: (N, 3) samples on the level set ``margin = level``.
         level: the surface level (pixels).
-        pairs: how the neighbourhood balls are summed (core.hull.context.context_features);
+        pairs: how the neighbourhood balls are summed (core.correction.context.context_features);
             the training script fixes "tree" so that its data stay bit for bit the same.
 
     Returns:

@@ -10,10 +10,10 @@ ground-truth scripts), every part but the renders optional::
 
 The folder given may also be ``renders/`` itself (``<synset>/<model>/``) or one synset folder
 (``<model>/``; the folder's name is then the synset). Views and cameras are read as
-:mod:`core.io.readers.dpc` reads one object (same conventions and the same **assumption** on
+:mod:`core.formats.dpc` reads one object (same conventions and the same **assumption** on
 ``extrinsic``), with one difference: **no per-object normalisation**. ShapeNet models are
 already normalised and aligned per category, so DPC's own frame (``x_render = A x_dpc``, see
-``core.io.readers.dpc``) is the dataset's canonical frame, the frame of DPC's ground truth.
+``core.formats.dpc``) is the dataset's canonical frame, the frame of DPC's ground truth.
 
 Ids are ``<synset>_<model>``; categories the ShapeNet names of the synsets (the synset id when
 unknown). Splits come from ``splits/<synset>_<split>.txt`` when that synset has them (a listed
