@@ -72,8 +72,8 @@ VIEWS = (4, 40)
 #: along their normals by ROUGHNESS, uniform; core.geometry.assemblies.scanned_style).
 ROUGH_P = 0.25
 ROUGHNESS = (0.002, 0.006)
-#: Training scenes: 960 since session 14 (480 before; the first 480 are the same scenes, so
-#: the data grew without changing what was there; docs/accuracy.md).
+#: Training scenes: scene i depends only on (seed, i), so a larger count keeps every scene of a
+#: smaller one; 960 did better than 480 on the development set (docs/accuracy.md).
 SCENES = 960
 #: Ensemble members trained (seeds --seed + k) and how far their disagreement shrinks a
 #: depth towards the hull surface (core.hull.correction.DepthEnsemble; docs/accuracy.md).
@@ -82,7 +82,7 @@ SHRINK = 2.0
 #: Fraction of scenes showing a thick solid with large flat faces (random_solid) instead.
 SOLID_P = 0.1
 #: Fraction of those solids with 1-3 thin parts attached (handles, spouts, knobs, fins, rims):
-#: 0 in the bundled weights (0.5 was tried in session 13 and not adopted: docs/accuracy.md).
+#: 0 in the bundled weights (0.5 was tried and not adopted: docs/accuracy.md).
 ATTACHED_P = 0.0
 
 

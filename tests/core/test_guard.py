@@ -63,9 +63,9 @@ def test_fixed_points_count_as_cover():
 
 def test_default_fit_keeps_the_silhouettes_of_a_solid_at_few_views(monkeypatch):
     """Validation scene 1 000 183 of the training script's recipe: a prism seen by 4 views.
-    Session 12's and 13's priors sank its faces (1.33x / 1.25x the plain voxel hull without
-    the guard, one view's IoU 0.91); session 14's sinks them less (0.87x, IoU 0.93). So the
-    guard is checked end to end with a prior that moves every sample twice as far as the
+    Earlier priors sank its faces (up to 1.33x the plain voxel hull without the guard, one
+    view's IoU 0.91); the bundled one sinks them less (0.87x, IoU 0.93). So the guard is
+    checked end to end with a prior that moves every sample twice as far as the
     bundled one (IoU 0.87, 1.49x without the guard; 0.93, 1.10x with it), and the bundled
     default must keep every silhouette."""
     import sys
