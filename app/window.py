@@ -81,7 +81,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self._build_layout()
         self._build_status()
         self.build_menus()
-        # surface helper: Shape dock, Export mesh; training mode: dataset, run folder
+        # surface tools: Shape dock, Export mesh; training mode: dataset, run folder
         from .shape_tab import install_shape_tab
         from .train_mode import install_train_mode
 

@@ -1,8 +1,9 @@
 """Accuracy table: visual hull vs the ``drwr-paper`` preset vs the default fit.
 
-    python benchmarks/accuracy.py                      # both held-out sets, three settings
+    python benchmarks/accuracy.py              # both held-out sets -> results_accuracy.md
+    python benchmarks/accuracy.py --sets dev   # development set -> results_accuracy_dev.md
     python benchmarks/accuracy.py --sets heldout --settings 1 --out table.md
-    python benchmarks/accuracy.py --shapes chair,blob --settings 1
+    python benchmarks/accuracy.py --shapes chair,blob --settings 1   # prints only
 
 Sets: ``heldout`` = core.evalsets.HELDOUT_SHAPES (table, lamp, mug, bunny_like, helix,
 stool), ``novel`` = core.evalsets.novel_shapes.NOVEL_SHAPES (categories unlike the demo
@@ -48,6 +49,7 @@ from core.evalsets.novel_shapes import NOVEL_SHAPES  # noqa: E402
 from core.evalsets import HELDOUT_SHAPES, named_mesh  # noqa: E402
 from core.hull.snap import snap_inside  # noqa: E402
 from core.correction.hull_field import even_surface_points  # noqa: E402
+from bench_results import results_path, write_results  # noqa: E402
 
 SETTINGS = {1: (8, 64, 2000, "random"), 2: (20, 128, 8000, "random"),
             3: (12, 128, 4000, "upper")}
@@ -141,7 +143,9 @@ def main() -> int:
     ap.add_argument("--paper-iterations", type=int, default=None,
                     help="cap the drwr-paper preset's iterations (default: its own 1500)")
     ap.add_argument("--weights", help="surface-correction weights (.npz) instead of the bundled")
-    ap.add_argument("--out", help="also write the markdown table here")
+    ap.add_argument("--out", help="also write the markdown table here (default: "
+                    "benchmarks/results_accuracy.md for the default sets and settings, "
+                    "results_accuracy_dev.md for --sets dev; other runs print only)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     methods = args.methods.split(",")
@@ -158,9 +162,20 @@ def main() -> int:
             lines += _setting_table(group, names, s, methods, args.paper_iterations)
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    out = args.out or _default_out(args)
+    if out:
+        write_results(out, text, "accuracy.py")
     return 0
+
+
+def _default_out(args: argparse.Namespace) -> Path | None:
+    """The results file of a full run with the default methods: the reported sets or the
+    development set; None for subsets (they print only)."""
+    if (args.shapes or args.settings != "1,2,3" or args.weights or args.paper_iterations
+            or args.methods != "voxel-hull,default"):
+        return None
+    return {"heldout,novel": results_path("accuracy"),
+            "dev": results_path("accuracy_dev")}.get(args.sets)
 
 
 if __name__ == "__main__":

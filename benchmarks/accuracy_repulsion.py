@@ -8,7 +8,7 @@ and the relative CD difference of each kernel against the reference kernel (``ce
 pairs to 1e-9, so it stands in for ``exact`` at a fraction of the cost; ``--methods`` can add
 ``exact``).  Target: grid within 1 % of the reference on every shape.
 
-    python benchmarks/accuracy_repulsion.py --out /tmp/acc.md
+    python benchmarks/accuracy_repulsion.py          # -> benchmarks/results_accuracy_repulsion.md
     python benchmarks/accuracy_repulsion.py --shapes table,mug --methods grid,cells,exact
 """
 
@@ -29,6 +29,9 @@ from core.evalsets import HELDOUT_SHAPES, named_mesh  # noqa: E402
 from core.io.mesh_scene import make_scene  # noqa: E402
 from core.metrics import evaluate  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_results import results_path, write_results  # noqa: E402
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
@@ -39,7 +42,8 @@ def main() -> int:
     ap.add_argument("--views", type=int, default=8)
     ap.add_argument("--res", type=int, default=64)
     ap.add_argument("--points", type=int, default=2000)
-    ap.add_argument("--out", help="also write the markdown table here")
+    ap.add_argument("--out", default=str(results_path("accuracy_repulsion")),
+                    help="write the markdown table here too (default: %(default)s)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     methods = args.methods.split(",")
@@ -74,8 +78,7 @@ def main() -> int:
               f"(target ≤ 1 %: {'MET' if worst <= 0.01 else 'NOT MET'})."]
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    write_results(args.out, text, "accuracy_repulsion.py")
     return 0
 
 

@@ -63,4 +63,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench_results import record
+
+    raise SystemExit(record("compare_picture", main))

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rough-only", action="store_true", help="only scanner-like scenes")
     ap.add_argument("--solids", type=float, default=SOLID_P,
                     help="fraction of flat-faced solids among the scenes, as in training; 0 "
-                    "draws the scenes docs/accuracy.md measured before solids were added")
+                    "draws the same scenes without any solid")
     a = ap.parse_args(argv)
     if a.first < FIRST:
         ap.error(f"--first must be >= {FIRST}: lower indices are training scenes")

@@ -244,7 +244,7 @@ def _bad_inputs(work: Path, scene_dir: Path, pred: Path,
                                  "--points", 10], a_file),
         "metrics-json-under-file": (["metrics", pred, scene_dir, "--json", a_file / "m.json"],
                                     a_file),
-        # issue 16: --threads -1, an --out that is a folder, the scene's own ground truth
+        # --threads -1, an --out that is a folder, the scene's own ground truth
         "fit-threads-negative": (["fit", scene_dir, "--out", out, "--threads", -1], "--threads"),
         "fit-out-is-folder": (["fit", scene_dir, "--out", a_folder], a_folder),
         "hull-out-is-folder": (["hull", scene_dir, "--out", a_folder], a_folder),

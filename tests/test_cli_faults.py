@@ -1,4 +1,4 @@
-"""Faults a long `fit` must survive (issue 16): SIGTERM and Ctrl-C export in the dataset's
+"""Faults a long `fit` must survive: SIGTERM and Ctrl-C export in the dataset's
 original frame, Ctrl-C during start-up, --resume, two writers of one --out, a full disk,
 an --out that cannot be written, --help-gui."""
 

@@ -35,7 +35,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     scene = load_scene(args.scene, res=args.res, views=parse_views(args.views))
     check_output(out, scene)
-    if args.mesh_out:  # surface helper: fail before the fit, not after it
+    if args.mesh_out:  # mesh output: fail before the fit, not after it
         from app.commands.mesh import check_mesh_out
         check_mesh_out(args.mesh_out)
     res = drive(lambda: Fitter(scene, cfg), out=out, autosave_s=args.autosave,
@@ -50,7 +50,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     metrics = evaluate(scene.to_original(pts), metrics_reference(scene))
     result["metrics"] = metrics
     print_metrics(metrics)
-    if args.mesh_out:  # surface helper: mesh of the fitted cloud, held to the silhouettes
+    if args.mesh_out:  # mesh output: mesh of the fitted cloud, held to the silhouettes
         from app.commands.mesh import export_fit_mesh
         result["mesh"] = export_fit_mesh(args.mesh_out, pts, scene)
     write_json(args.metrics_json, result)

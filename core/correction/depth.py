@@ -58,11 +58,11 @@ DEPTHS_PX = np.concatenate([np.arange(-1, 3.1, 0.25), np.arange(3.5, 10.1, 0.5),
                             np.arange(11, 25, 1.0), np.arange(26, 41, 2.0)])
 #: Slack (pixels) of the training target: the smallest candidate depth within this of the
 #: closest approach. The search runs from the most outward depth, so the slack biases every
-#: target outward: over the 480 training scenes of session 10 the median target is -0.25 px with
+#: target outward: over the first 480 training scenes the median target is -0.25 px with
 #: 0.3, 0.0 with 0.15 and +0.25 with 0.05. A single model trained with 0.15 scored better on
 #: validation scenes but sank real flat faces on unseen objects; an ensemble of them, shrunk where
-#: they disagree (DepthEnsemble), keep the gain without that (docs/accuracy.md, "Target
-#: slack" and "Ensemble").
+#: they disagree (DepthEnsemble), keeps the gain without that (docs/accuracy.md, "Alternatives
+#: considered").
 TARGET_TOL_PX = 0.15
 N_OWN = len(PROFILE_PX) + 4 + 2 + 3 + 1  # a sample's own features
 N_FEATURES = N_OWN + context_size(N_OWN)  # and its neighbourhood's (core.correction.context)

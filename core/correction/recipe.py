@@ -39,7 +39,8 @@ VIEWS = (4, 40)
 #: along their normals by ROUGHNESS, uniform; core.geometry.assemblies.scanned_style).
 ROUGH_P = 0.25
 ROUGHNESS = (0.002, 0.006)
-#: Training scenes (scene i is the same whatever the count, so more scenes only add data).
+#: Training scenes: scene i depends only on (seed, i), so a larger count keeps every scene of a
+#: smaller one; 960 did better than 480 on the development set (docs/accuracy.md).
 SCENES = 960
 #: Ensemble members trained (seeds --seed + k) and how far their disagreement shrinks a
 #: depth towards the hull surface (core.correction.depth.DepthEnsemble; docs/accuracy.md).

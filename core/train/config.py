@@ -62,9 +62,9 @@ class TrainConfig(JobConfig):
                         max=100_000.0, live=True)
     val_every: int = _f(200, "steps between validations (CD×100 on the validation objects)",
                         min=1, max=1_000_000, log=True, live=True)
-    val_objects: int = _f(64, "validation objects scored (the first of the val split; the test "
-                          "split when there is no val split)", min=1, max=100_000, log=True,
-                          live=False)
+    val_objects: int = _f(64, "validation objects scored (the first of the val split; the "
+                          "train split when there is no val split, so the test split is never "
+                          "seen)", min=1, max=100_000, log=True, live=False)
     seed: int = _f(0, "random seed (initial weights, batches, views, augmentation)", min=0,
                    max=2**31 - 1, live=False)
     device: str = _f("auto", "compute device: auto (CUDA when present), cpu or cuda",

@@ -1,4 +1,4 @@
-"""The window against faults and first impressions (issues 15 and 16): the panels after a
+"""The window against faults and first impressions: the panels after a
 default fit, the welcome page's contrast, Recent files, viewing an empty file, the
 automation flags, a scene that cannot be fitted, the runtime folder."""
 
