@@ -41,6 +41,8 @@ from typing import Any, Callable
 import numpy as np
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
+from core.job import FIELDS, JobDiverged
+
 __all__ = ["JobWorker", "Frame", "start_worker", "autosave_path"]
 
 PUBLISH_S = 0.1  # at most 10 snapshots a second, and only as many as the window asks for
@@ -273,7 +275,7 @@ class JobWorker(QObject):
                 return True
             elif kind == "set_params":
                 invalid = f.set_params(**payload) or set()
-                if "fields" in invalid:
+                if FIELDS in invalid:
                     self._emit_fields()
                 if f.done and self._running:  # e.g. the length lowered below the step
                     self._running = False
@@ -293,8 +295,6 @@ class JobWorker(QObject):
         return False
 
     def _step_and_record(self) -> bool:
-        from core.job import JobDiverged
-
         f = self.job
         try:
             losses = f.step()

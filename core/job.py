@@ -7,7 +7,7 @@ A job advances one step at a time; everything the outside sees of it is plain Py
 - ``loss_names``: the keys of the dict ``step()`` returns, in display order ("total" first).
 - ``step() -> dict[str, float]``: one optimisation step.
 - ``set_params(**live) -> set[str]``: change live config fields between steps; returns what the
-  change invalidated, among :data:`INVALIDATES` ("fields": the silhouette images shown behind
+  change invalidated, among :data:`INVALIDATES` (:data:`FIELDS`: the silhouette images shown behind
   the projections must be fetched again with ``field_images()``).
 - ``reset(config=None)``: start again (applies non-live fields).
 - ``extend(iterations)``: allow ``iterations`` more steps after ``done`` ("Run after done").
@@ -37,9 +37,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Job", "Snapshot", "INVALIDATES", "JobDiverged"]
+__all__ = ["Job", "Snapshot", "FIELDS", "INVALIDATES", "JobDiverged"]
 
-INVALIDATES = ("fields",)
+#: set_params invalidated the silhouette images (field_images() must be fetched again)
+FIELDS = "fields"
+#: everything a set_params change can invalidate
+INVALIDATES = (FIELDS,)
 
 
 class JobDiverged(RuntimeError):

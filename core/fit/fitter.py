@@ -25,7 +25,7 @@ from core.geometry.pointcloud import knn_indices, spread_loss
 from core.hull.snap import snap_inside, snap_nearest
 from core.io.atomic import atomic_write, write_points_atomic
 from core.io.scene import Scene
-from core.job import JobDiverged, Snapshot
+from core.job import FIELDS, JobDiverged, Snapshot
 from core.hull.inside import inside_all
 
 __all__ = ["Fitter", "Snapshot", "FitDiverged", "LOSS_NAMES"]
@@ -156,7 +156,7 @@ class Fitter:
         invalid: set[str] = set()
         if self.config.R != old_R:
             self.maps.set_R(self.config.R)
-            invalid.add("fields")
+            invalid.add(FIELDS)
         if self.done and not was_done:
             self._finish()
         return invalid

@@ -29,7 +29,7 @@ from core.drwr.silhouette import SilhouetteMaps
 from core.drwr.snapshot import make_snapshot
 from core.geometry.cameras import project_np
 from core.io.dataset import DrwrDataset
-from core.job import JobDiverged, Snapshot
+from core.job import FIELDS, JobDiverged, Snapshot
 from core.metrics import chamfer, fscore
 from core.hull.inside import nearest_pixels
 from core.train.checkpoint import (
@@ -173,7 +173,7 @@ class Trainer:
         invalid: set[str] = set()
         if "display" in live:
             self.set_display(str(live.pop("display")))
-            invalid.add("fields")
+            invalid.add(FIELDS)
         bad = [k for k in live if k not in LIVE_FIELDS]
         if bad:
             raise ValueError(f"not live parameters: {', '.join(bad)} (apply them with reset)")
