@@ -390,6 +390,7 @@ class Trainer:
         if self.last_val.get("val_cd") is not None:  # the window plots validation points
             losses.update(val_cd=float(self.last_val["val_cd"]),
                           val_step=float(self._validated_at))
-        return make_snapshot(pts, sc, maps, sigma=self.sigma_px(), iteration=self.iteration,
+        sigma = self.config.sigma * max(sc.resolution) / 64.0  # its native maps, not the loss grid
+        return make_snapshot(pts, sc, maps, sigma=sigma, iteration=self.iteration,
                              losses=losses, step_time=self.last_step_time,
                              lr=self.current_lr())
