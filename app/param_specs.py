@@ -15,7 +15,8 @@ LABELS = {"lr": "learning rate", "lr_final": "final lr fraction", "beta": "β", 
           "surface_level": "hull level (px)", "snap": "snap inside at end",
           "cover_weight": "coverage weight", "views_per_object": "views per object",
           "batch_size": "batch size", "input_size": "input size", "val_every": "validate every",
-          "val_objects": "validation objects", "minutes": "minutes limit"}
+          "val_objects": "validation objects", "minutes": "minutes limit", "arch": "network",
+          "loss_size": "loss grid (px)", "weight_decay": "weight decay"}
 
 
 def param_specs(config: Any = None, config_cls: type | None = None) -> list[dict[str, Any]]:

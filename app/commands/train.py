@@ -34,6 +34,9 @@ def _config(args: argparse.Namespace, latest: Path):
         return config_from_args(args, TrainConfig)
     ck = read_checkpoint(latest)
     given = explicit_values(args, TrainConfig)
+    if "preset" in given:
+        raise UserError(f"{latest}: a resumed run keeps its config; give the flags to change "
+                        "instead of --preset")
     for f in ARCH_FIELDS:
         if f in given and given[f] != ck["config"].get(f):
             raise UserError(f"{latest}: --{f.replace('_', '-')} {given[f]} differs from the "

@@ -87,11 +87,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+FitConfig.PRESETS = PRESETS
+
+
 def apply_preset(name: str, **overrides: Any) -> FitConfig:
     """FitConfig of preset ``name`` with ``overrides`` (None values ignored)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    vals = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
-    cfg = FitConfig(preset=name, **vals)
-    cfg.validate()
-    return cfg
+    return FitConfig.from_preset(name, **overrides)
