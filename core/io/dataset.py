@@ -135,6 +135,8 @@ def _image_size(path: Path) -> tuple[int, int]:
             return int(im.size[1]), int(im.size[0])
     except FileNotFoundError:
         raise SceneError(f"{path}: file is missing") from None
+    except Image.DecompressionBombError as exc:
+        raise SceneError(f"{path}: image is too large to read ({exc})") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise SceneError(f"{path}: cannot read image ({exc.__class__.__name__})") from None
 
@@ -155,7 +157,7 @@ def _view_file(folder: Path, k: int, key: str) -> Path:
     itself when scene.json does not say)."""
     try:
         return folder / str(json.loads((folder / "scene.json").read_text())["views"][k][key])
-    except (OSError, ValueError, LookupError, TypeError):
+    except (OSError, ValueError, LookupError, TypeError, RecursionError):
         return folder
 
 
