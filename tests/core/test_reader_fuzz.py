@@ -143,7 +143,8 @@ def _dataset_meta(draw) -> Any:
 
 
 @FUZZ
-@given(meta=_dataset_meta(), raw=st.none() | st.binary(max_size=200))
+@given(meta=_dataset_meta(), raw=st.none() | st.binary(max_size=200) | st.sampled_from(
+    [b"[" * 50_000, b'{"splits": {"train": ' * 30_000]))
 def test_dataset_json_loads_or_names_the_file(meta, raw):
     s = _scene_folder()
     root = s.parent
