@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -160,3 +161,17 @@ def test_pixel_limit_scene_image(scene_dir, tmp_path):
     with pytest.raises(SceneError, match="big.png: image is too large to read"):
         read_scene(s)
     assert np.asarray(read_scene(scene_dir).masks).shape[0] == 3
+
+
+@pytest.mark.parametrize("side", [20_000, 10_000])
+def test_dataset_first_mask_over_the_pixel_limit(scene_dir, tmp_path, side):
+    """The quick dataset check (sizes from the first mask's header) refuses a bomb too."""
+    ds = tmp_path / "ds"
+    s = _copy(scene_dir, ds / "a")
+    write_bomb_png(s / "masks" / "000.png", side, side)
+    (ds / "dataset.json").write_text(json.dumps(
+        {"format": "drwr-dataset", "version": 1, "splits": {"train": ["a"]}}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SceneError, match="000.png: image is too large to read"):
+            read_dataset(ds, check_scenes=False)
