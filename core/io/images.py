@@ -7,8 +7,8 @@ images and masks, dataset images, ``predict`` inputs) goes through :func:`image_
 which maps the full range of the stored depth onto 0..255:
 
 - ``I;16``, ``I;16L``, ``I;16B``, ``I;16N``: ``v8 = round(v * 255 / 65535)``;
-- ``I``: the depth the file declares (TIFF ``BitsPerSample``; a PNG stores at most 16 bits),
-  32 when unknown; negative values read as 0;
+- ``I``: the depth the file declares (TIFF ``BitsPerSample``, less the sign bit for signed
+  samples; a PNG stores at most 16 bits), 32 when unknown; negative values read as 0;
 - ``F`` (float samples): full scale 1.0, i.e. ``v8 = round(clip(v, 0, 1) * 255)``; NaN reads 0;
 - every other mode (8-bit grey, palette, RGB(A), CMYK, ...; PIL already reads 48/64-bit RGB(A)
   files as 8 bits per channel) through PIL's own conversion.
@@ -24,6 +24,7 @@ __all__ = ["HIGH_DEPTH_MODES", "composite_on_white", "grey_full_scale", "image_r
 #: PIL modes whose samples hold more than 8 bits
 HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 _TIFF_BITS_PER_SAMPLE = 258
+_TIFF_SAMPLE_FORMAT = 339  # 1 unsigned, 2 signed integers
 
 
 def grey_full_scale(im: Image.Image) -> float:
@@ -42,6 +43,9 @@ def grey_full_scale(im: Image.Image) -> float:
         declared = declared[0] if isinstance(declared, tuple) else declared
         if isinstance(declared, int) and 1 <= declared <= 32:
             bits = declared
+        fmt = tag.get(_TIFF_SAMPLE_FORMAT, 1)
+        if (fmt[0] if isinstance(fmt, tuple) else fmt) == 2:
+            bits -= 1  # signed: the sign bit carries no brightness
     return float(2 ** bits - 1)
 
 

@@ -13,7 +13,6 @@ import trimesh
 import main as main_module
 from core.io.points import write_ply
 from core.io.scene import SceneError
-from core.surface.checks import check_solid, cloud_rank
 from core.surface.mesh import mesh_from_cloud
 from core.surface.mesh_io import load_surface, write_mesh
 from core.surface.sh import ShapeCode, decode, save_code
@@ -117,6 +116,8 @@ def test_mesh_refuses_a_cloud_without_volume(tmp_path, capsys, kind):
 
 
 def test_cloud_rank_counts_spanned_dimensions():
+    from core.surface.checks import cloud_rank
+
     clouds = _degenerate_clouds()
     assert [cloud_rank(clouds[k]) for k in ("one point", "one line", "one plane")] == [0, 1, 2]
     thin = np.random.default_rng(1).random((300, 3)) * [1.0, 1.0, 1e-3]  # a thin slab
@@ -126,6 +127,8 @@ def test_cloud_rank_counts_spanned_dimensions():
 
 
 def test_write_mesh_checks_before_writing(tmp_path):
+    from core.surface.checks import check_solid
+
     s = trimesh.creation.icosphere(1)
     v, f = np.asarray(s.vertices), np.asarray(s.faces)
     out = tmp_path / "m.ply"

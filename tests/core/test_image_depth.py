@@ -14,10 +14,9 @@ import pytest
 import tifffile
 from PIL import Image
 
-from core.io.images import grey_full_scale, image_rgb_alpha
 from core.io.mesh_scene import make_scene
 from core.io.readers.common import read_rgb_alpha
-from core.io.scene import read_image, read_scene, write_scene
+from core.io.scene import read_scene, write_scene
 from core.train.predict import image_input
 
 RAMP16 = (np.arange(24 * 32, dtype=np.int64).reshape(24, 32) * 85 % 65536).astype(np.uint16)
@@ -45,6 +44,9 @@ def expected8(a16: np.ndarray) -> np.ndarray:
 
 
 def test_16bit_grey_png_is_scaled_not_clipped(tmp_path):
+    from core.io.images import grey_full_scale
+    from core.io.scene import read_image
+
     path = tmp_path / "g16.png"
     Image.fromarray(RAMP16).save(path)
     with Image.open(path) as im:
@@ -67,6 +69,8 @@ def test_16bit_grey_tiff_in_dataset_readers(tmp_path, byteorder):
 
 
 def test_48bit_rgb_png_reads_8_bits_per_channel(tmp_path):
+    from core.io.scene import read_image
+
     a = np.zeros((6, 5, 3), np.uint16)
     a[..., 0], a[..., 1], a[..., 2] = 30000, 1000, 65535
     rgb, _ = read_image(write_png16(tmp_path / "c48.png", a))
@@ -74,6 +78,8 @@ def test_48bit_rgb_png_reads_8_bits_per_channel(tmp_path):
 
 
 def test_float_image_full_scale_is_one(tmp_path):
+    from core.io.images import image_rgb_alpha
+
     f = np.linspace(0.0, 1.0, 24 * 32, dtype=np.float32).reshape(24, 32)
     f[0, 0], f[0, 1] = -0.5, 2.0  # out of range: clipped
     tifffile.imwrite(tmp_path / "f.tif", f)
@@ -84,13 +90,16 @@ def test_float_image_full_scale_is_one(tmp_path):
     assert np.array_equal(rgb[1:, :, 0], np.rint(np.clip(f[1:], 0, 1) * 255).astype(np.uint8))
 
 
-def test_32bit_integer_tiff_scaled_by_its_declared_depth(tmp_path):
-    a = (RAMP16.astype(np.int64) << 16).astype(np.int32) & 0x7FFFFFFF
-    tifffile.imwrite(tmp_path / "i32.tif", a.astype(np.int32))
+def test_signed_32bit_tiff_scaled_by_its_declared_depth(tmp_path):
+    from core.io.images import grey_full_scale, image_rgb_alpha
+
+    a = (RAMP16.astype(np.int64) << 15).astype(np.int32)  # 0 .. 2^31 - 2^15
+    a[0, 0] = -5  # negative: black
+    tifffile.imwrite(tmp_path / "i32.tif", a)
     with Image.open(tmp_path / "i32.tif") as im:
-        assert im.mode == "I" and grey_full_scale(im) == 2.0 ** 32 - 1
+        assert im.mode == "I" and grey_full_scale(im) == 2.0 ** 31 - 1
         rgb, _ = image_rgb_alpha(im)
-    want = np.rint(a.astype(np.float64) / (2.0 ** 32 - 1) * 255).astype(np.uint8)
+    want = np.rint(np.clip(a, 0, None) / (2.0 ** 31 - 1) * 255).astype(np.uint8)
     assert np.array_equal(rgb[..., 0], want)
 
 
