@@ -178,3 +178,13 @@ def test_dataset_first_mask_over_the_pixel_limit(scene_dir, tmp_path, side):
         warnings.simplefilter("error")
         with pytest.raises(SceneError, match="000.png: image is too large to read"):
             read_dataset(ds, check_scenes=False)
+
+
+def test_dpc_model_over_max_views_is_refused_before_reading_renders(tmp_path):
+    from core.io.readers.dpc_dataset import load_dpc_object
+
+    for i in range(MAX_VIEWS + 1):
+        (tmp_path / f"render_{i}.png").touch()  # never opened
+    with pytest.raises(SceneError, match=f"{MAX_VIEWS + 1} render_<i>.png files; a scene "
+                                         f"holds at most {MAX_VIEWS}"):
+        load_dpc_object(tmp_path)
