@@ -37,7 +37,7 @@ import numpy as np
 import scipy.io
 
 from core.io.dataset import DrwrDataset, check_sizes
-from core.io.scene import Scene, SceneError
+from core.io.scene import MAX_VIEWS, Scene, SceneError
 from .common import View, add_view
 from .dpc import is_dpc, read_mat, render_view
 
@@ -150,6 +150,9 @@ def load_dpc_object(folder: Path, gt_file: Path | None = None, res: int | None =
             continue
     if not renders:
         raise SceneError(f"{folder}: no render_<i>.png files")
+    if len(renders) > MAX_VIEWS:
+        raise SceneError(f"{folder}: {len(renders)} render_<i>.png files; a scene holds at most "
+                         f"{MAX_VIEWS}")
     views: list[View] = []
     renders.sort()
     for num, img_path in renders:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -126,10 +127,14 @@ def _check_index(meta: Any, index: Path) -> tuple[dict[str, list[str]], dict[str
 def _image_size(path: Path) -> tuple[int, int]:
     """(H, W) of an image file from its header; SceneError naming the file."""
     try:
-        with Image.open(path) as im:
-            return int(im.size[1]), int(im.size[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return int(im.size[1]), int(im.size[0])
     except FileNotFoundError:
         raise SceneError(f"{path}: file is missing") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SceneError(f"{path}: image is too large to read ({exc})") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise SceneError(f"{path}: cannot read image ({exc.__class__.__name__})") from None
 
@@ -150,7 +155,7 @@ def _view_file(folder: Path, k: int, key: str) -> Path:
     itself when scene.json does not say)."""
     try:
         return folder / str(json.loads((folder / "scene.json").read_text())["views"][k][key])
-    except (OSError, ValueError, LookupError, TypeError):
+    except (OSError, ValueError, LookupError, TypeError, RecursionError):
         return folder
 
 

@@ -12,13 +12,12 @@ import trimesh
 
 from core.geometry.cameras import make_cameras
 from core.geometry.rasterize import render_silhouettes
-from core.io.scene import Scene, SceneError
+from core.io.scene import MAX_VIEWS, Scene, SceneError
 from core.geometry.shapes import SHAPES, get_shape, normalise
 
 __all__ = ["make_scene", "load_mesh", "sample_surface", "MESH_FORMATS"]
 
 MESH_FORMATS = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
-MAX_VIEWS = 2000  # cameras make_scene renders at most
 MAX_RES = 4096  # mask side make_scene renders at most (pixels)
 
 
