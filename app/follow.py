@@ -95,10 +95,12 @@ class RunFollower(QtCore.QObject):
     """Polls run folder ``run`` and draws it in window ``win`` (see the module docstring).
 
     ``objects_found(ids, split, ds)`` is emitted when the run's dataset is read (the objects
-    a list may offer), ``validated(step, cd)`` for each validation CD×100 read from the run."""
+    a list may offer), ``validated(step, cd)`` for each validation CD×100 read from the run,
+    ``scene_shown(scene)`` before a prediction for that scene is drawn."""
 
     objects_found = QtCore.pyqtSignal(object, str, object)
     validated = QtCore.pyqtSignal(int, float)
+    scene_shown = QtCore.pyqtSignal(object)  # the scene whose prediction is drawn next
 
     def __init__(self, win: Any, run: str | Path) -> None:
         super().__init__(win)
@@ -112,6 +114,7 @@ class RunFollower(QtCore.QObject):
         self._busy = False
         self._again = False
         self.predicted_iteration = -1
+        self.stopped = False
         self.timer = QtCore.QTimer(self, interval=POLL_MS)
         self.timer.timeout.connect(self.poll)
 
@@ -122,6 +125,7 @@ class RunFollower(QtCore.QObject):
         self.timer.start()
 
     def stop(self) -> None:
+        self.stopped = True
         self.timer.stop()
 
     def _load_dataset(self) -> None:
@@ -229,10 +233,10 @@ class RunFollower(QtCore.QObject):
         if self._again:
             self._again = False
             self.refresh()
-        if self.mode.follower is not self or res["oid"] != self.oid:
-            return
+        if self.stopped or res["oid"] != self.oid:
+            return  # a result that arrived after the window moved on
         win, snap = self.win, res["snapshot"]
-        self.mode.show_scene(res["scene"])
+        self.scene_shown.emit(res["scene"])
         win.controller.static_points = snap.points
         win.cloud_view.set_points(snap.points, snap.point_loss)
         win.panels.set_fields(res["fields"])

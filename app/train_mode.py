@@ -180,6 +180,7 @@ class TrainMode(QtCore.QObject):
         self.follower = RunFollower(self.win, run)
         self.follower.objects_found.connect(self._fill_objects)
         self.follower.validated.connect(self._show_validation)
+        self.follower.scene_shown.connect(self.show_scene)
         self._activate(f"following run {Path(run).resolve()}")
         self.win.setWindowTitle(f"DRWR Studio — following {Path(run).name}")
         self.save_button.setEnabled(False)
