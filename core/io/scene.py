@@ -214,6 +214,8 @@ def load_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SceneError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:  # json's parser recurses once per nesting level
+        raise SceneError(f"{path}: JSON nested too deep to read") from None
 
 
 def read_scene(path: str | Path) -> Scene:

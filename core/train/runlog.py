@@ -15,6 +15,7 @@ line, so a cut record never swallows the next one.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -26,7 +27,8 @@ from PIL import Image, ImageDraw
 
 from core.io.atomic import atomic_write
 
-__all__ = ["MetricsError", "RunFiles", "parse_record", "plot_metrics", "read_metrics"]
+__all__ = ["MetricsError", "RunFiles", "parse_record", "plot_metrics", "read_metrics",
+           "read_run_config"]
 
 #: the one record value that is text
 TEXT_KEYS = ("val_split",)
@@ -40,8 +42,11 @@ def _number(v: Any) -> bool:
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
-def parse_record(line: bytes) -> dict[str, Any] | str:
-    """One metrics.jsonl line (without its newline) -> the record, or the problem (text)."""
+def parse_record(line: bytes) -> dict[str, Any] | str | None:
+    """One metrics.jsonl line (without its newline) -> the record, the problem (text), or
+    None for a blank line (nothing to read, nothing wrong)."""
+    if not line.strip():
+        return None
     try:
         rec = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
@@ -77,9 +82,24 @@ def read_metrics(path: str | Path, strict: bool = False) -> list[dict[str, Any]]
         rec = parse_record(line)
         if isinstance(rec, dict):
             out.append(rec)
-        elif strict:
+        elif rec is not None and strict:
             raise MetricsError(f"{p}: line {n}: {rec}")
     return out
+
+
+def read_run_config(root: str | Path) -> dict[str, Any]:
+    """The config.json of run folder ``root`` (TrainConfig fields and ``_run``).
+    FileNotFoundError when it is not written yet; ValueError naming the file when it is not
+    a JSON object (damaged, not UTF-8, nested too deep...)."""
+    from core.io.scene import load_json
+
+    path = Path(root) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "not written yet", str(path))
+    meta = load_json(path)
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return meta
 
 
 def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], series, title: str,
@@ -152,12 +172,15 @@ class RunFiles:
 
     def append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record) + "\n").encode()
-        with open(self.metrics, "ab+") as f:
-            if f.tell() > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":  # a record cut by a kill: keep it off this one
-                    line = b"\n" + line
-            f.write(line)
+        try:
+            with open(self.metrics, "ab+") as f:
+                if f.tell() > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":  # a record cut by a kill: keep it off this one
+                        line = b"\n" + line
+                f.write(line)
+        except OSError as exc:  # a full disk...: name the file
+            raise OSError(exc.errno, exc.strerror or str(exc), str(self.metrics)) from None
 
     def truncate_after(self, step: int) -> None:
         """Drop records beyond ``step`` (a resumed run continues from its checkpoint), in
