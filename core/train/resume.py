@@ -66,8 +66,8 @@ def resume_problem(path: str | Path, saved: dict[str, Any], now: dict[str, Any])
     elif "dataset" in saved and "dataset" in now:
         if Path(saved["dataset"]).resolve() != Path(now["dataset"]).resolve():
             diffs.append("another dataset folder")
-    for key, name, show in (("image_size", "image size", _size),
-                            ("input_kind", "input kind", str), ("val_split", "validation split", str)):
+    for key, name, show in (("image_size", "image size", _size), ("input_kind", "input kind", str),
+                            ("val_split", "validation split", str)):
         if key in saved and key in now and _plain(saved[key]) != _plain(now[key]):
             diffs.append(f"{name} {show(now[key])} here, {show(saved[key])} in the run")
     if not diffs:

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from core.drwr.silhouette import SilhouetteMaps
@@ -39,7 +38,7 @@ from core.train.checkpoint import (
 )
 from core.train.config import LIVE_FIELDS, TrainConfig, config_dict
 from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor
-from core.train.distributed import DistInfo, resolve_device
+from core.train.distributed import DistInfo, all_max, resolve_device
 from core.train.model import build_model
 from core.train.resume import ignore_stop_signals, resume_problem, run_data
 from core.train.runlog import RunFiles
@@ -271,21 +270,12 @@ class Trainer:
     def agree_to_stop(self, stop: bool) -> bool:
         """Whether any process asks to stop before the next step (``stop``: this one does);
         under DDP every rank calls it before every step, so all stop at the same step."""
-        if not self.info.active:
-            return stop
-        t = torch.tensor([float(stop)], device=self.device if self.device.type == "cuda" else "cpu")
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
+        return all_max(float(stop), self.info, self.device) > 0
 
     def _add_time(self, dt: float) -> None:
         """Add to the training clock; under DDP every rank takes the slowest's clock, so all
         agree on the learning rate and on when the minutes are up."""
-        self.elapsed += dt
-        if self.info.active:
-            t = torch.tensor([self.elapsed], dtype=torch.float64,
-                             device=self.device if self.device.type == "cuda" else "cpu")
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            self.elapsed = float(t.item())
+        self.elapsed = all_max(self.elapsed + dt, self.info, self.device)
 
     # -- validation ----------------------------------------------------------------------
     @torch.no_grad()
