@@ -111,6 +111,7 @@ class RunFollower(QtCore.QObject):
         self._busy = False
         self._again = False
         self.predicted_iteration = -1
+        self._config_error = ""
         self.timer = QtCore.QTimer(self, interval=POLL_MS)
         self.timer.timeout.connect(self.poll)
 
@@ -136,7 +137,10 @@ class RunFollower(QtCore.QObject):
             self.win.statusBar().showMessage(f"{cfg_path}: not written yet; curves only", 8000)
             return
         except ValueError as exc:  # names the file: damaged, nested too deep...
-            self.win.show_error(f"{exc}; showing the curves only")
+            msg = f"{exc}; showing the curves only"
+            if msg != self._config_error:  # said once, not at every new checkpoint
+                self._config_error = msg
+                self.win.show_error(msg)
             return
         try:
             self._show_config(run_cfg)
