@@ -227,10 +227,10 @@ def drive(make_job: Callable[[], Any], *, out: Path, autosave_s: float = 60.0,
                           f"to {out} (continue with --resume)", file=sys.stderr)
                 return DriveResult(job, "interrupted", stop.code, elapsed,
                                    job.iteration - start_it)
-        if writes:
-            with _no_interrupts():
-                job.save(out)
-                state.unlink(missing_ok=True)
+            if writes:  # done: a signal now changes nothing
+                with _no_interrupts():
+                    job.save(out)
+                    state.unlink(missing_ok=True)
     return DriveResult(job, "done", 0, elapsed, job.iteration - start_it)
 
 
