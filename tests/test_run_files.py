@@ -186,3 +186,13 @@ def test_the_json_reader_names_a_file_nested_too_deep(tmp_path):
     _deep(tmp_path / "x.json")
     with pytest.raises(SceneError, match=r"x.json: JSON nested too deep"):
         load_json(tmp_path / "x.json")
+
+
+def test_a_whole_last_record_without_its_newline_is_kept(tmp_path):
+    from core.train.runlog import read_metrics
+
+    p = tmp_path / "metrics.jsonl"
+    p.write_bytes(b'{"step": 1, "total": 1.0}\n\n{"step": 2, "total": 0.5}')
+    assert [r["step"] for r in read_metrics(p, strict=True)] == [1, 2]  # blank line: nothing
+    p.write_bytes(b'{"step": 1, "total": 1.0}\n{"step": 2, "to')
+    assert [r["step"] for r in read_metrics(p, strict=True)] == [1]

@@ -68,23 +68,24 @@ def parse_record(line: bytes) -> dict[str, Any] | str | None:
 
 def read_metrics(path: str | Path, strict: bool = False) -> list[dict[str, Any]]:
     """The records of a metrics.jsonl ([] when there is none). A last line without its
-    newline (being written, or cut by a kill) is left out; any other damaged line is
-    skipped, or with ``strict`` raises :class:`MetricsError` naming the file and line."""
+    newline is kept when it is a whole record, else left out (being written, or cut by a
+    kill); any other damaged line is skipped, or with ``strict`` raises
+    :class:`MetricsError` naming the file and line."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except FileNotFoundError:
         return []
     lines = data.split(b"\n")
-    lines.pop()  # b"" after the last newline, or a record not yet complete
-    out = []
+    last = parse_record(lines.pop())  # after the last newline: nothing, or a record not yet
+    out = []                          # complete (kept only when it already reads whole)
     for n, line in enumerate(lines, 1):
         rec = parse_record(line)
         if isinstance(rec, dict):
             out.append(rec)
         elif rec is not None and strict:
             raise MetricsError(f"{p}: line {n}: {rec}")
-    return out
+    return out + [last] if isinstance(last, dict) else out
 
 
 def read_run_config(root: str | Path) -> dict[str, Any]:
