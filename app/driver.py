@@ -4,9 +4,14 @@
 continues it from its resume file, then steps it with a progress bar, saving the result
 (``job.save``) and the resume file (``job.save_state``) every ``autosave_s`` seconds.
 
-- Ctrl-C or SIGTERM: the result so far and the resume file are written, one line says so and
-  the exit status is 130 (SIGINT) or 143 (SIGTERM). During start-up (before the first step)
-  nothing is written and the exit is just as quiet.
+- Ctrl-C or SIGTERM: the signal only raises a flag (:func:`stop_signals`); the loop reads it
+  between steps, so the job is stopped whole, never inside a step (a resume then continues
+  exactly as if it had not stopped). The result so far and the resume file are written, one
+  line says so and the exit status is 130 (SIGINT) or 143 (SIGTERM). A second signal before
+  the step ends stops at once and writes nothing (the last save stays). During start-up
+  (before the first step) nothing is written and the exit is just as quiet.
+- Under DDP every process stops at the same step: a job with ``agree_to_stop(flag) -> bool``
+  (the trainer) is asked before every step whether any process was signalled.
 - Divergence (:class:`core.job.JobDiverged`): the job's last good (finite) state is written
   and a :class:`app.errors.UserError` names the iteration it came from; if there is none, nothing
   is written and the message says so.
@@ -28,20 +33,75 @@ from core.job import JobDiverged
 
 from .errors import UserError
 
-__all__ = ["drive", "DriveResult", "Terminated", "sigterm_as_interrupt", "resume_path"]
+__all__ = ["drive", "DriveResult", "ForcedStop", "StopFlag", "Terminated", "resume_path",
+           "sigterm_as_interrupt", "stop_signals"]
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C (exit status 143 instead of 130)."""
 
 
+class ForcedStop(KeyboardInterrupt):
+    """A second Ctrl-C/SIGTERM while the first one waits for the step to end."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+def signal_code(signum: int | None) -> int:
+    """Exit status after a signal: 143 for SIGTERM, 130 for SIGINT."""
+    return 143 if signum == signal.SIGTERM else 130
+
+
 def exit_code(exc: BaseException) -> int:
     """130 for Ctrl-C, 143 for SIGTERM."""
+    if isinstance(exc, ForcedStop):
+        return signal_code(exc.signum)
     return 143 if isinstance(exc, Terminated) else 130
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM (:func:`stop_signals`); loops read it between their steps.
+    Calling it says whether a stop was asked for, so it can be passed as ``stop=``."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def code(self) -> int:
+        return signal_code(self.signum)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise ForcedStop(signum)
+        self.signum = signum
+
+
+@contextmanager
+def stop_signals() -> Iterator[StopFlag]:
+    """Within the block SIGINT and SIGTERM only set the yielded :class:`StopFlag` (a second
+    one raises :class:`ForcedStop`); outside the main thread signals are left alone."""
+    flag = StopFlag()
+    try:
+        old = {s: signal.signal(s, flag._handle) for s in STOP_SIGNALS}
+    except ValueError:  # not the main thread
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 @contextmanager
@@ -129,39 +189,48 @@ def drive(make_job: Callable[[], Any], *, out: Path, autosave_s: float = 60.0,
         bar = tqdm(total=job.config.iterations, initial=job.iteration, desc=desc, unit=unit,
                    disable=quiet, dynamic_ncols=True)
         t0 = last_save = time.perf_counter()
-        try:
-            while not job.done:
-                losses = job.step()
-                bar.update(1)
-                if job.iteration % 10 == 0:
-                    bar.set_postfix(post(job, losses))
-                if writes and time.perf_counter() - last_save >= autosave_s:
-                    job.save(out)
-                    if resume_file:
-                        job.save_state(state)
-                    last_save = time.perf_counter()
-        except KeyboardInterrupt as exc:
+        agree = getattr(job, "agree_to_stop", None)
+        with stop_signals() as stop:
+            try:
+                while not job.done:
+                    if agree(stop()) if agree is not None else stop():
+                        break
+                    losses = job.step()
+                    bar.update(1)
+                    if job.iteration % 10 == 0:
+                        bar.set_postfix(post(job, losses))
+                    if writes and time.perf_counter() - last_save >= autosave_s:
+                        job.save(out)
+                        if resume_file:
+                            job.save_state(state)
+                        last_save = time.perf_counter()
+            except ForcedStop as exc:
+                bar.close()
+                print(f"stopped at once by a second signal during iteration {job.iteration + 1}"
+                      "; nothing more was written (the last save is left as it was)",
+                      file=sys.stderr)
+                return DriveResult(job, "interrupted", exit_code(exc),
+                                   time.perf_counter() - t0, job.iteration - start_it)
+            except JobDiverged as exc:
+                bar.close()
+                if not writes:
+                    raise UserError(str(exc)) from None
+                with _no_interrupts():
+                    raise UserError(_diverged_message(job, exc, out)) from None
             bar.close()
             elapsed = time.perf_counter() - t0
-            if writes:
+            if not job.done:  # stopped by a signal, between two steps
+                if writes:
+                    with _no_interrupts():
+                        _write_interrupted(job, out, state if resume_file else None)
+                    print(f"interrupted at iteration {job.iteration}: wrote the result so far "
+                          f"to {out} (continue with --resume)", file=sys.stderr)
+                return DriveResult(job, "interrupted", stop.code, elapsed,
+                                   job.iteration - start_it)
+            if writes:  # done: a signal now changes nothing
                 with _no_interrupts():
-                    _write_interrupted(job, out, state if resume_file else None)
-                print(f"interrupted at iteration {job.iteration}: wrote the result so far to "
-                      f"{out} (continue with --resume)", file=sys.stderr)
-            return DriveResult(job, "interrupted", exit_code(exc), elapsed,
-                               job.iteration - start_it)
-        except JobDiverged as exc:
-            bar.close()
-            if not writes:
-                raise UserError(str(exc)) from None
-            with _no_interrupts():
-                raise UserError(_diverged_message(job, exc, out)) from None
-        bar.close()
-        elapsed = time.perf_counter() - t0
-        if writes:
-            with _no_interrupts():
-                job.save(out)
-                state.unlink(missing_ok=True)
+                    job.save(out)
+                    state.unlink(missing_ok=True)
     return DriveResult(job, "done", 0, elapsed, job.iteration - start_it)
 
 

@@ -5,7 +5,8 @@ A QTimer on the GUI thread polls the run folder every ``POLL_MS``:
 
 - ``metrics.jsonl``: the bytes added since the last poll (complete lines only; a file that
   shrank, as a resumed run truncates it, is read again from the start) become loss rows and
-  validation-CD points on the window's plot.
+  validation-CD points on the window's plot. A damaged line (core.train.runlog.parse_record)
+  is skipped and named, file and line, in one message; the following goes on.
 - ``checkpoints/latest.pt``: when its size or modification time changes, the network is
   loaded (``core.train.predict.load_run``) and the prediction for the chosen object of the
   run's dataset (``config.json`` ``_run.dataset``) is made, with its snapshot
@@ -15,7 +16,7 @@ A QTimer on the GUI thread polls the run folder every ``POLL_MS``:
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +43,21 @@ class MetricsTail:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.offset = 0
+        self.lines = 0  # complete lines read so far
         self.restarted = False  # the last read() started over (the file shrank)
+        self.problems: list[str] = []  # "<file>: line N: <problem>" of the last read()
 
     def read(self) -> list[dict[str, Any]]:
+        from core.train.runlog import parse_record
+
         self.restarted = False
+        self.problems = []
         try:
             size = self.path.stat().st_size
         except OSError:
             return []
         if size < self.offset:
-            self.offset, self.restarted = 0, True
+            self.offset, self.lines, self.restarted = 0, 0, True
         if size == self.offset:
             return []
         with open(self.path, "rb") as fh:
@@ -62,14 +68,19 @@ class MetricsTail:
             return []  # a line still being written
         self.offset += end + 1
         out = []
-        for line in data[: end + 1].splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a damaged line: skip it, keep following
-            if isinstance(rec, dict) and "step" in rec:
+        for line in data[:end].split(b"\n"):
+            self.lines += 1
+            rec = parse_record(line)
+            if isinstance(rec, dict):
                 out.append(rec)
+            elif rec is not None:  # a damaged line: skip it, keep following
+                self.problems.append(f"{self.path}: line {self.lines}: {rec}")
         return out
+
+
+def _value(v: Any) -> float:
+    """A record's value as a float (a JSON null is NaN: no point drawn)."""
+    return math.nan if v is None else float(v)
 
 
 def _prediction(run: Path, ds: Any, oid: str) -> dict[str, Any]:
@@ -115,6 +126,7 @@ class RunFollower(QtCore.QObject):
         self._again = False
         self.predicted_iteration = -1
         self.stopped = False
+        self._config_error = ""
         self.timer = QtCore.QTimer(self, interval=POLL_MS)
         self.timer.timeout.connect(self.poll)
 
@@ -130,16 +142,24 @@ class RunFollower(QtCore.QObject):
 
     def _load_dataset(self) -> None:
         from core.formats.datasets import read_dataset
+        from core.train.runlog import read_run_config
 
         cfg_path = self.run / "config.json"
         try:
-            run_cfg = json.loads(cfg_path.read_text())
-            self._show_config(run_cfg)
-            info = run_cfg.get("_run", {})
-            ds = read_dataset(info["dataset"], check_scenes=False)
+            run_cfg = read_run_config(self.run)
         except FileNotFoundError:
             self.win.statusBar().showMessage(f"{cfg_path}: not written yet; curves only", 8000)
             return
+        except ValueError as exc:  # names the file: damaged, nested too deep...
+            msg = f"{exc}; showing the curves only"
+            if msg != self._config_error:  # said once, not at every new checkpoint
+                self._config_error = msg
+                self.win.show_error(msg)
+            return
+        try:
+            self._show_config(run_cfg)
+            info = run_cfg.get("_run", {})
+            ds = read_dataset(info["dataset"], check_scenes=False)
         except (ValueError, KeyError, OSError, TypeError) as exc:
             self.win.show_error(f"{cfg_path}: cannot open the run's dataset ({exc}); "
                                 "showing the curves only")
@@ -171,6 +191,10 @@ class RunFollower(QtCore.QObject):
 
     def _poll_metrics(self) -> None:
         recs = self.tail.read()
+        if self.tail.problems:
+            more = len(self.tail.problems) - 1
+            self.win.show_error(self.tail.problems[0] + "; skipped" +
+                                (f" (and {more} more damaged lines)" if more else ""))
         plot = self.win.loss_plot
         if self.tail.restarted:
             plot.set_names(self.names)
@@ -180,9 +204,10 @@ class RunFollower(QtCore.QObject):
             first = next((r for r in recs if "total" in r), None)
             if first is None:
                 return self._add_cd(recs)
-            self.names = tuple(k for k in first if k not in NOT_LOSSES)
+            self.names = tuple(k for k, v in first.items()
+                               if k not in NOT_LOSSES and not isinstance(v, str))
             plot.set_names(self.names)
-        rows = [[r["step"], *(float(r.get(n, 0.0)) for n in self.names)]
+        rows = [[r["step"], *(_value(r.get(n, 0.0)) for n in self.names)]
                 for r in recs if "total" in r]
         if rows:
             plot.add_rows(np.asarray(rows, float))

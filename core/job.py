@@ -22,6 +22,9 @@ A job advances one step at a time; everything the outside sees of it is plain Py
 - ``save_state(path)`` / ``load_state(path)``: everything needed to continue later (points or
   weights, optimiser state, iteration), for ``--resume``; ``load_state`` raises ValueError
   naming the file when it does not fit this job.
+- optional ``agree_to_stop(stop: bool) -> bool``: for a job that runs in several processes
+  (a DDP training), whether any of them was asked to stop; the CLI driver asks it before every
+  step, so all stop at the same step.
 
 Life cycle: ``done`` turns true when ``iteration`` reaches the configured length, whether by a
 step or by lowering the length live (``set_params``); whatever finishing work the job does

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -89,21 +91,59 @@ def test_divergence_without_a_good_result_writes_nothing(tmp_path: Path) -> None
     assert not out.exists()
 
 
-def test_interrupt_writes_result_and_state(tmp_path: Path, capsys: Any) -> None:
+class Signalled(CountJob):
+    """Sends itself ``signals`` in the middle of step ``at`` (between its two halves)."""
+
+    def __init__(self, iterations: int, at: int, signals: tuple[int, ...]) -> None:
+        super().__init__(iterations)
+        self.at, self.signals = at, signals
+        self.halves: list[tuple[int, int]] = []  # (first half, second half) of each step
+
+    def step(self) -> dict[str, float]:
+        first = self.iteration
+        if self.iteration == self.at:
+            for s in self.signals:
+                os.kill(os.getpid(), s)
+        out = super().step()
+        self.halves.append((first, self.iteration))
+        return out
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_between_steps_and_writes_result_and_state(tmp_path: Path, capsys: Any,
+                                                                   sig: int, code: int) -> None:
     out = tmp_path / "r.txt"
-
-    class Stop(CountJob):
-        def step(self) -> dict[str, float]:
-            if self.iteration == 4:
-                raise KeyboardInterrupt
-            return super().step()
-
-    job = Stop(10)
+    job = Signalled(10, at=4, signals=(sig,))
     res = drive(lambda: job, out=out, autosave_s=1e9, quiet=True)
-    assert res.status == "interrupted" and res.code == 130
-    assert out.read_text() == "4" and resume_path(out).read_text() == "4"
+    assert res.status == "interrupted" and res.code == code
+    assert job.halves[-1] == (4, 5)  # the step the signal came in finished whole ...
+    assert out.read_text() == "5" and resume_path(out).read_text() == "5"  # ... and no more
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "interrupted at iteration 4" in err[0]
+    assert len(err) == 1 and "interrupted at iteration 5" in err[0]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def test_a_second_signal_stops_at_once_and_writes_nothing(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "r.txt"
+    job = Signalled(10, at=4, signals=(signal.SIGTERM, signal.SIGTERM))
+    res = drive(lambda: job, out=out, autosave_s=1e9, quiet=True)
+    assert res.status == "interrupted" and res.code == 143 and job.iteration == 4
+    assert not out.exists() and not resume_path(out).exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "second signal" in err[0]
+
+
+def test_a_job_that_agrees_on_stopping_stops_when_another_process_asks(tmp_path: Path) -> None:
+    class Ranked(CountJob):
+        asked: list[bool] = []
+
+        def agree_to_stop(self, stop: bool) -> bool:
+            self.asked.append(stop)
+            return self.iteration == 3  # another rank was signalled
+
+    job = Ranked(10)
+    res = drive(lambda: job, out=tmp_path / "r.txt", autosave_s=1e9, quiet=True)
+    assert res.status == "interrupted" and job.iteration == 3 and job.asked == [False] * 4
 
 
 def test_interrupt_while_the_job_is_built_is_quiet(tmp_path: Path, capsys: Any) -> None:

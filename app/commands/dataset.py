@@ -23,16 +23,25 @@ def _elevation(text: str) -> tuple[float, float]:
 
 
 def cmd_make_dataset(args: argparse.Namespace) -> int:
-    from core.train.synth import make_dataset
+    """Ctrl-C/SIGTERM stop it between objects (app.driver.stop_signals): the partial
+    dataset is removed, one line says so, exit status 130/143."""
+    import sys
+
+    from app.driver import stop_signals
+    from core.train.synth import DatasetStopped, make_dataset
 
     if args.per_category < 1:
         raise UserError(f"--per-category must be >= 1, got {args.per_category}")
     try:
-        out = make_dataset(args.out, per_category=args.per_category,
-                           categories=_categories(args.categories), views=args.views,
-                           res=args.res, seed=args.seed, progress=not args.quiet,
-                           workers=args.workers, n_points=args.points,
-                           elevation=_elevation(args.elevation))
+        with stop_signals() as stop:
+            out = make_dataset(args.out, per_category=args.per_category,
+                               categories=_categories(args.categories), views=args.views,
+                               res=args.res, seed=args.seed, progress=not args.quiet,
+                               workers=args.workers, n_points=args.points,
+                               elevation=_elevation(args.elevation), stop=stop)
+    except DatasetStopped as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        return stop.code
     except ValueError as exc:
         raise UserError(str(exc)) from None
     from core.formats.datasets import read_dataset

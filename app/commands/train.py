@@ -44,6 +44,17 @@ def _config(args: argparse.Namespace, latest: Path):
     return config_from_dict(ck["config"]).replace(**given)
 
 
+def _check_same_data(latest: Path, ds, cfg) -> None:
+    """--resume: refuse, before any loading or writing, a dataset other than the run's."""
+    from core.train.checkpoint import read_checkpoint
+    from core.train.resume import resume_problem, run_data
+
+    problem = resume_problem(latest, read_checkpoint(latest).get("info") or {},
+                             run_data(ds, cfg.val_objects))
+    if problem:
+        raise UserError(problem)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Build the Trainer and run it with the CLI driver loop (app/driver.py): progress bar,
     Ctrl-C/SIGTERM -> latest.pt (exit 130/143), divergence -> the last good weights."""
@@ -66,6 +77,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                         "choose another --out")
     cfg = _config(args, latest)
     ds = read_dataset(args.dataset)
+    if args.resume:
+        _check_same_data(latest, ds, cfg)
     info, _ = init_distributed(cfg.device)
     main = info.main
     load_bar = tqdm if main and not args.quiet else None

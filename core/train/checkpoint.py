@@ -9,11 +9,12 @@ Keys: ``format`` ("drwr-train-checkpoint"), ``version`` (1), ``model`` (state di
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from core.io.atomic import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -40,14 +41,19 @@ def set_rng_state(st: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(st["cuda"])
 
 
+def _save(obj: dict[str, Any], tmp: Path) -> None:
+    with open(tmp, "wb") as fh:  # a Python file: a full disk is an OSError (ENOSPC), not
+        torch.save(obj, fh)      # the RuntimeError torch's own writer raises for it
+
+
 def write_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` atomically (temporary file, then rename)."""
+    """Write ``state`` atomically (core.io.atomic.atomic_write: a unique temporary file, then
+    rename). On failure (a full disk...) no temporary file is left and the OSError names
+    ``path``; the previous checkpoint there is untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, "version": 1, **state}, tmp)
-    os.replace(tmp, path)
-    return path
+    obj = {"format": CHECKPOINT_FORMAT, "version": 1, **state}
+    return atomic_write(path, lambda tmp: _save(obj, tmp))
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

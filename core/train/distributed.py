@@ -15,7 +15,7 @@ import torch.distributed as dist
 
 from core.device import resolve_device
 
-__all__ = ["DistInfo", "init_distributed", "shutdown", "wait_for_all"]
+__all__ = ["DistInfo", "all_max", "init_distributed", "shutdown", "wait_for_all"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,17 @@ def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return info, device
+
+
+def all_max(value: float, info: DistInfo, device: torch.device) -> float:
+    """The largest ``value`` over all ranks (every rank must call it; ``value`` itself for a
+    single process). Float64 on the rank's device (CUDA under NCCL, else CPU)."""
+    if not info.active:
+        return value
+    t = torch.tensor([value], dtype=torch.float64,
+                     device=device if device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
 
 
 def wait_for_all() -> None:

@@ -4,10 +4,18 @@
 metrics.jsonl holds one JSON object per line: training steps ``{"step", "total",
 "silhouette", "repulsion", "coverage", "lr", "time"}`` and validations ``{"step", "val_cd",
 "val_fscore", "val_coverage", "val_inside", "val_objects", "val_split", "time"}``.
+
+A line that is not such a record (not JSON, not an object, a "step" that is not a whole
+number, a value that is not a number, bytes that are not UTF-8) is damaged: a resume refuses
+to rewrite the log past it (:class:`MetricsError` names the file and line), a follower skips
+it and says where (:func:`parse_record`). The last line without its newline is a record still
+being written (or cut by a kill) and is not damaged; an append after such a line starts a new
+line, so a cut record never swallows the next one.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -17,21 +25,82 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["RunFiles", "plot_metrics", "read_metrics"]
+from core.io.atomic import atomic_write
+
+__all__ = ["MetricsError", "RunFiles", "parse_record", "plot_metrics", "read_metrics",
+           "read_run_config"]
+
+#: the one record value that is text
+TEXT_KEYS = ("val_split",)
 
 
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl (a torn last line is skipped)."""
-    out = []
+class MetricsError(ValueError):
+    """A damaged line in a metrics.jsonl; the message names the file and the line."""
+
+
+def _number(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def parse_record(line: bytes) -> dict[str, Any] | str | None:
+    """One metrics.jsonl line (without its newline) -> the record, the problem (text), or
+    None for a blank line (nothing to read, nothing wrong)."""
+    if not line.strip():
+        return None
+    try:
+        rec = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    except RecursionError:
+        return "JSON nested too deep"
+    except ValueError:
+        return "not JSON (a cut or mangled record)"
+    if not isinstance(rec, dict):
+        return f"not a record (a JSON {type(rec).__name__}, not an object)"
+    step = rec.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return f"'step' is {json.dumps(step)[:40]}, not a whole number >= 0"
+    bad = [k for k, v in rec.items() if k not in TEXT_KEYS and not _number(v)]
+    if bad:
+        return f"'{bad[0]}' is not a number"
+    return rec
+
+
+def read_metrics(path: str | Path, strict: bool = False) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl ([] when there is none). A last line without its
+    newline is kept when it is a whole record, else left out (being written, or cut by a
+    kill); any other damaged line is skipped, or with ``strict`` raises
+    :class:`MetricsError` naming the file and line."""
     p = Path(path)
-    if not p.is_file():
-        return out
-    for line in p.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        return []
+    lines = data.split(b"\n")
+    last = parse_record(lines.pop())  # after the last newline: nothing, or a record not yet
+    out = []                          # complete (kept only when it already reads whole)
+    for n, line in enumerate(lines, 1):
+        rec = parse_record(line)
+        if isinstance(rec, dict):
+            out.append(rec)
+        elif rec is not None and strict:
+            raise MetricsError(f"{p}: line {n}: {rec}")
+    return out + [last] if isinstance(last, dict) else out
+
+
+def read_run_config(root: str | Path) -> dict[str, Any]:
+    """The config.json of run folder ``root`` (TrainConfig fields and ``_run``).
+    FileNotFoundError when it is not written yet; ValueError naming the file when it is not
+    a JSON object (damaged, not UTF-8, nested too deep...)."""
+    from core.io.scene import load_json
+
+    path = Path(root) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "not written yet", str(path))
+    meta = load_json(path)
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return meta
 
 
 def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], series, title: str,
@@ -85,11 +154,7 @@ def plot_metrics(records: list[dict[str, Any]], out: str | Path, size=(900, 360)
     _panel(d, (W // 2 + 5, 5, W - 5, H - 5),
            [([r["step"] for r in vals], [r["val_cd"] for r in vals], (0, 130, 60))],
            "validation CD x100", log=False)
-    out = Path(out)
-    tmp = out.with_name(out.stem + ".tmp.png")
-    img.save(tmp)
-    os.replace(tmp, out)
-    return out
+    return atomic_write(out, lambda tmp: img.save(tmp, format="PNG"))
 
 
 class RunFiles:
@@ -103,16 +168,29 @@ class RunFiles:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, config: dict[str, Any], extra: dict[str, Any]) -> None:
-        (self.root / "config.json").write_text(json.dumps({**config, "_run": extra}, indent=1))
+        text = json.dumps({**config, "_run": extra}, indent=1)
+        atomic_write(self.root / "config.json", lambda tmp: tmp.write_text(text))
 
     def append(self, record: dict[str, Any]) -> None:
-        with open(self.metrics, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        line = (json.dumps(record) + "\n").encode()
+        try:
+            with open(self.metrics, "ab+") as f:
+                if f.tell() > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":  # a record cut by a kill: keep it off this one
+                        line = b"\n" + line
+                f.write(line)
+        except OSError as exc:  # a full disk...: name the file
+            raise OSError(exc.errno, exc.strerror or str(exc), str(self.metrics)) from None
 
     def truncate_after(self, step: int) -> None:
-        """Drop records beyond ``step`` (a resumed run continues from its checkpoint)."""
-        keep = [r for r in read_metrics(self.metrics) if r.get("step", 0) <= step]
-        self.metrics.write_text("".join(json.dumps(r) + "\n" for r in keep))
+        """Drop records beyond ``step`` (a resumed run continues from its checkpoint), in
+        one atomic rewrite. MetricsError naming the file and line, and nothing rewritten,
+        when a line is damaged (only a record cut at the very end is dropped)."""
+        keep = ([r for r in read_metrics(self.metrics, strict=True) if r["step"] <= step]
+                if step > 0 else [])  # a new run: nothing to keep
+        text = "".join(json.dumps(r) + "\n" for r in keep)
+        atomic_write(self.metrics, lambda tmp: tmp.write_text(text))
 
     def replot(self) -> None:
         plot_metrics(read_metrics(self.metrics), self.plot)

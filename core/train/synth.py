@@ -13,6 +13,8 @@ from __future__ import annotations
 import colorsys
 import math
 import os
+import shutil
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -26,9 +28,20 @@ from core.io.dataset import write_dataset
 from core.io.scene import Scene, write_scene
 from core.train.families import CATEGORIES, build
 from core.train.parts import Assembly, surface_points
+from core.train.resume import ignore_stop_signals
 
 __all__ = ["make_dataset", "make_object", "random_cameras", "split_counts", "CAMERA_RADIUS",
-           "FRAME"]
+           "FRAME", "DatasetStopped"]
+
+
+class DatasetStopped(Exception):
+    """``make_dataset`` was asked to stop: ``done`` of ``total`` objects had been written,
+    and were removed again with the folder it made (``out`` is as it was before)."""
+
+    def __init__(self, out: Path, done: int, total: int) -> None:
+        super().__init__(f"{out}: stopped after {done} of {total} objects; the partial "
+                         "dataset was removed (run make-dataset again to write it)")
+        self.done, self.total = done, total
 
 CAMERA_RADIUS = 2.0
 FOV_DEG = 2 * math.degrees(math.asin(0.58 / CAMERA_RADIUS))
@@ -108,12 +121,16 @@ def make_dataset(out: str | Path, per_category: int = 50,
                  categories: Sequence[str] = ("chair", "table", "airplane"), views: int = 5,
                  res: int = 64, seed: int = 0, progress: bool = True, workers: int | None = None,
                  n_points: int = 8192, fractions: Sequence[float] = (0.7, 0.1, 0.2),
-                 elevation: tuple[float, float] = (-90.0, 90.0)) -> Path:
+                 elevation: tuple[float, float] = (-90.0, 90.0),
+                 stop: Callable[[], bool] | None = None) -> Path:
     """Write a drwr-dataset of ``per_category`` objects of each family in ``categories`` to
     ``out`` (a new or empty folder) and return it. Splits per category by
     :func:`split_counts` in index order (objects are i.i.d.); ids ``<category>_<index:04d>``.
-    ``workers`` processes (default: up to 4, one per CPU); ``progress`` shows a tqdm bar.
-    Raises ValueError for bad arguments or a non-empty ``out``."""
+    ``workers`` processes (default: up to 4, one per CPU; they leave Ctrl-C and SIGTERM to
+    this process); ``progress`` shows a tqdm bar. ``stop()`` is asked between objects: when
+    it says True, the objects being made are finished, no others are started, everything
+    written is removed and :class:`DatasetStopped` raised. Raises ValueError for bad
+    arguments or a non-empty ``out``."""
     from tqdm import tqdm
 
     cats = list(dict.fromkeys(categories))
@@ -130,24 +147,39 @@ def make_dataset(out: str | Path, per_category: int = 50,
     root = Path(out)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ValueError(f"{root}: exists and is not an empty folder (will not overwrite)")
+    made = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     counts = split_counts(per_category, fractions)
     jobs = [(str(root), c, k, views, res, seed, n_points, (lo, hi))
             for c in cats for k in range(per_category)]
     n_workers = min(len(jobs), workers if workers else min(os.cpu_count() or 1, 4))
     bar = tqdm(total=len(jobs), desc="make-dataset", unit="obj", disable=not progress)
+    stop = stop or (lambda: False)
+    results: list[tuple[str, str]] = []
     if n_workers <= 1:
-        results = []
         for j in jobs:
+            if stop():
+                break
             results.append(_write_one(j))
             bar.update()
     else:
-        with ProcessPoolExecutor(n_workers) as ex:
-            results = []
-            for r in ex.map(_write_one, jobs, chunksize=4):
-                results.append(r)
+        ex = ProcessPoolExecutor(n_workers, initializer=ignore_stop_signals)
+        try:
+            futures = [ex.submit(_write_one, j) for j in jobs]
+            for f in futures:
+                if stop():
+                    break
+                results.append(f.result())
                 bar.update()
+        finally:  # a stop: the objects under way finish, the others never start
+            ex.shutdown(wait=True, cancel_futures=True)
     bar.close()
+    if len(results) < len(jobs):
+        for j in jobs:
+            shutil.rmtree(root / f"{j[1]}_{j[2]:04d}", ignore_errors=True)
+        if made:
+            shutil.rmtree(root, ignore_errors=True)
+        raise DatasetStopped(root, len(results), len(jobs))
     splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     for c in cats:
         ids = [i for i, cat in results if cat == c]

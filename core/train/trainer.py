@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from core.drwr.silhouette import SilhouetteMaps
@@ -41,8 +40,9 @@ from core.train.checkpoint import (
 from core.train.config import LIVE_FIELDS, TrainConfig, config_dict, config_from_dict
 from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor
 from core.device import resolve_device
-from core.train.distributed import DistInfo
+from core.train.distributed import DistInfo, all_max
 from core.train.model import build_model, build_optimizer
+from core.train.resume import ignore_stop_signals, resume_problem, run_data
 from core.train.runlog import RunFiles
 from core.train.terms import batched_terms
 
@@ -116,7 +116,7 @@ class Trainer:
         self.files = RunFiles(run_dir) if run_dir is not None and self.info.main else None
         self._display: tuple[str, Any, SilhouetteMaps] | None = None
         self.display_id = self.val_ids[0]
-        self._start()
+        self._start(write_config=not resume)  # a resumed run writes it once loaded
         if self.files is not None and not resume:  # a resumed run keeps its log (load_state)
             self.files.truncate_after(0)
 
@@ -134,7 +134,7 @@ class Trainer:
         if self.files is not None:
             self.files.truncate_after(0)
 
-    def _start(self) -> None:
+    def _start(self, write_config: bool = True) -> None:
         cfg = self.config
         self.train_cache.set_R(cfg.R)
         self.val_cache.set_R(cfg.R)
@@ -154,13 +154,13 @@ class Trainer:
         self._validated_at = -1
         self._extended = False
         self._loader_iter = None
-        if self.files is not None:
+        if self.files is not None and write_config:
             self.files.write_config(config_dict(cfg), self.run_info())
 
     def run_info(self) -> dict[str, Any]:
-        return {"dataset": str(self.ds.root), "image_size": list(self.train_cache.size),
-                "input_kind": self.input_kind, "val_split": self.val_split,
-                "world_size": self.info.world,
+        return {**run_data(self.ds, self.config.val_objects),
+                "image_size": list(self.train_cache.size), "input_kind": self.input_kind,
+                "val_split": self.val_split, "world_size": self.info.world,
                 "effective_batch": self.config.batch_size * self.info.world}
 
     @property
@@ -218,6 +218,7 @@ class Trainer:
             plan = _Batches(self.train_set, cfg, self.info, self.iteration)
             loader = DataLoader(self.train_set, batch_sampler=plan, num_workers=cfg.workers,
                                 collate_fn=collate, pin_memory=self.device.type == "cuda",
+                                worker_init_fn=ignore_stop_signals if cfg.workers else None,
                                 prefetch_factor=4 if cfg.workers else None)
             self._loader_iter = iter(loader)
         batch = next(self._loader_iter)
@@ -271,15 +272,15 @@ class Trainer:
             self.validate_and_save()
         return self.last_losses
 
+    def agree_to_stop(self, stop: bool) -> bool:
+        """Whether any process asks to stop before the next step (``stop``: this one does);
+        under DDP every rank calls it before every step, so all stop at the same step."""
+        return all_max(float(stop), self.info, self.device) > 0
+
     def _add_time(self, dt: float) -> None:
         """Add to the training clock; under DDP every rank takes the slowest's clock, so all
         agree on the learning rate and on when the minutes are up."""
-        self.elapsed += dt
-        if self.info.active:
-            t = torch.tensor([self.elapsed], dtype=torch.float64,
-                             device=self.device if self.device.type == "cuda" else "cpu")
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            self.elapsed = float(t.item())
+        self.elapsed = all_max(self.elapsed + dt, self.info, self.device)
 
     # -- validation ----------------------------------------------------------------------
     @torch.no_grad()
@@ -323,9 +324,9 @@ class Trainer:
             improved = not math.isfinite(self.best_cd) or cd < self.best_cd
             if math.isfinite(cd) and improved:
                 self.best_cd = cd
+            if improved or not math.isfinite(cd):  # best first: a kill between the two
+                self.save(self.files.checkpoints / "best.pt")  # resumes before this step
             self.save(self.files.checkpoints / "latest.pt")
-            if improved or not math.isfinite(cd):
-                self.save(self.files.checkpoints / "best.pt")
             self.files.replot()
         return self.last_val
 
@@ -344,13 +345,17 @@ class Trainer:
 
     def load_state(self, path: str | Path) -> None:
         """Continue from a checkpoint exactly (the next step's loss equals the uninterrupted
-        run's). ValueError naming the file when its network shape differs."""
+        run's). ValueError naming the file when its network shape differs or it was trained
+        on other data (core.train.resume.resume_problem); nothing is written then."""
         ck = read_checkpoint(path, self.device)
         saved = config_dict(config_from_dict(ck["config"]))  # fields it predates: defaults
         for f in ARCH_FIELDS:
             if saved[f] != getattr(self.config, f):
                 raise ValueError(f"{path}: checkpoint has {f}={saved[f]}, this "
                                  f"training {getattr(self.config, f)}")
+        problem = resume_problem(path, ck.get("info") or {}, self.run_info())
+        if problem:
+            raise ValueError(problem)
         self.net.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])
         self.iteration, self.elapsed = int(ck["iteration"]), float(ck["elapsed"])
@@ -361,6 +366,7 @@ class Trainer:
         self._validated_at = self.iteration
         if self.files is not None:
             self.files.truncate_after(self.iteration)
+            self.files.write_config(config_dict(self.config), self.run_info())
 
     # -- display -------------------------------------------------------------------------
     def set_display(self, obj_id: str) -> None:
