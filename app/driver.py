@@ -1,8 +1,12 @@
 """The CLI driver loop: runs any :class:`core.job.Job` to its end in the terminal.
 
 ``drive(make_job, out=...)`` checks that ``out`` can be written, builds the job, optionally
-continues it from its resume file, then steps it with a progress bar, saving the result
-(``job.save``) and the resume file (``job.save_state``) every ``autosave_s`` seconds.
+continues it from its resume file, then steps it with a progress bar
+(``job.length``, ``job.unit``, ``job.progress``), saving the result (``job.save``) and the
+resume file (``job.save_state``, unless ``job.result_is_state``) every ``autosave_s`` seconds.
+Everything it needs of the job is in the protocol (core.job); a process whose job does not
+write (``job.writes`` false: a DDP rank other than 0) steps, stops and ends the same way and
+leaves ``out`` alone.
 
 - Ctrl-C or SIGTERM: the signal only raises a flag (:func:`stop_signals`); the loop reads it
   between steps, so the job is stopped whole, never inside a step (a resume then continues
@@ -10,8 +14,8 @@ continues it from its resume file, then steps it with a progress bar, saving the
   line says so and the exit status is 130 (SIGINT) or 143 (SIGTERM). A second signal before
   the step ends stops at once and writes nothing (the last save stays). During start-up
   (before the first step) nothing is written and the exit is just as quiet.
-- Under DDP every process stops at the same step: a job with ``agree_to_stop(flag) -> bool``
-  (the trainer) is asked before every step whether any process was signalled.
+- Under DDP every process stops at the same step: ``job.agree_to_stop(flag)`` is asked before
+  every step whether any process was signalled.
 - Divergence (:class:`core.job.JobDiverged`): the job's last good (finite) state is written
   and a :class:`app.errors.UserError` names the iteration it came from; if there is none, nothing
   is written and the message says so.
@@ -148,34 +152,18 @@ class DriveResult:
     steps: int  # steps run in this session
 
 
-def _postfix(job: Any, losses: dict[str, float]) -> dict[str, str]:
-    names = getattr(job, "loss_names", tuple(losses))
-    return {n: f"{losses[n]:.4g}" for n in names if n in losses and losses[n] != 0.0}
-
-
 def drive(make_job: Callable[[], Any], *, out: Path, autosave_s: float = 60.0,
           desc: str = "", quiet: bool = False, resume: bool = False,
-          log: Callable[[str], None] = print, unit: str = "it",
-          postfix: Callable[[Any, dict[str, float]], dict[str, str]] | None = None,
-          resume_file: bool = True, writes: bool = True) -> DriveResult:
-    """Run the job from ``make_job()`` to its end (see the module docstring).
-
-    Hooks for jobs other than a fit: ``unit`` names a step in the progress bar; ``postfix``
-    (job, losses) -> the bar's postfix; ``resume_file=False`` when the job's result is itself
-    its resume state (a training's checkpoint): no ``<out>.resume.pt`` is written;
-    ``writes=False`` for a process that writes nothing (a DDP rank other than 0): the job
-    runs, is interrupted and ends just the same, and ``out`` is left alone.
-    """
+          log: Callable[[str], None] = print) -> DriveResult:
+    """Run the job from ``make_job()`` to its end (see the module docstring)."""
     from tqdm import tqdm
 
-    out = Path(out)
+    out = check_writable(out)  # before any work (every process: they share the folder)
     state = resume_path(out)
-    if writes:
-        check_writable(out)
-    post = postfix or _postfix
     with sigterm_as_interrupt():
         try:
             job = make_job()
+            writes, resume_file = job.writes, not job.result_is_state
             if resume:
                 if state.is_file():
                     job.load_state(state)
@@ -186,19 +174,18 @@ def drive(make_job: Callable[[], Any], *, out: Path, autosave_s: float = 60.0,
             print("interrupted during start-up; nothing was written", file=sys.stderr)
             return DriveResult(None, "interrupted", exit_code(exc), 0.0, 0)
         start_it = job.iteration
-        bar = tqdm(total=job.config.iterations, initial=job.iteration, desc=desc, unit=unit,
+        bar = tqdm(total=job.length, initial=job.iteration, desc=desc, unit=job.unit,
                    disable=quiet, dynamic_ncols=True)
         t0 = last_save = time.perf_counter()
-        agree = getattr(job, "agree_to_stop", None)
         with stop_signals() as stop:
             try:
                 while not job.done:
-                    if agree(stop()) if agree is not None else stop():
+                    if job.agree_to_stop(stop()):
                         break
                     losses = job.step()
                     bar.update(1)
                     if job.iteration % 10 == 0:
-                        bar.set_postfix(post(job, losses))
+                        bar.set_postfix(job.progress(losses))
                     if writes and time.perf_counter() - last_save >= autosave_s:
                         job.save(out)
                         if resume_file:

@@ -10,10 +10,12 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from core.hull.inside import footprint, inside_all
+from core.geometry.cameras import project_np
+from core.hull.inside import footprint, inside_all, nearest_pixels
 from core.io.scene import Scene
 
-__all__ = ["chamfer", "fscore", "inside_fraction", "silhouette_iou", "evaluate", "FSCORE_TAUS"]
+__all__ = ["chamfer", "fscore", "inside_fraction", "silhouette_iou", "silhouette_cover", "evaluate",
+           "FSCORE_TAUS"]
 
 FSCORE_TAUS = (0.01, 0.02)  # in scene units (normalised objects: bbox diagonal 1)
 
@@ -93,6 +95,25 @@ def silhouette_iou(points: np.ndarray, scene: Scene, close_px: int = 1) -> np.nd
     inter = (hit & scene.masks).sum((1, 2))
     union = (hit | scene.masks).sum((1, 2))
     return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def silhouette_cover(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray,
+                     masks: np.ndarray) -> tuple[float, float]:
+    """How a cloud (J, 3) covers its silhouettes (I, H, W) bool: (coverage, inside).
+
+    coverage: mean over views of the fraction of silhouette pixels that some point projects
+    to (nearest pixel; a collapsed cloud covers little). inside: fraction of (view, point)
+    projections that land in the silhouette (core.hull.inside.nearest_pixels rule).
+    """
+    uv, z = project_np(points, K, R, t)
+    I, H, W = masks.shape
+    rr, cc, ok = nearest_pixels(uv, z, H, W)
+    hit = np.zeros_like(masks)
+    for i in range(I):  # I views of one object, off the training path
+        hit[i, rr[i][ok[i]], cc[i][ok[i]]] = True
+    cover = (hit & masks).sum((1, 2)) / np.maximum(masks.sum((1, 2)), 1)
+    inside = masks[np.arange(I)[:, None], rr, cc] & ok
+    return float(cover.mean()), float(inside.mean())
 
 
 def evaluate(pred: np.ndarray, ref: Scene | np.ndarray) -> dict[str, object]:

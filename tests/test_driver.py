@@ -19,6 +19,9 @@ class CountJob:
     """Writes its iteration as the 'result'; diverges at ``diverge_at`` back to ``good``."""
 
     loss_names = ("total", "zero")
+    unit = "it"
+    result_is_state = False
+    writes = True
 
     def __init__(self, iterations: int = 10, diverge_at: int | None = None,
                  good: int | None = 0) -> None:
@@ -31,6 +34,16 @@ class CountJob:
     @property
     def done(self) -> bool:
         return self.iteration >= self.config.iterations
+
+    @property
+    def length(self) -> int:
+        return self.config.iterations
+
+    def progress(self, losses: dict[str, float]) -> dict[str, str]:
+        return {"total": f"{losses['total']:.3g}"}
+
+    def agree_to_stop(self, stop: bool) -> bool:
+        return stop
 
     def step(self) -> dict[str, float]:
         if self.iteration == self.diverge_at:
@@ -163,3 +176,34 @@ def test_an_unwritable_out_fails_before_the_job_is_built(tmp_path: Path) -> None
     with pytest.raises(OSError) as exc:
         drive(lambda: built.append(1) or CountJob(), out=folder, quiet=True)
     assert exc.value.filename == str(folder) and built == []
+
+
+def test_what_the_driver_writes_is_the_jobs_to_say(tmp_path: Path, capsys: Any) -> None:
+    """result_is_state: no separate resume file; writes false: nothing at all (a DDP rank
+    other than 0), though the job stops and ends the same way."""
+    class Checkpointed(Signalled):
+        result_is_state = True
+
+    class Silent(Signalled):
+        writes = False
+
+    out = tmp_path / "a" / "r.txt"
+    res = drive(lambda: Checkpointed(10, at=2, signals=(signal.SIGINT,)), out=out,
+                autosave_s=1e9, quiet=True)
+    assert res.code == 130 and out.read_text() == "3" and not resume_path(out).exists()
+    out = tmp_path / "b" / "r.txt"
+    res = drive(lambda: Silent(10, at=2, signals=(signal.SIGINT,)), out=out, autosave_s=1e9,
+                quiet=True)
+    assert res.code == 130 and res.job.iteration == 3 and not out.exists()
+    res = drive(lambda: Silent(4, at=99, signals=()), out=out, autosave_s=0.0, quiet=True)
+    assert res.status == "done" and not out.exists() and res.job.states == []
+
+
+def test_the_progress_bar_shows_the_jobs_length_unit_and_progress(tmp_path: Path,
+                                                                   capsys: Any) -> None:
+    class Counted(CountJob):
+        unit = "widget"
+
+    drive(lambda: Counted(20), out=tmp_path / "r.txt", autosave_s=1e9, desc="count")
+    err = capsys.readouterr().err
+    assert "20/20" in err and "widget" in err and "total=0.05" in err

@@ -8,7 +8,6 @@ import argparse
 from app.cli import (
     UserError,
     check_output,
-    metrics_reference,
     parse_views,
     print_metrics,
     write_json,
@@ -25,7 +24,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     from core.fit.fitter import Fitter
     from core.formats.loaders import load_scene
-    from core.metrics import evaluate
 
     from app.config_cli import config_from_args
     from app.driver import drive
@@ -43,11 +41,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     job = res.job
     if res.status != "done":
         return res.code
-    pts = job.points_np()
-    print(f"wrote {len(pts)} points to {out} ({job.iteration} iterations, {res.elapsed:.1f} s)")
+    pts = job.snapshot().points  # the result as written (before the original-frame map)
+    n = len(pts)
+    print(f"wrote {n} points to {out} ({job.iteration} iterations, {res.elapsed:.1f} s)")
     result = {"scene": str(args.scene), "iterations": job.iteration, "time_s": res.elapsed,
-              "points": len(pts), "config": vars(cfg)}
-    metrics = evaluate(scene.to_original(pts), metrics_reference(scene))
+              "points": n, "config": vars(cfg)}
+    metrics = job.evaluate()  # in the dataset's original frame, as written
     result["metrics"] = metrics
     print_metrics(metrics)
     if args.mesh_out:  # mesh output: mesh of the fitted cloud, held to the silhouettes

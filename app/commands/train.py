@@ -15,14 +15,6 @@ from pathlib import Path
 from app.cli import UserError, atomic_write
 
 
-def _postfix(trainer, losses: dict[str, float]) -> dict[str, str]:
-    """Progress-bar postfix: loss, silhouette term and the last validation CD×100."""
-    post = {"loss": f"{losses['total']:.4g}", "sil": f"{losses['silhouette']:.3g}"}
-    if trainer.last_val.get("val_cd") is not None:
-        post["val_cd"] = f"{trainer.last_val['val_cd']:.3f}"
-    return post
-
-
 def _config(args: argparse.Namespace, latest: Path):
     """The run's TrainConfig: defaults + flags, or (--resume) the checkpoint's + flags."""
     from app.config_cli import config_from_args, explicit_values
@@ -100,8 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         desc = f"train (stops at {cfg.minutes:g} min)" if cfg.minutes > 0 else "train"
         res = drive(make_trainer, out=latest, autosave_s=math.inf, desc=desc,
-                    quiet=args.quiet or not main, unit="step", postfix=_postfix,
-                    resume_file=False, writes=main, log=lambda m: None)
+                    quiet=args.quiet or not main, log=lambda m: None)
         if res.status != "done":
             return res.code
         trainer = res.job

@@ -25,7 +25,7 @@ from core.geometry.pointcloud import knn_indices, spread_loss
 from core.hull.snap import snap_inside, snap_nearest
 from core.io.atomic import atomic_write, write_points_atomic
 from core.io.scene import Scene
-from core.job import FIELDS, JobDiverged, Snapshot
+from core.job import FIELDS, JobDiverged, Snapshot, loss_progress
 from core.hull.inside import inside_all
 
 __all__ = ["Fitter", "Snapshot", "FitDiverged", "LOSS_NAMES"]
@@ -87,6 +87,9 @@ class Fitter:
     """Owns the points (J, 3), the optimizer and the silhouette maps of one scene."""
 
     loss_names = LOSS_NAMES
+    unit = "it"
+    result_is_state = False  # the cloud alone cannot continue a fit: save_state keeps more
+    writes = True
 
     def __init__(self, scene: Scene, config: FitConfig | None = None) -> None:
         self.scene = scene
@@ -175,6 +178,16 @@ class Fitter:
     @property
     def done(self) -> bool:
         return self.iteration >= self.config.iterations
+
+    @property
+    def length(self) -> int:
+        return self.config.iterations
+
+    def progress(self, losses: dict[str, float]) -> dict[str, str]:
+        return loss_progress(self.loss_names, losses)
+
+    def agree_to_stop(self, stop: bool) -> bool:
+        return stop  # one process
 
     def current_lr(self) -> float:
         """Cosine decay from lr to lr*lr_final over ``horizon`` iterations (the configured
@@ -290,14 +303,12 @@ class Fitter:
                              lr=self.current_lr())
 
     def evaluate(self) -> dict[str, object]:
-        """Metrics (core.metrics.evaluate) of the cloud in the dataset's original frame
-        against the scene's ground truth there; {} when the scene has none."""
+        """Metrics (core.metrics.evaluate) of the cloud in the dataset's original frame,
+        against the scene there: inside fraction and silhouette IoU always, Chamfer and
+        F-scores when the scene has ground truth."""
         from core.formats import original_scene
         from core.metrics import evaluate
 
-        gt = self.scene.gt_points
-        if gt is None or not len(gt):
-            return {}
         return evaluate(self.scene.to_original(self.points_np()), original_scene(self.scene))
 
     def save(self, path: str | Path) -> Path:

@@ -26,11 +26,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from core.drwr.silhouette import SilhouetteMaps
 from core.drwr.snapshot import make_snapshot
-from core.geometry.cameras import project_np
 from core.io.dataset import DrwrDataset
-from core.job import FIELDS, JobDiverged, Snapshot
-from core.metrics import chamfer, fscore
-from core.hull.inside import nearest_pixels
+from core.job import FIELDS, JobDiverged, Snapshot, loss_progress
+from core.metrics import chamfer, fscore, silhouette_cover
 from core.train.checkpoint import (
     read_checkpoint,
     rng_state,
@@ -46,29 +44,10 @@ from core.train.resume import ignore_stop_signals, resume_problem, run_data
 from core.train.runlog import RunFiles
 from core.train.terms import batched_terms
 
-__all__ = ["ARCH_FIELDS", "Trainer", "silhouette_cover"]
+__all__ = ["ARCH_FIELDS", "Trainer"]
 
 #: config fields that fix the network's shape: a checkpoint only loads into the same values
 ARCH_FIELDS = ("arch", "points", "input_size", "width", "hidden")
-
-
-def silhouette_cover(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray,
-                     masks: np.ndarray) -> tuple[float, float]:
-    """How a cloud (J, 3) covers its silhouettes (I, H, W) bool: (coverage, inside).
-
-    coverage: mean over views of the fraction of silhouette pixels that some point projects
-    to (nearest pixel; a collapsed cloud covers little). inside: fraction of (view, point)
-    projections that land in the silhouette (core.hull.inside.nearest_pixels rule).
-    """
-    uv, z = project_np(points, K, R, t)
-    I, H, W = masks.shape
-    rr, cc, ok = nearest_pixels(uv, z, H, W)
-    hit = np.zeros_like(masks)
-    for i in range(I):  # I views of one object, off the training path
-        hit[i, rr[i][ok[i]], cc[i][ok[i]]] = True
-    cover = (hit & masks).sum((1, 2)) / np.maximum(masks.sum((1, 2)), 1)
-    inside = masks[np.arange(I)[:, None], rr, cc] & ok
-    return float(cover.mean()), float(inside.mean())
 
 
 class _Batches:
@@ -96,6 +75,8 @@ class Trainer:
     """Trains a network of core.train.model on a :class:`DrwrDataset` (see module)."""
 
     loss_names = ("total", "silhouette", "repulsion", "coverage")
+    unit = "step"
+    result_is_state = True  # a checkpoint is the result and the resume state at once
 
     def __init__(self, dataset: DrwrDataset, config: TrainConfig | None = None,
                  run_dir: str | Path | None = None, dist_info: DistInfo | None = None,
@@ -168,6 +149,21 @@ class Trainer:
         cfg = self.config
         return self.iteration >= cfg.iterations or (
             cfg.minutes > 0 and self.elapsed >= 60.0 * cfg.minutes and not self._extended)
+
+    @property
+    def length(self) -> int:
+        return self.config.iterations
+
+    @property
+    def writes(self) -> bool:
+        return self.info.main
+
+    def progress(self, losses: dict[str, float]) -> dict[str, str]:
+        """Loss, silhouette term and the last validation CD×100."""
+        post = loss_progress(("total", "silhouette"), losses)
+        if self.last_val.get("val_cd") is not None:
+            post["val_cd"] = f"{self.last_val['val_cd']:.3f}"
+        return post
 
     def set_params(self, **live: Any) -> set[str]:
         """Change live fields (β, σ, R, λ, lr, limits...) between steps. ``display=<id>``

@@ -132,7 +132,7 @@ def snap_points(tr):
 
 def test_silhouette_cover_tells_spread_from_collapse():
     from core.io.mesh_scene import make_scene
-    from core.train.trainer import silhouette_cover
+    from core.metrics import silhouette_cover
 
     sc = make_scene("chair", views=3, res=24, gt_points=3000, seed=0)
     args = (sc.K, sc.R, sc.t, sc.masks)
