@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(training mode)"), "dataset")
     p.add_argument("--train", action="store_true", help="start training the --dataset at once")
     writes(p.add_argument("--run-dir", metavar="RUN", help="run folder the window's training "
-                          "writes (default ~/.cache/drwr-studio/runs/<dataset>-<time>)"), folder=True)
+                          "writes (default ~/.cache/drwr-studio/runs/<dataset>-<time>)"),
+           folder=True)
     reads(p.add_argument("--follow", metavar="RUN", help="follow a training run folder "
                          "(metrics.jsonl, checkpoints) that another process writes"),
           "run folder")
@@ -100,7 +101,7 @@ def _check_outputs(args: argparse.Namespace) -> str:
     from .output_guard import check_args
 
     try:
-        check_args(build_parser(), args)
+        check_args(build_parser(), args, reader="the window")
         if args.export and Path(args.export).suffix.lower() not in POINT_FORMATS:
             return f"{args.export}: --export must end in {', '.join(POINT_FORMATS)}"
         if args.screenshot and Path(args.screenshot).suffix.lower() != ".png":

@@ -97,22 +97,24 @@ def _inside(child: Path, folder: Path) -> bool:
     return child != folder and folder in child.parents
 
 
-def check_clash(outputs: list[tuple[str, str, bool]], inputs: list[tuple[str, str]]) -> None:
+def check_clash(outputs: list[tuple[str, str, bool]], inputs: list[tuple[str, str]],
+                reader: str = "this command") -> None:
     """Raise OutputClash (one line naming both paths) when an output clobbers an input or
-    another output. ``outputs``: (flag, path, replaces); ``inputs``: (what, path)."""
+    another output. ``outputs``: (flag, path, replaces); ``inputs``: (what, path);
+    ``reader`` names who reads the inputs in the message."""
     ins = [(what, path, _input_root(path)) for what, path in inputs if os.path.lexists(path)]
     seen: list[tuple[str, str, Path]] = []
     for flag, out, replaces in outputs:
         o = _real(out)
         for what, path, i in ins:
             if _same(o, i):
-                raise OutputClash(f"{out}: {flag} is the {what} {path} that this command reads; "
+                raise OutputClash(f"{out}: {flag} is the {what} {path} that {reader} reads; "
                                   "choose another path")
             if _inside(o, i):
-                raise OutputClash(f"{out}: {flag} lies inside the {what} {path} that this "
-                                  "command reads; choose a path outside it")
+                raise OutputClash(f"{out}: {flag} lies inside the {what} {path} that {reader} "
+                                  "reads; choose a path outside it")
             if replaces and _inside(i, o):
-                raise OutputClash(f"{out}: {flag} holds the {what} {path} that this command "
+                raise OutputClash(f"{out}: {flag} holds the {what} {path} that {reader} "
                                   "reads; choose another folder")
         for other_flag, other, p in seen:
             if _same(o, p):
@@ -132,18 +134,20 @@ def check_place(flag: str, path: str, folder: bool) -> None:
     must take new entries."""
     from core.io.atomic import check_writable
 
+    p = Path(path).absolute()
+    if folder and p.exists() and not p.is_dir():
+        raise OutputClash(f"{path}: {flag} names a file, not a folder")
+    parent = p if folder else p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputClash(f"{path}: {flag} cannot be written there: {parent} is a file, not "
+                          "a folder")
     try:
         if not folder:
             check_writable(path)
             return
-        p = Path(path).absolute()
-        if p.exists() and not p.is_dir():
-            raise OutputClash(f"{path}: {flag} names a file, not a folder")
-        while not p.exists():
-            p = p.parent
-        if not p.is_dir():
-            raise OutputClash(f"{path}: {flag} cannot be made: {p} is a file, not a folder")
-        fd, tmp = tempfile.mkstemp(dir=p, prefix=".drwr-check.")
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=".drwr-check.")
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
@@ -151,14 +155,15 @@ def check_place(flag: str, path: str, folder: bool) -> None:
         raise OutputClash(f"{path}: {flag} cannot be written there ({why})") from None
 
 
-def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
+               reader: str = "this command") -> None:
     """Check the tagged paths of ``args`` (parsed by ``parser``): no output clobbers an input
     or another output (:func:`check_clash`), then every output can be written there."""
     outs = [(a, v) for a in tagged(parser, "output") for v in _values(a, args)]
     outputs = [(_flag(a), v, bool(getattr(a, "drwr_replaces", False))) for a, v in outs]
     inputs = [(str(getattr(a, "drwr_what")), v)
               for a in tagged(parser, "input") for v in _values(a, args)]
-    check_clash(outputs, inputs)
+    check_clash(outputs, inputs, reader)
     for a, v in outs:
         check_place(_flag(a), v, bool(getattr(a, "drwr_folder", False)))
 

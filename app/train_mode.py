@@ -292,6 +292,7 @@ class TrainMode(QtCore.QObject):
     def save_checkpoint(self, path: str) -> None:
         """Write the training's checkpoint (model, optimiser, step, config, RNG) to ``path``
         between steps (the worker does it; the status bar says when)."""
+        self.win.check_save(path, "the checkpoint")
         self.win.controller.save_job(path)
 
     def _save_on_interrupt(self) -> Path | None:

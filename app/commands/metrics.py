@@ -30,7 +30,6 @@ def _cloud(path: str | Path) -> np.ndarray:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     from core.io.loaders import load_scene
-    from core.io.points import read_points
     from core.metrics import evaluate
 
     pred = _cloud(args.pred)

@@ -95,8 +95,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     reads(c.add_argument("src", help="dataset or scene folder"), "dataset")
     writes(c.add_argument("out", help="output scene folder (new or empty; see --overwrite)"),
            replaces=True)
-    value(c.add_argument("--format", help="force a format: blender, nerfstudio, dtu, dpc, colmap or "
-                   "drwr-scene (default: detect from the folder's contents)"))
+    value(c.add_argument("--format", help="force a format: blender, nerfstudio, dtu, dpc, colmap "
+                   "or drwr-scene (default: detect from the folder's contents)"))
     c.add_argument("--res", type=int, help="working resolution, longest side (default 128)")
     value(c.add_argument("--views", help="comma-separated view indices"))
     c.add_argument("--max-views", type=int)
