@@ -199,7 +199,16 @@ def _run(args: argparse.Namespace) -> int:
         from .train_mode import WINDOW_DEFAULTS
 
         tcfg = TrainConfig(**WINDOW_DEFAULTS, **({"points": args.points} if args.points else {}))
-        win.train_mode.start(dataset, run=args.train, config=tcfg, run_dir=args.run_dir)
+        try:
+            win.train_mode.start(dataset, run=args.train, config=tcfg, run_dir=args.run_dir)
+        except ValueError as exc:  # RunLocked: another process writes --run-dir
+            if headless:
+                print(f"drwr-studio: {exc}", file=sys.stderr)
+                win.close()
+                for sig, handler in old_handlers.items():
+                    signal.signal(sig, handler)
+                return 2
+            win.show_error(str(exc))
     elif follow is not None:
         win.train_mode.follow(follow)
     if headless:
