@@ -153,11 +153,15 @@ class TrainMode(QtCore.QObject):
               run_dir: str | Path | None = None) -> None:
         """Train on dataset ``ds`` in the window's worker (paused unless ``run``), holding
         the run folder's writer lock: RunLocked (a ValueError naming the folder) when another
-        process is writing it."""
+        process is writing it; OutputClash when the run folder lies inside the dataset."""
         from core.train.config import TrainConfig
         from core.train.run_lock import RunLock
 
+        from .output_guard import check_clash
+
         folder = Path(run_dir) if run_dir else default_run_dir(ds.root)
+        check_clash([("the run folder", str(folder), False)], [("dataset", str(ds.root))],
+                    reader="the window")
         if self.run_lock is None or self.run_lock.run != folder:
             lock = RunLock(folder).acquire()
             self.release_run()

@@ -39,3 +39,6 @@ def test_window_training_holds_the_run_lock(window: Any, dataset: Path, tmp_path
         RunLock(run).acquire()
     tm.follow(str(run))  # following is not writing: the lock is given up
     RunLock(run).acquire().release()
+    with pytest.raises(ValueError, match="lies inside the dataset"):
+        tm.start(ds, config=TrainConfig(**TINY), run_dir=dataset / "run")
+    assert not (dataset / "run").exists()
