@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from app.errors import UserError
+
 #: command name -> module in app/commands that registers it
 COMMAND_MODULES: dict[str, str] = {
     "fit": "fit", "make-scene": "scene", "convert": "scene", "hull": "hull", "metrics": "metrics",
@@ -23,10 +25,6 @@ COMMAND_MODULES: dict[str, str] = {
     "train": "train", "predict": "train",
 }
 COMMANDS = tuple(COMMAND_MODULES)
-
-
-class UserError(Exception):
-    """A problem with the user's input: reported in one line, no traceback."""
 
 
 def parse_views(text: str | None) -> list[int] | None:
@@ -72,7 +70,7 @@ def check_output(out: str | Path) -> Path:
 def metrics_reference(scene: Any) -> Any:
     """The scene for metrics in the coordinates of exported points (the dataset's original
     world when scene.extra has 'to_original': cameras and ground truth mapped back)."""
-    from core.io.readers import original_scene
+    from core.formats import original_scene
 
     return original_scene(scene)
 

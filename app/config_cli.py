@@ -1,5 +1,6 @@
 """Build argparse flags from a job's config dataclass (one config for CLI and GUI):
-FitConfig by default (with its presets), any other JobConfig class when given."""
+FitConfig by default, any other JobConfig class when given; ``--preset`` for a class with
+presets (``PRESETS`` and a ``preset`` field, core.params)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 from dataclasses import fields
 from typing import Any
 
-from core.fit.config import PRESETS, FitConfig, apply_preset
+from core.fit.config import FitConfig
 
 __all__ = ["add_config_flags", "config_from_args", "explicit_values"]
 
@@ -26,9 +27,11 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()
             continue
         meta = dict(f.metadata)
         kw: dict[str, Any] = {"dest": f.name, "default": None}
-        if f.name == "preset" and config_cls is FitConfig:
-            kw["choices"] = list(PRESETS)
-            help_ = f"start from a named preset ({', '.join(PRESETS)}; default: default)"
+        presets = getattr(config_cls, "PRESETS", {})
+        if f.name == "preset" and presets:
+            kw["choices"] = list(presets)
+            help_ = (f"start from a named preset ({', '.join(presets)}; default: default); "
+                     "flags given override its values")
         else:
             help_ = f"{meta['help']} (default: {f.default})"
             if "choices" in meta:
@@ -46,11 +49,13 @@ def explicit_values(args: argparse.Namespace, config_cls: type) -> dict[str, Any
 
 
 def config_from_args(args: argparse.Namespace, config_cls: type = FitConfig) -> Any:
-    """The config from parsed flags: FitConfig from its preset, then explicit flags; another
-    class from its defaults and the explicit flags (validated)."""
-    if config_cls is not FitConfig:
-        cfg = config_cls(**explicit_values(args, config_cls))
-        cfg.validate()
-        return cfg
-    values = {f.name: getattr(args, f.name, None) for f in fields(FitConfig) if f.name != "preset"}
-    return apply_preset(getattr(args, "preset", None) or "default", **values)
+    """The config from parsed flags: from the preset given (else "default"), then the explicit
+    flags, for a class with presets; else from the defaults and the explicit flags
+    (validated)."""
+    values = explicit_values(args, config_cls)
+    if getattr(config_cls, "PRESETS", {}) and "preset" in {f.name for f in fields(config_cls)}:
+        name = values.pop("preset", None) or "default"
+        return config_cls.from_preset(name, **values)
+    cfg = config_cls(**values)
+    cfg.validate()
+    return cfg

@@ -1,6 +1,6 @@
-"""The controller: owns the scene, the fit's config, the job worker and its thread, and
-background tasks. It is the one place that knows the job is a :class:`core.fit.fitter.Fitter`
-(it hands the worker a factory; the worker only knows the job protocol).
+"""The controller: owns the scene, the job's config, the job worker and its thread. It hands
+the worker a factory (a :class:`core.fit.fitter.Fitter` for a scene, or the factory a
+training mode gives it); the worker only knows the job protocol (core.job).
 
 The window talks to this object only; it turns GUI intents (run, pause, a slider moved, open
 a scene) into worker requests, and forwards the worker's signals. Everything here runs on the
@@ -9,8 +9,6 @@ GUI thread except the worker loop and :func:`run_task` functions.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import fields
 from functools import partial
 from typing import Any, Callable
 
@@ -19,91 +17,7 @@ from PyQt5 import QtCore
 
 from .worker import Frame, JobWorker, start_worker
 
-__all__ = ["FitController", "param_specs", "frusta_segments", "run_task"]
-
-HIDDEN_FIELDS = ("preset",)  # not a control: the panel edits the values themselves
-LABELS = {"lr": "learning rate", "lr_final": "final lr fraction", "beta": "β", "sigma": "σ",
-          "views_per_step": "views per step", "points": "points J", "sil_weight": "λ silhouette",
-          "surface_weight": "μ hull surface", "spread_weight": "ν 3-D spread",
-          "surface_level": "hull level (px)", "snap": "snap inside at end",
-          "cover_weight": "coverage weight", "views_per_object": "views per object",
-          "batch_size": "batch size", "input_size": "input size", "val_every": "validate every",
-          "val_objects": "validation objects", "minutes": "minutes limit"}
-
-
-def param_specs(config: Any = None, config_cls: type | None = None) -> list[dict[str, Any]]:
-    """Plain dicts (name, label, help, min, max, log, live, choices, default, kind) for the
-    parameter panel, from the field metadata (``core.params.param``) of a config dataclass:
-    ``config``'s class, else ``config_cls``, else FitConfig; defaults from ``config``."""
-    if config_cls is None:
-        if config is not None:
-            config_cls = type(config)
-        else:
-            from core.fit.config import FitConfig
-
-            config_cls = FitConfig
-    cfg = config if config is not None else config_cls()
-    out = []
-    for f in fields(config_cls):
-        if f.name in HIDDEN_FIELDS:
-            continue
-        m = dict(f.metadata)
-        v = getattr(cfg, f.name)
-        spec = {"name": f.name, "label": LABELS.get(f.name, f.name), "help": m.get("help", ""),
-                "live": bool(m.get("live")), "default": v,
-                "kind": "int" if isinstance(v, int) else type(v).__name__}
-        for k in ("min", "max", "log", "choices"):
-            if k in m:
-                spec[k] = m[k]
-        out.append(spec)
-    return out
-
-
-def frusta_segments(K: np.ndarray, R: np.ndarray, t: np.ndarray, H: int, W: int,
-                    depth: float = 0.3) -> np.ndarray:
-    """Line segments (I*8, 2, 3) of a pyramid per camera (OpenCV convention)."""
-    segs = []
-    corners_px = np.array([[-0.5, -0.5, 1], [W - 0.5, -0.5, 1], [W - 0.5, H - 0.5, 1],
-                           [-0.5, H - 0.5, 1]], float)
-    for k, r, tt in zip(K, R, t):
-        c = -r.T @ tt
-        rays = (np.linalg.inv(k) @ corners_px.T).T * depth  # camera frame, z = depth
-        pts = (r.T @ (rays - tt).T).T  # world
-        for i in range(4):
-            segs.append((c, pts[i]))
-            segs.append((pts[i], pts[(i + 1) % 4]))
-    return np.asarray(segs, np.float32)
-
-
-class _TaskSignals(QtCore.QObject):
-    done = QtCore.pyqtSignal(object)
-    failed = QtCore.pyqtSignal(str)
-
-
-_tasks: set[_TaskSignals] = set()
-
-
-def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
-             on_error: Callable[[str], None]) -> threading.Thread:
-    """Run ``fn`` in a daemon thread; deliver the result or the error on the GUI thread."""
-    sig = _TaskSignals()
-    _tasks.add(sig)
-    sig.done.connect(on_done)
-    sig.failed.connect(on_error)
-
-    def body() -> None:
-        try:
-            res = fn()
-        except Exception as exc:  # reported to the user, not raised in a thread
-            sig.failed.emit(str(exc) or exc.__class__.__name__)
-        else:
-            sig.done.emit(res)
-        finally:
-            QtCore.QTimer.singleShot(0, lambda: _tasks.discard(sig))
-
-    th = threading.Thread(target=body, daemon=True)
-    th.start()
-    return th
+__all__ = ["JobController"]
 
 
 def _make_fitter(scene: Any, config: Any) -> Any:
@@ -113,14 +27,14 @@ def _make_fitter(scene: Any, config: Any) -> Any:
     return Fitter(scene, config)
 
 
-class FitController(QtCore.QObject):
+class JobController(QtCore.QObject):
     """One scene and one fit at a time."""
 
     scene_changed = QtCore.pyqtSignal(object)  # Scene
     state_changed = QtCore.pyqtSignal(str)
     errored = QtCore.pyqtSignal(str)
     cd_ready = QtCore.pyqtSignal(int, float)
-    fit_ready = QtCore.pyqtSignal(object)  # the job's loss names (after start and reset)
+    job_ready = QtCore.pyqtSignal(object)  # the job's loss names (after start and reset)
     start_failed = QtCore.pyqtSignal(str)  # the scene could not be fitted
     fields_ready = QtCore.pyqtSignal(object)  # (I, H, W) float32
     published = QtCore.pyqtSignal()
@@ -163,7 +77,7 @@ class FitController(QtCore.QObject):
         w.start_failed.connect(self.start_failed)
         w.state_changed.connect(self.state_changed)
         w.cd_ready.connect(self.cd_ready)
-        w.ready.connect(self.fit_ready)
+        w.ready.connect(self.job_ready)
         w.published.connect(self.published)
         w.fields_ready.connect(self.fields_ready)
         w.saved.connect(self.saved)

@@ -8,7 +8,7 @@ continues it from its resume file, then steps it with a progress bar, saving the
   the exit status is 130 (SIGINT) or 143 (SIGTERM). During start-up (before the first step)
   nothing is written and the exit is just as quiet.
 - Divergence (:class:`core.job.JobDiverged`): the job's last good (finite) state is written
-  and a :class:`app.cli.UserError` names the iteration it came from; if there is none, nothing
+  and a :class:`app.errors.UserError` names the iteration it came from; if there is none, nothing
   is written and the message says so.
 - The end: the result is written and the resume file removed (the job is complete).
 """
@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 from core.io.atomic import check_writable
 from core.job import JobDiverged
 
-from .cli import UserError
+from .errors import UserError
 
 __all__ = ["drive", "DriveResult", "Terminated", "sigterm_as_interrupt", "resume_path"]
 

@@ -10,7 +10,7 @@ A QTimer on the GUI thread polls the run folder every ``POLL_MS``:
   loaded (``core.train.predict.load_run``) and the prediction for the chosen object of the
   run's dataset (``config.json`` ``_run.dataset``) is made, with its snapshot
   (``core.drwr.snapshot.make_snapshot``) and silhouette fields, in a background task
-  (``app.controller.run_task``); only the finished result touches widgets.
+  (``app.tasks.run_task``); only the finished result touches widgets.
 """
 
 from __future__ import annotations
@@ -22,12 +22,18 @@ from typing import Any
 import numpy as np
 from PyQt5 import QtCore
 
-from .controller import run_task
+from .tasks import run_task
 
-__all__ = ["POLL_MS", "MetricsTail", "RunFollower"]
+__all__ = ["POLL_MS", "MetricsTail", "RunFollower", "display_ids"]
 
 POLL_MS = 1000
 NOT_LOSSES = ("step", "lr", "time")
+
+
+def display_ids(ds: Any) -> tuple[str, list[str]]:
+    """The split whose objects a list offers (validation, else train) and their ids."""
+    split = "val" if ds.ids("val") else "train"
+    return split, list(ds.ids(split))
 
 
 class MetricsTail:
@@ -86,11 +92,17 @@ def _prediction(run: Path, ds: Any, oid: str) -> dict[str, Any]:
 
 
 class RunFollower(QtCore.QObject):
-    """Polls run folder ``run`` and draws it in window ``win`` (see the module docstring)."""
+    """Polls run folder ``run`` and draws it in window ``win`` (see the module docstring).
 
-    def __init__(self, win: Any, run: str | Path, mode: Any) -> None:
+    ``objects_found(ids, split, ds)`` is emitted when the run's dataset is read (the objects
+    a list may offer), ``validated(step, cd)`` for each validation CD×100 read from the run."""
+
+    objects_found = QtCore.pyqtSignal(object, str, object)
+    validated = QtCore.pyqtSignal(int, float)
+
+    def __init__(self, win: Any, run: str | Path) -> None:
         super().__init__(win)
-        self.win, self.mode = win, mode
+        self.win = win
         self.run = Path(run)
         self.tail = MetricsTail(self.run / "metrics.jsonl")
         self.names: tuple[str, ...] = ()
@@ -113,9 +125,7 @@ class RunFollower(QtCore.QObject):
         self.timer.stop()
 
     def _load_dataset(self) -> None:
-        from core.io.dataset import read_dataset
-
-        from .train_mode import display_ids
+        from core.formats.datasets import read_dataset
 
         cfg_path = self.run / "config.json"
         try:
@@ -132,7 +142,7 @@ class RunFollower(QtCore.QObject):
             return
         self.ds = ds
         split, ids = display_ids(ds)
-        self.mode._fill_objects(ids, split, ds)
+        self.objects_found.emit(ids, split, ds)
         self.oid = ids[0] if ids else None
 
     def _show_config(self, run_cfg: dict[str, Any]) -> None:
@@ -181,8 +191,7 @@ class RunFollower(QtCore.QObject):
         for r in recs:
             if r.get("val_cd") is not None:
                 self.win.loss_plot.add_cd(int(r["step"]), float(r["val_cd"]))
-                self.mode.val_label.setText(f"validation CD×100 {r['val_cd']:.3f} "
-                                            f"(step {r['step']})")
+                self.validated.emit(int(r["step"]), float(r["val_cd"]))
 
     def _poll_checkpoint(self) -> None:
         path = self.run / "checkpoints" / "latest.pt"

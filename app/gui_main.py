@@ -8,6 +8,7 @@
         [--run-dir RUN]            where that training writes (default ~/.cache/drwr-studio/runs)
     --follow RUN                   follow a run folder another process writes
     --exit-after S                 run for S seconds, then save --screenshot/--export, exit 0
+                                   (--export waits up to 2 min more for a job's first cloud)
     --screenshot FILE, --export FILE
 
 A scene that cannot be read: with --exit-after the message goes to stderr and the exit code
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 MAX_EXIT_AFTER = 7 * 24 * 3600.0  # a week: QTimer takes at most ~24 days in milliseconds
+#: with --export, how much longer than --exit-after the window waits for a job's first cloud
+FIRST_CLOUD_GRACE_S = 120.0
 
 
 def _prepare_env() -> str | None:
@@ -153,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     scene = None
     if args.scene and not args.demo:
-        from core.io.loaders import load_scene
+        from core.formats.loaders import load_scene
         from core.io.scene import SceneError
 
         try:
@@ -212,8 +215,17 @@ def _run(args: argparse.Namespace) -> int:
     elif follow is not None:
         win.train_mode.follow(follow)
     if headless:
+        waited = {"s": 0.0}
+
         def finish() -> None:
             if result.get("ending"):
+                return
+            if (args.export and win.controller.latest_points() is None
+                    and win.controller.state() in ("starting", "running")
+                    and waited["s"] < FIRST_CLOUD_GRACE_S):
+                # the job is still building its first cloud (a loaded machine): wait for it
+                waited["s"] += 0.5
+                QtCore.QTimer.singleShot(500, finish)
                 return
             result["ending"] = True
             try:
@@ -243,7 +255,7 @@ def _training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
 
     dataset = None
     if args.dataset:
-        from core.io.dataset import read_dataset
+        from core.formats.datasets import read_dataset
 
         try:
             dataset = read_dataset(args.dataset)

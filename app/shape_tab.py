@@ -3,7 +3,7 @@
 :func:`install_shape_tab` adds a dock with :class:`widgets.shape_panel.ShapePanel` (hidden until
 used; View → Shape panel), a File menu action "Export mesh…" after "Export cloud…", and closes
 the panel's 3D view with the window. Meshing and encoding run in a worker thread
-(``app.controller.run_task``); the degree slider decodes on the GUI thread from the stored
+(``app.tasks.run_task``); the degree slider decodes on the GUI thread from the stored
 coefficients and a basis evaluated once on the icosphere (a (V, K) @ (K, 3) product).
 """
 
@@ -18,7 +18,7 @@ from PyQt5 import QtCore, QtWidgets
 
 from widgets.shape_panel import ShapePanel
 
-from .controller import run_task
+from .tasks import run_task
 
 __all__ = ["MAX_DEGREE", "SHAPE_GRID", "SUBDIVISIONS", "ShapeTab", "install_shape_tab"]
 

@@ -6,7 +6,7 @@ ground-truth toggle, "Save checkpoint…", "Export prediction…" and the last v
 
 Training runs in the window's one job worker: the controller gets a factory that builds a
 :class:`core.train.trainer.Trainer` (in the worker thread), the panel its TrainConfig
-controls (``app.controller.param_specs``), Run/Pause/Step/Stop/Reset work as for a fit.
+controls (``app.param_specs.param_specs``), Run/Pause/Step/Stop/Reset work as for a fit.
 Frames are the Trainer's snapshots (``core.drwr.snapshot.make_snapshot`` of the prediction
 for the shown object): the 3D view, the silhouette panels and the loss curves update from
 them, and the validation CD×100 the snapshot carries (``val_cd``/``val_step``) becomes a
@@ -32,7 +32,8 @@ from typing import Any
 
 from PyQt5 import QtCore, QtWidgets
 
-from .controller import run_task
+from .tasks import run_task
+from .follow import RunFollower, display_ids
 
 #: the window's TrainConfig changes: no forked loader processes; validation points early
 WINDOW_DEFAULTS = {"workers": 0, "val_every": 50}
@@ -54,12 +55,6 @@ def _make_trainer(ds: Any, config: Any, run_dir: Any, display: str) -> Any:
     trainer = Trainer(ds, config, run_dir=run_dir)
     trainer.set_display(display)
     return trainer
-
-
-def display_ids(ds: Any) -> tuple[str, list[str]]:
-    """The split whose objects the list offers (validation, else train) and their ids."""
-    split = "val" if ds.ids("val") else "train"
-    return split, list(ds.ids(split))
 
 
 class TrainMode(QtCore.QObject):
@@ -139,7 +134,7 @@ class TrainMode(QtCore.QObject):
     def open_dataset(self, path: str, run: bool = False, config: Any = None,
                      run_dir: str | None = None) -> None:
         """Read the dataset off the GUI thread, then :meth:`start`."""
-        from core.io.dataset import read_dataset
+        from core.formats.datasets import read_dataset
 
         self.win.statusBar().showMessage(f"reading dataset {path}…")
 
@@ -189,8 +184,6 @@ class TrainMode(QtCore.QObject):
 
     def follow(self, run: str) -> None:
         """Follow a run folder another process writes (app/follow.py)."""
-        from .follow import RunFollower
-
         self.stop_follow()
         self.win.controller.stop_worker()
         self.release_run()
@@ -198,7 +191,9 @@ class TrainMode(QtCore.QObject):
         self.win.run_controls.set_state("none")
         self.ds = None
         self.object_box.clear()
-        self.follower = RunFollower(self.win, run, self)
+        self.follower = RunFollower(self.win, run)
+        self.follower.objects_found.connect(self._fill_objects)
+        self.follower.validated.connect(self._show_validation)
         self._activate(f"following run {Path(run).resolve()}")
         self.win.setWindowTitle(f"DRWR Studio — following {Path(run).name}")
         self.save_button.setEnabled(False)
@@ -251,8 +246,10 @@ class TrainMode(QtCore.QObject):
         if "val_cd" in losses and int(losses.get("val_step", -1)) != self._val_step:
             self._val_step = int(losses["val_step"])
             self.win.loss_plot.add_cd(self._val_step, float(losses["val_cd"]))
-            self.val_label.setText(f"validation CD×100 {losses['val_cd']:.3f} "
-                                   f"(step {self._val_step})")
+            self._show_validation(self._val_step, float(losses["val_cd"]))
+
+    def _show_validation(self, step: int, cd: float) -> None:
+        self.val_label.setText(f"validation CD×100 {cd:.3f} (step {step})")
 
     def current_object(self) -> str | None:
         return self.object_box.currentData()

@@ -22,7 +22,12 @@ from widgets.run_controls import RunControls
 from widgets.silhouette_panels import SilhouettePanels
 from widgets.welcome import WelcomePage
 
-from .controller import FitController, frusta_segments, param_specs, run_task
+from core.fit.config import FitConfig
+from core.geometry.cameras import frusta_segments
+
+from .controller import JobController
+from .param_specs import param_specs
+from .tasks import run_task
 from .window_menus import MenuMixin
 
 __all__ = ["MainWindow"]
@@ -62,7 +67,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self.last_iteration = -1
         self._error_box: QtWidgets.QMessageBox | None = None
         self._hull_busy = False
-        self.controller = FitController(self, autosave_s=autosave_s)
+        self.controller = JobController(self, autosave_s=autosave_s)
 
         # widgets
         self.welcome = WelcomePage()
@@ -70,13 +75,13 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self.loss_plot = LossPlot()
         self.run_controls = RunControls()
         self.panels = SilhouettePanels(panel_size=120)
-        self.params = ParamPanel(param_specs())
-        self._params_cls: type | None = None  # the config class the panel was built from
+        self.params = ParamPanel(param_specs(config_cls=FitConfig))
+        self._params_cls: type = FitConfig  # the config class the panel was built from
         self.frame_hooks: list[Any] = []  # called with each frame drawn (e.g. training mode)
         self._build_layout()
         self._build_status()
         self.build_menus()
-        # surface helper: Shape dock, Export mesh; training mode: dataset, run folder
+        # surface tools: Shape dock, Export mesh; training mode: dataset, run folder
         from .shape_tab import install_shape_tab
         from .train_mode import install_train_mode
 
@@ -90,7 +95,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         c.errored.connect(self.show_error)
         c.cd_ready.connect(self.loss_plot.add_cd)
         c.fields_ready.connect(self.panels.set_fields)
-        c.fit_ready.connect(self._on_fit_ready)
+        c.job_ready.connect(self._on_job_ready)
         c.start_failed.connect(self._on_start_failed)
         self.run_controls.triggered.connect(self._on_command)
         self.params.live_changed.connect(c.set_live)
@@ -189,14 +194,13 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         """Parameter controls for ``config``'s class (rebuilt when the job kind changes)."""
         if type(config) is self._params_cls or config is None:
             return
-        if self._params_cls is not None or type(config).__name__ != "FitConfig":
-            self.params = ParamPanel(param_specs(config))
-            self.params.live_changed.connect(self.controller.set_live)
-            self.params.pending_changed.connect(self.run_controls.mark_reset_pending)
-            self.params_scroll.setWidget(self.params)  # deletes the old panel
+        self.params = ParamPanel(param_specs(config))
+        self.params.live_changed.connect(self.controller.set_live)
+        self.params.pending_changed.connect(self.run_controls.mark_reset_pending)
+        self.params_scroll.setWidget(self.params)  # deletes the old panel
         self._params_cls = type(config)
 
-    def _on_fit_ready(self, loss_names: Any) -> None:
+    def _on_job_ready(self, loss_names: Any) -> None:
         self.loss_plot.set_names(tuple(loss_names))
         self._pending_rows = []
         self.params.mark_applied()

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PyQt5 import QtWidgets
 
-from .controller import run_task
+from .tasks import run_task
 
 __all__ = ["MenuMixin", "MeshDialog"]
 
@@ -115,7 +115,7 @@ class MenuMixin:
         self._load_async(demo_scene, "demo scene", run)
 
     def load_scene_path(self, path: str, run: bool = True) -> None:
-        from core.io.loaders import load_scene
+        from core.formats.loaders import load_scene
 
         self._load_async(lambda: load_scene(path), str(path), run, recent=str(path))
 

@@ -41,6 +41,8 @@ from typing import Any, Callable
 import numpy as np
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
+from core.job import FIELDS, JobDiverged
+
 __all__ = ["JobWorker", "Frame", "start_worker", "autosave_path"]
 
 PUBLISH_S = 0.1  # at most 10 snapshots a second, and only as many as the window asks for
@@ -80,6 +82,7 @@ class JobWorker(QObject):
     errored = pyqtSignal(str)
     start_failed = pyqtSignal(str)  # the job could not be built
     state_changed = pyqtSignal(str)  # "starting", "running", "paused", "done", "stopped"
+    passed = pyqtSignal(object)  # barrier(token): every request before it has been handled
     ready = pyqtSignal(object)  # the job exists (after start and each reset): its loss names
     cd_ready = pyqtSignal(int, float)  # iteration, chamfer x100 against the scene's gt
     fields_ready = pyqtSignal(object)  # (I, H, W) float32 smoothed silhouettes, when they change
@@ -131,6 +134,12 @@ class JobWorker(QObject):
 
     def quit(self) -> None:
         self.request("quit")
+
+    def barrier(self, token: Any) -> None:
+        """``passed(token)`` is emitted once every request made before this one has been
+        handled and the loop has gone round again (so anything that happens "between steps"
+        has had its chance): a way to wait for the worker without sleeping."""
+        self.request("barrier", token)
 
     # -- read-outs (any thread) ------------------------------------------------------------
     def take(self) -> Frame | None:
@@ -266,13 +275,15 @@ class JobWorker(QObject):
                 return True
             elif kind == "set_params":
                 invalid = f.set_params(**payload) or set()
-                if "fields" in invalid:
+                if FIELDS in invalid:
                     self._emit_fields()
                 if f.done and self._running:  # e.g. the length lowered below the step
                     self._running = False
                     self._set_state("done")
                 if not self._running:
                     self._publish(force=True)
+            elif kind == "barrier":
+                self.passed.emit(payload)
             elif kind == "save":  # the job's result (a training's checkpoint) on request
                 self.saved.emit(str(f.save(Path(payload))))
             elif kind == "reset":
@@ -284,8 +295,6 @@ class JobWorker(QObject):
         return False
 
     def _step_and_record(self) -> bool:
-        from core.job import JobDiverged
-
         f = self.job
         try:
             losses = f.step()

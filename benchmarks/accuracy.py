@@ -1,13 +1,14 @@
 """Accuracy table: visual hull vs the ``drwr-paper`` preset vs the default fit.
 
-    python benchmarks/accuracy.py                      # both held-out sets, three settings
+    python benchmarks/accuracy.py              # both held-out sets -> results_accuracy.md
+    python benchmarks/accuracy.py --sets dev   # development set -> results_accuracy_dev.md
     python benchmarks/accuracy.py --sets heldout --settings 1 --out table.md
-    python benchmarks/accuracy.py --shapes chair,blob --settings 1
+    python benchmarks/accuracy.py --shapes chair,blob --settings 1   # prints only
 
-Sets: ``heldout`` = core.geometry.shapes.HELDOUT_SHAPES (table, lamp, mug, bunny_like, helix,
-stool), ``novel`` = core.geometry.novel_shapes.NOVEL_SHAPES (categories unlike the demo
+Sets: ``heldout`` = core.evalsets.HELDOUT_SHAPES (table, lamp, mug, bunny_like, helix,
+stool), ``novel`` = core.evalsets.novel_shapes.NOVEL_SHAPES (categories unlike the demo
 shapes, two scanned-style); neither is ever used for training or tuning, and each is reported
-on its own. ``dev`` = core.geometry.dev_shapes.DEV_SHAPES (bottle, bench, cabinet, teapot,
+on its own. ``dev`` = core.evalsets.dev_shapes.DEV_SHAPES (bottle, bench, cabinet, teapot,
 wheel, crate): categories in none of the above and never trained on, the set on which choices
 about unseen categories are made (``--sets dev``; not in the default report).
 Settings: 1 = (I=8 views, 64², J=2000, cameras all around), 2 = (I=20, 128², J=8000, all
@@ -43,11 +44,12 @@ from core.fit.fitter import Fitter  # noqa: E402
 from core.hull.visual_hull import visual_hull, voxel_hull  # noqa: E402
 from core.io.mesh_scene import make_scene  # noqa: E402
 from core.metrics import evaluate  # noqa: E402
-from core.geometry.dev_shapes import DEV_SHAPES, get_dev_shape  # noqa: E402
-from core.geometry.novel_shapes import NOVEL_SHAPES, get_novel_shape  # noqa: E402
-from core.geometry.shapes import ALL_SHAPES, HELDOUT_SHAPES, get_shape  # noqa: E402
+from core.evalsets.dev_shapes import DEV_SHAPES, get_dev_shape  # noqa: E402
+from core.evalsets.novel_shapes import NOVEL_SHAPES  # noqa: E402
+from core.evalsets import HELDOUT_SHAPES, named_mesh  # noqa: E402
 from core.hull.snap import snap_inside  # noqa: E402
-from core.hull.prior import even_surface_points  # noqa: E402
+from core.correction.hull_field import even_surface_points  # noqa: E402
+from bench_results import results_path, write_results  # noqa: E402
 
 SETTINGS = {1: (8, 64, 2000, "random"), 2: (20, 128, 8000, "random"),
             3: (12, 128, 4000, "upper")}
@@ -57,9 +59,7 @@ SETS = {"heldout": (list(HELDOUT_SHAPES), 100), "novel": (list(NOVEL_SHAPES), 30
 
 def _mesh(name: str):
     """The named shape's mesh (demo, held-out, novel or development), normalised."""
-    if name in DEV_SHAPES:
-        return get_dev_shape(name)
-    return get_novel_shape(name) if name in NOVEL_SHAPES else get_shape(name)
+    return get_dev_shape(name) if name in DEV_SHAPES else named_mesh(name)
 
 
 def build_scene(name: str, setting: int, k: int | None = None):
@@ -71,8 +71,7 @@ def build_scene(name: str, setting: int, k: int | None = None):
         if name in names:
             seed = base + names.index(name)
     seed = 100 + (k or 0) if seed is None else seed
-    src = name if name in ALL_SHAPES else _mesh(name)
-    return make_scene(src, views=I, res=res, layout=layout, seed=seed, gt_points=50_000)
+    return make_scene(_mesh(name), views=I, res=res, layout=layout, seed=seed, gt_points=50_000)
 
 
 def run_one(scene, method: str, J: int, paper_iters: int | None) -> dict:
@@ -144,12 +143,14 @@ def main() -> int:
     ap.add_argument("--paper-iterations", type=int, default=None,
                     help="cap the drwr-paper preset's iterations (default: its own 1500)")
     ap.add_argument("--weights", help="surface-correction weights (.npz) instead of the bundled")
-    ap.add_argument("--out", help="also write the markdown table here")
+    ap.add_argument("--out", help="also write the markdown table here (default: "
+                    "benchmarks/results_accuracy.md for the default sets and settings, "
+                    "results_accuracy_dev.md for --sets dev; other runs print only)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     methods = args.methods.split(",")
     if args.weights:  # compare surface-correction weights side by side
-        from core.hull import correction
+        from core.correction import depth as correction
 
         correction.WEIGHTS = Path(args.weights).resolve()
     lines = [f"torch {torch.__version__}, 1 thread, CPU (shared 2-core machine)"
@@ -161,9 +162,20 @@ def main() -> int:
             lines += _setting_table(group, names, s, methods, args.paper_iterations)
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    out = args.out or _default_out(args)
+    if out:
+        write_results(out, text, "accuracy.py")
     return 0
+
+
+def _default_out(args: argparse.Namespace) -> Path | None:
+    """The results file of a full run with the default methods: the reported sets or the
+    development set; None for subsets (they print only)."""
+    if (args.shapes or args.settings != "1,2,3" or args.weights or args.paper_iterations
+            or args.methods != "voxel-hull,default"):
+        return None
+    return {"heldout,novel": results_path("accuracy"),
+            "dev": results_path("accuracy_dev")}.get(args.sets)
 
 
 if __name__ == "__main__":

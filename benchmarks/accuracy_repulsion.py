@@ -1,6 +1,6 @@
 """Fit accuracy with each repulsion kernel: the grid must not cost accuracy.
 
-For every held-out shape (core.geometry.shapes.HELDOUT_SHAPES; cameras as in
+For every held-out shape (core.evalsets.HELDOUT_SHAPES; cameras as in
 benchmarks/accuracy.py setting 1: I=8 views, 64², fibonacci layout with a per-shape random
 rotation), run ``--preset drwr-paper --iterations 200`` (J=2000, box start, β=3, σ=1.5 px,
 same seed) once per kernel (``FitConfig.repulsion``) and report CD×100 (core.metrics.evaluate)
@@ -8,7 +8,7 @@ and the relative CD difference of each kernel against the reference kernel (``ce
 pairs to 1e-9, so it stands in for ``exact`` at a fraction of the cost; ``--methods`` can add
 ``exact``).  Target: grid within 1 % of the reference on every shape.
 
-    python benchmarks/accuracy_repulsion.py --out /tmp/acc.md
+    python benchmarks/accuracy_repulsion.py          # -> benchmarks/results_accuracy_repulsion.md
     python benchmarks/accuracy_repulsion.py --shapes table,mug --methods grid,cells,exact
 """
 
@@ -25,9 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.fit.config import apply_preset  # noqa: E402
 from core.fit.fitter import Fitter  # noqa: E402
-from core.geometry.shapes import HELDOUT_SHAPES  # noqa: E402
+from core.evalsets import HELDOUT_SHAPES, named_mesh  # noqa: E402
 from core.io.mesh_scene import make_scene  # noqa: E402
 from core.metrics import evaluate  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_results import results_path, write_results  # noqa: E402
 
 
 def main() -> int:
@@ -39,7 +42,8 @@ def main() -> int:
     ap.add_argument("--views", type=int, default=8)
     ap.add_argument("--res", type=int, default=64)
     ap.add_argument("--points", type=int, default=2000)
-    ap.add_argument("--out", help="also write the markdown table here")
+    ap.add_argument("--out", default=str(results_path("accuracy_repulsion")),
+                    help="write the markdown table here too (default: %(default)s)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     methods = args.methods.split(",")
@@ -53,7 +57,7 @@ def main() -> int:
     worst = 0.0
     for name in args.shapes.split(","):
         k = list(HELDOUT_SHAPES).index(name) if name in HELDOUT_SHAPES else 0
-        scene = make_scene(name, views=args.views, res=args.res, layout="random", seed=100 + k,
+        scene = make_scene(named_mesh(name), views=args.views, res=args.res, layout="random", seed=100 + k,
                            gt_points=50_000)
         cd, sec = {}, {}
         for m in methods:
@@ -74,8 +78,7 @@ def main() -> int:
               f"(target ≤ 1 %: {'MET' if worst <= 0.01 else 'NOT MET'})."]
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    write_results(args.out, text, "accuracy_repulsion.py")
     return 0
 
 

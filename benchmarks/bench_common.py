@@ -57,9 +57,11 @@ def _setup(I: int, J: int, device: str, method: str, iterations: int | None = No
     torch.set_num_threads(1)
     from core.fit.config import apply_preset
     from core.fit.fitter import Fitter
+    from core.evalsets import named_mesh
     from core.io.mesh_scene import make_scene
 
-    scene = make_scene(shape, views=I, res=RES.get(I, 128 if I > 8 else 64), gt_points=1000)
+    scene = make_scene(named_mesh(shape), views=I, res=RES.get(I, 128 if I > 8 else 64),
+                       gt_points=1000)
     # the kernel is a config parameter (FitConfig.repulsion), passed down to drwr_terms
     over = {"points": J, "init": init, "device": device, "seed": 0, "repulsion": method}
     if iterations is not None:

@@ -1,6 +1,6 @@
-"""Farthest-point sampling: core.hull.prior.farthest_point_sample against the greedy loop it
+"""Farthest-point sampling: core.correction.hull_field.farthest_point_sample against the greedy loop it
 replaced (torch, float32, O(n N)), on area samples of a sphere (``pool`` = 4 candidates per
-chosen point, as HullPrior.surface_points uses).
+chosen point, as HullField.surface_points uses).
 
     python benchmarks/bench_fps.py                 # J = 10k, 20k (both); 100k, 200k (new)
     python benchmarks/bench_fps.py --old-max 200000   # also time the old loop at large J
@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.hull.prior import farthest_point_sample  # noqa: E402
+from core.geometry.pointcloud import farthest_point_sample  # noqa: E402
 
 
 def old_fps(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -60,4 +60,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from bench_results import record
+
+    raise SystemExit(record("fps", main))

@@ -190,4 +190,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from bench_results import record
+
+    raise SystemExit(record("gui", main))

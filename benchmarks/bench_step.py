@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import (RES, child_quality, child_time, cpu_name, fmt_j, fmt_mb,  # noqa: E402
                           fmt_s, log, run_child)
+from bench_results import results_path  # noqa: E402
 
 FULL_I = (8, 20)
 FULL_J = (2000, 8000, 32000, 100_000)
@@ -163,7 +164,9 @@ def main() -> int:
     ap.add_argument("--J", default=None, help="comma list of point counts")
     ap.add_argument("--starts", default="box,hull", help="comma list of box, hull")
     ap.add_argument("--kernels", default=",".join(KERNELS), help="comma list of grid, cells, exact")
-    ap.add_argument("--out", metavar="FILE.md", help="also write the report as markdown here")
+    ap.add_argument("--out", metavar="FILE.md", help="also write the report as markdown here "
+                    "(default: benchmarks/results_step.md for a full run with the default "
+                    "options; other runs print only)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                     help="auto: the CPU table, and the GPU table too when CUDA is present")
     ap.add_argument("--exact-pairs", type=float, default=1.3e9,
@@ -223,9 +226,12 @@ def main() -> int:
            + (f"; load average at end {load1:.2f}" if load1 is not None else "") + "."]
     text = "\n".join(md) + "\n"
     print(text)
-    if args.out:
-        Path(args.out).write_text(text)
-        log(f"wrote {args.out}")
+    full = not (args.quick or args.I or args.J or args.device == "cuda"
+                or args.starts != "box,hull" or args.kernels != ",".join(KERNELS))
+    out = args.out or (results_path("step") if full else None)
+    if out:
+        Path(out).write_text(text)
+        log(f"wrote {out}")
     return 0
 
 

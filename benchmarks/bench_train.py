@@ -2,7 +2,7 @@
 
     python benchmarks/bench_train.py                 # CPU: 64², J=2048, batch 16 x 5 views
     python benchmarks/bench_train.py --device cuda   # also the paper's 128², J=16384 on CUDA
-    python benchmarks/bench_train.py --out benchmarks/results_train_cpu.md
+    python benchmarks/bench_train.py --out table.md   # default: benchmarks/results_train.md
 
 One step = batch of B objects (input view -> network -> J points) scored in V supervising views
 each with the batched DRWR terms (silhouette + repulsion, β > 0), backward, Adam. The data are
@@ -28,10 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 import torch
 
-from core.io.dataset import read_dataset
+from core.formats.datasets import read_dataset
 from core.train.config import TrainConfig
 from core.train.trainer import Trainer
 from tests.train_fixtures import make_tiny_dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_results import results_path, write_results  # noqa: E402
 
 PAPER_HOURS = 36.0
 
@@ -102,7 +105,8 @@ def main() -> int:
                     help="auto: the CPU row, plus the paper's setting on CUDA when present")
     ap.add_argument("--steps", type=int, default=10, help="timed steps per setting (median)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    ap.add_argument("--out", help="also write the table to this markdown file")
+    ap.add_argument("--out", default=str(results_path("train")),
+                    help="write the table to this markdown file too (default: %(default)s)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     settings = []
@@ -118,8 +122,7 @@ def main() -> int:
             rows.append(r)
     text = report(rows, args.threads)
     print(text)
-    if args.out:
-        Path(args.out).write_text("# bench_train.py results\n\n" + text + "\n")
+    write_results(args.out, "# bench_train.py results\n\n" + text, "bench_train.py")
     return 0
 
 

@@ -23,7 +23,10 @@ from core.fit.fitter import Fitter  # noqa: E402
 from core.hull.visual_hull import voxel_hull  # noqa: E402
 from core.io.mesh_scene import make_scene  # noqa: E402
 from core.metrics import evaluate  # noqa: E402
-from core.geometry.shapes import ALL_SHAPES, HELDOUT_SHAPES  # noqa: E402
+from core.evalsets import HELDOUT_SHAPES, named_mesh  # noqa: E402
+from core.geometry.shapes import SHAPES  # noqa: E402
+
+ALL_SHAPES = {**SHAPES, **HELDOUT_SHAPES}
 
 
 def main() -> int:
@@ -34,7 +37,7 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(1)
     names = list(HELDOUT_SHAPES) if args.shape in HELDOUT_SHAPES else sorted(ALL_SHAPES)
-    scene = make_scene(args.shape, views=8, res=64, layout="random",
+    scene = make_scene(named_mesh(args.shape), views=8, res=64, layout="random",
                        seed=100 + names.index(args.shape), gt_points=30000)
     clouds = {
         "visual hull (128³ voxels)": voxel_hull(scene, res=128, n_points=args.points),
@@ -60,4 +63,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench_results import record
+
+    raise SystemExit(record("compare_picture", main))

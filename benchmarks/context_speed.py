@@ -1,12 +1,12 @@
 """Neighbourhood context of the learned surface correction: the k-d tree's pair list against
-the dense blocks (core.hull.context), on the hull-surface pools the default fit corrects.
+the dense blocks (core.correction.context), on the hull-surface pools the default fit corrects.
 
     python benchmarks/context_speed.py
 
 Both methods run on one thread (BLAS included, unless OMP_NUM_THREADS etc. say otherwise).
 
 For each scene (a procedural shape, cameras all around): the pool of 4·J hull-surface
-samples that ``HullPrior.surface_points`` corrects, the average number of context samples
+samples that ``HullField.surface_points`` corrects, the average number of context samples
 in the largest ball (8 px), the seconds of ``context_features`` with each method, their
 ratio (tree / dense), which one ``pairs="auto"`` takes, and the largest difference between
 the two results (the same balls summed in another order: float32 rounding at most).
@@ -29,11 +29,12 @@ from scipy.spatial import cKDTree  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.hull import context as C  # noqa: E402
-from core.hull.correction import N_OWN, point_features  # noqa: E402
-from core.hull.prior import HullPrior  # noqa: E402
+from core.correction import context as C  # noqa: E402
+from core.correction.depth import N_OWN, point_features  # noqa: E402
+from core.correction.hull_field import HullField  # noqa: E402
 from core.hull.visual_hull import carving_maps  # noqa: E402
 from core.io.mesh_scene import make_scene, sample_surface  # noqa: E402
+from core.evalsets import named_mesh  # noqa: E402
 
 #: (shape, views, image size, J)
 SCENES = [("blob", 4, 32, 2000), ("chair", 4, 32, 2000), ("blob", 8, 64, 2000),
@@ -56,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'scene':<22} {'pool':>6} {'ball':>6} {'tree s':>7} {'dense s':>8} "
           f"{'tree/dense':>10} {'auto':>6} {'max diff':>9}")
     for shape, views, res, J in SCENES:
-        scene = make_scene(shape, views=views, res=res, layout="random", seed=1, gt_points=0)
-        prior = HullPrior(scene)
+        scene = make_scene(named_mesh(shape), views=views, res=res, layout="random", seed=1,
+                           gt_points=0)
+        prior = HullField(scene)
         P = sample_surface(prior.vertices, prior.faces, 4 * J, 0)
         maps = carving_maps(scene.masks, level=prior.level)
         X, n, px = point_features(scene, prior.volume, maps, P, prior.level, pairs="tree")
@@ -74,4 +76,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from bench_results import record
+
+    raise SystemExit(record("context_speed", main))

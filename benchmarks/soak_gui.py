@@ -152,4 +152,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench_results import record
+
+    raise SystemExit(record("soak_gui", main))

@@ -77,4 +77,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from bench_results import record
+
+    raise SystemExit(record("surface_mesh", main, markdown=True))

@@ -95,4 +95,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from bench_results import record
+
+    raise SystemExit(record("surface_sh", main, markdown=True))

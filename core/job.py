@@ -7,7 +7,7 @@ A job advances one step at a time; everything the outside sees of it is plain Py
 - ``loss_names``: the keys of the dict ``step()`` returns, in display order ("total" first).
 - ``step() -> dict[str, float]``: one optimisation step.
 - ``set_params(**live) -> set[str]``: change live config fields between steps; returns what the
-  change invalidated, among :data:`INVALIDATES` ("fields": the silhouette images shown behind
+  change invalidated, among :data:`INVALIDATES` (:data:`FIELDS`: the silhouette images shown behind
   the projections must be fetched again with ``field_images()``).
 - ``reset(config=None)``: start again (applies non-live fields).
 - ``extend(iterations)``: allow ``iterations`` more steps after ``done`` ("Run after done").
@@ -37,9 +37,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Job", "Snapshot", "INVALIDATES", "JobDiverged"]
+__all__ = ["Job", "Snapshot", "FIELDS", "INVALIDATES", "JobDiverged"]
 
-INVALIDATES = ("fields",)
+#: set_params invalidated the silhouette images (field_images() must be fetched again)
+FIELDS = "fields"
+#: everything a set_params change can invalidate
+INVALIDATES = (FIELDS,)
 
 
 class JobDiverged(RuntimeError):
@@ -57,7 +60,7 @@ class Snapshot:
 
     points (J,3) f32; uv (I,J,2) f32 projections in all views of the displayed scene; inside
     (I,J) bool (nearest pixel in the mask, in front of the camera: the rule of
-    ``core.metrics.nearest_pixels``, the same as the exported cloud's inside test); depth (I,J) f32; point_loss
+    ``core.hull.inside.nearest_pixels``, the same as the exported cloud's inside test); depth (I,J) f32; point_loss
     (J,) f32 silhouette loss averaged over views; losses: the last step's losses by name.
     """
 

@@ -6,13 +6,17 @@ A job's config (``FitConfig``, ``TrainConfig``) is a dataclass deriving from
 (slider range), optional ``log`` (log-scaled slider), ``choices`` (a combobox), ``live`` (may
 change while a job runs; otherwise applies on Reset) and ``flag`` (CLI flag name when it
 differs from ``--field-name``).
+
+A config class may name starting points in ``PRESETS`` (preset name -> field values, with a
+``"default"`` entry) and carry a ``preset`` field recording which one its values started
+from; :meth:`JobConfig.from_preset` builds one, and the CLI offers ``--preset``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 __all__ = ["param", "JobConfig", "live_fields"]
 
@@ -30,7 +34,22 @@ def live_fields(cls: type) -> tuple[str, ...]:
 
 
 class JobConfig:
-    """Mixin for config dataclasses: validated copies and range checks from the metadata."""
+    """Mixin for config dataclasses: validated copies, range checks from the metadata and
+    named presets."""
+
+    #: preset name -> field values (set by subclasses that have presets)
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    @classmethod
+    def from_preset(cls: type[C], name: str, **overrides: Any) -> C:
+        """The config of preset ``name`` with ``overrides`` (None values ignored), validated.
+        ValueError naming the presets when ``name`` is not one."""
+        if name not in cls.PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(cls.PRESETS)}")
+        vals = {**cls.PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+        cfg = cls(preset=name, **vals)  # type: ignore[call-arg]
+        cfg.validate()
+        return cfg
 
     def replace(self: C, **changes: Any) -> C:
         """A copy with ``changes`` validated and applied."""

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import train_surface_correction as tsc  # noqa: E402
+from core.correction.recipe import SOLID_P, scene_mesh, scene_spec  # noqa: E402
 
 FIRST = 1_000_000
 
@@ -33,8 +33,9 @@ FIRST = 1_000_000
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from core.hull.correction import correct_points, load_model
-    from core.hull.prior import HullPrior, farthest_point_sample
+    from core.correction.depth import correct_points, load_model
+    from core.correction.hull_field import HullField
+    from core.geometry.pointcloud import farthest_point_sample
     from core.hull.snap import snap_inside
     from core.hull.visual_hull import carving_maps
     from core.io.mesh_scene import sample_surface
@@ -49,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true", help="whole default fit vs the voxel hull")
     ap.add_argument("--min-views", type=int, default=0)
     ap.add_argument("--rough-only", action="store_true", help="only scanner-like scenes")
-    ap.add_argument("--solids", type=float, default=tsc.SOLID_P,
+    ap.add_argument("--solids", type=float, default=SOLID_P,
                     help="fraction of flat-faced solids among the scenes, as in training; 0 "
-                    "draws the scenes docs/accuracy.md measured before solids were added")
+                    "draws the same scenes without any solid")
     a = ap.parse_args(argv)
     if a.first < FIRST:
         ap.error(f"--first must be >= {FIRST}: lower indices are training scenes")
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             variants += [(f"{Path(w).name} cautious", m, True)]
     ratios = {v[0]: [] for v in variants}
     for i, spec, scene in _validation_scenes(a):
-        prior = HullPrior(scene, 128, level=0.5)
+        prior = HullField(scene, 128, level=0.5)
         cand = sample_surface(prior.vertices, prior.faces, 4 * a.points, 0)
         maps = carving_maps(scene.masks, level=0.5)
 
@@ -93,10 +94,10 @@ def _validation_scenes(a):
     from core.io.scene import SceneError
 
     for i in range(a.first, a.first + a.scenes):
-        spec = tsc.scene_spec(i, a.seed, 0.7, a.solids)
+        spec = scene_spec(i, a.seed, 0.7, a.solids)
         if spec["views"] < a.min_views or (a.rough_only and spec["rough"] <= 0):
             continue
-        mesh = tsc.scene_mesh(spec)
+        mesh = scene_mesh(spec)
         try:
             scene = make_scene(mesh, views=spec["views"], res=spec["res"],
                                layout=spec["layout"], seed=spec["cam_seed"], gt_points=0)
@@ -111,7 +112,7 @@ def _fit_ratios(a) -> int:
     """--fit: the default fit's CD over the voxel hull's, per weights file."""
     from core.fit.config import apply_preset
     from core.fit.fitter import Fitter
-    from core.hull import correction
+    from core.correction import depth as correction
     from core.hull.visual_hull import voxel_hull
     from core.io.scene import SceneError
     from core.metrics import evaluate

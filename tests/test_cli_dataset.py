@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import main as main_module
-from core.io.dataset import read_dataset
+from core.formats.datasets import read_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Faults a long `fit` must survive (issue 16): SIGTERM and Ctrl-C export in the dataset's
+"""Faults a long `fit` must survive: SIGTERM and Ctrl-C export in the dataset's
 original frame, Ctrl-C during start-up, --resume, two writers of one --out, a full disk,
 an --out that cannot be written, --help-gui."""
 
@@ -23,7 +23,7 @@ from core.io.mesh_scene import make_scene
 from core.io.points import read_points
 from core.io.scene import read_scene, write_scene
 from core.metrics import inside_fraction
-from core.io.readers import original_scene
+from core.formats import original_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

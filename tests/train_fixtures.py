@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.geometry.shapes import get_shape
+from core.evalsets import named_mesh
 from core.io.mesh_scene import make_scene
 from core.io.scene import write_scene
 
@@ -42,7 +42,7 @@ def make_tiny_dataset(root: str | Path, per_category: int = 4, views: int = 3, r
     splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     cats: dict[str, str] = {}
     for c in categories:
-        base = get_shape(c)
+        base = named_mesh(c)
         for k in range(per_category):
             mesh = base.copy()
             mesh.apply_scale(rng.uniform(0.7, 1.3, size=3))

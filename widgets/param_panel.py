@@ -45,6 +45,9 @@ class NumberControl(QtWidgets.QWidget):
         else:
             self.spin = QtWidgets.QDoubleSpinBox()
             decimals = max(2, int(math.ceil(-math.log10(self.lo))) + 2) if self.lo > 0 else 3
+            d = float(spec.get("default") or 0.0)
+            if 0 < d < 1:  # a small default (a preset's β) keeps three significant digits
+                decimals = max(decimals, int(math.ceil(-math.log10(d))) + 3)
             self.spin.setDecimals(min(decimals, 6))
             self.spin.setRange(self.lo, self.hi)
             self.spin.setSingleStep((self.hi - self.lo) / 100 if not self.log else self.lo)

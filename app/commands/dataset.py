@@ -35,7 +35,7 @@ def cmd_make_dataset(args: argparse.Namespace) -> int:
                            elevation=_elevation(args.elevation))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    from core.io.dataset import read_dataset
+    from core.formats.datasets import read_dataset
 
     ds = read_dataset(out, check_scenes=False)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in ds.splits.items())
@@ -53,8 +53,17 @@ def _load_predictor(run: str):
     return load_run(run).predict_scene
 
 
+PROTOCOL_LINES = {
+    "view": "protocol view: input view {view} of every object",
+    "dpc": "protocol dpc: every view of an object in turn as the input, its numbers the mean "
+           "over its views",
+    "drwr": "protocol drwr: every view of an object in turn as the input, its numbers those "
+            "of its best view (lowest CD)",
+}
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.io.dataset import read_dataset
+    from core.formats.datasets import read_dataset
     from core.train.evaluate import evaluate_split, format_table
 
     paths = list(args.paths)
@@ -73,8 +82,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.points is not None and args.points < 1:
         raise UserError(f"--points must be >= 1, got {args.points}")
     result = evaluate_split(ds, args.split, predict, view=args.view, n_points=args.points,
-                            progress=not args.quiet)
+                            progress=not args.quiet, protocol=args.protocol)
     result.update({"dataset": str(data), "run": run})
+    print(PROTOCOL_LINES[args.protocol].format(view=args.view))
     print(format_table(result, per_object=not args.no_objects))
     write_json(args.json, result)
     return 0
@@ -90,7 +100,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="run folder of `train` and a dataset (drwr-dataset or DPC "
                          "renders); with --baselines-only just the dataset"), "input")
     value(e.add_argument("--split", default="test", help="split to score (default test)"))
-    e.add_argument("--view", type=int, default=0, help="input view of each object (default 0)")
+    e.add_argument("--view", type=int, default=0, help="input view of each object with "
+                   "--protocol view (default 0)")
+    e.add_argument("--protocol", choices=("view", "dpc", "drwr"), default="view",
+                   help="which input views: 'view' (--view only; default), 'dpc' (every view "
+                   "in turn, scores averaged over an object's views, as DPC's eval_chamfer.py) "
+                   "or 'drwr' (every view in turn, an object's best view kept, as DRWR's "
+                   "released eval_chamfer_distance.py)")
     writes(e.add_argument("--json", help="also write all numbers to this JSON file"))
     e.add_argument("--points", type=int, default=None,
                    help="points of the baselines' clouds (default: as many as the network "

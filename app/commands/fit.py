@@ -24,7 +24,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     import torch
 
     from core.fit.fitter import Fitter
-    from core.io.loaders import load_scene
+    from core.formats.loaders import load_scene
     from core.metrics import evaluate
 
     from app.config_cli import config_from_args
@@ -34,7 +34,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     cfg = config_from_args(args)
     scene = load_scene(args.scene, res=args.res, views=parse_views(args.views))
-    if args.mesh_out:  # surface helper: fail before the fit, not after it
+    if args.mesh_out:  # mesh output: fail before the fit, not after it
         from app.commands.mesh import check_mesh_out
         check_mesh_out(args.mesh_out)
     res = drive(lambda: Fitter(scene, cfg), out=out, autosave_s=args.autosave,
@@ -49,7 +49,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     metrics = evaluate(scene.to_original(pts), metrics_reference(scene))
     result["metrics"] = metrics
     print_metrics(metrics)
-    if args.mesh_out:  # surface helper: mesh of the fitted cloud, held to the silhouettes
+    if args.mesh_out:  # mesh output: mesh of the fitted cloud, held to the silhouettes
         from app.commands.mesh import export_fit_mesh
         result["mesh"] = export_fit_mesh(args.mesh_out, pts, scene)
     write_json(args.metrics_json, result)

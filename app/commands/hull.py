@@ -17,7 +17,7 @@ from app.cli import (
 
 def cmd_hull(args: argparse.Namespace) -> int:
     from core.hull.visual_hull import visual_hull
-    from core.io.loaders import load_scene
+    from core.formats.loaders import load_scene
     from core.metrics import evaluate
 
     out = check_output(args.out)  # before the work: a bad --out fails at once

@@ -66,7 +66,7 @@ def export_fit_mesh(path: str, points: np.ndarray, scene: Any) -> dict[str, Any]
 
 
 def cmd_mesh(args: argparse.Namespace) -> int:
-    from core.io.loaders import load_scene
+    from core.formats.loaders import load_scene
     from core.io.points import read_points
     from core.surface.mesh_io import to_working
 

@@ -29,7 +29,7 @@ def _cloud(path: str | Path) -> np.ndarray:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from core.io.loaders import load_scene
+    from core.formats.loaders import load_scene
     from core.metrics import evaluate
 
     pred = _cloud(args.pred)

@@ -46,10 +46,15 @@ def _write(scene: Any, out: Path) -> Path:
 
 
 def cmd_make_scene(args: argparse.Namespace) -> int:
+    from core.evalsets import named_mesh, shape_names
     from core.io.mesh_scene import make_scene
 
     _check_out(Path(args.out), args.overwrite)
-    scene = make_scene(args.source, views=args.views, res=args.res, layout=args.layout,
+    source = named_mesh(args.source)
+    if isinstance(source, str) and not Path(source).exists() and Path(source).suffix == "":
+        raise UserError(f"{source}: neither a mesh file nor a shape name (shapes: "
+                        f"{', '.join(shape_names())})")
+    scene = make_scene(source, views=args.views, res=args.res, layout=args.layout,
                        radius=args.radius, fov_deg=args.fov_deg, gt_points=args.gt_points,
                        seed=args.seed)
     folder = _write(scene, Path(args.out))
@@ -58,7 +63,7 @@ def cmd_make_scene(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from core.io.loaders import load_scene
+    from core.formats.loaders import load_scene
 
     _check_out(Path(args.out), args.overwrite)
     scene = load_scene(args.src, res=args.res, views=parse_views(args.views),

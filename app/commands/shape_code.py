@@ -57,6 +57,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
     code = load_code(args.code)
     if not 0 <= args.subdivisions <= 7:
         raise UserError(f"--subdivisions must be in 0..7, got {args.subdivisions}")
+    if args.degree is not None and args.degree < 1:
+        raise UserError(f"--degree must be >= 1 (degree 0 decodes to a single point), got "
+                        f"{args.degree}")
     v, f, col = decode(code, args.subdivisions, args.degree)
     write_mesh(args.out, v, f, col)
     print(f"wrote {len(f)} faces to {args.out} (degree "

@@ -36,6 +36,9 @@ def _config(args: argparse.Namespace, latest: Path):
         return config_from_args(args, TrainConfig)
     ck = read_checkpoint(latest)
     given = explicit_values(args, TrainConfig)
+    if "preset" in given:
+        raise UserError(f"{latest}: a resumed run keeps its config; give the flags to change "
+                        "instead of --preset")
     for f in ARCH_FIELDS:
         if f in given and given[f] != ck["config"].get(f):
             raise UserError(f"{latest}: --{f.replace('_', '-')} {given[f]} differs from the "
@@ -71,7 +74,7 @@ def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.driver import drive
-    from core.io.dataset import read_dataset
+    from core.formats.datasets import read_dataset
     from core.train.distributed import init_distributed, shutdown, wait_for_all
     from core.train.trainer import Trainer
 
@@ -152,7 +155,7 @@ def _write_mesh(pts, cloud_path: Path, scene, args: argparse.Namespace) -> str:
 def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from core.io.dataset import is_dataset, read_dataset
+    from core.formats.datasets import is_dataset, read_dataset
     from core.io.points import write_points
     from core.io.scene import read_scene
     from core.train.predict import image_input, load_run

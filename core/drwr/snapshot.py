@@ -11,7 +11,7 @@ from core.drwr.silhouette import SilhouetteMaps
 from core.geometry.cameras import project_np
 from core.io.scene import Scene
 from core.job import Snapshot
-from core.metrics import nearest_pixels
+from core.hull.inside import nearest_pixels
 
 __all__ = ["make_snapshot", "inside_per_view"]
 
@@ -20,9 +20,9 @@ def inside_per_view(points: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.nd
     """Projections of ``points`` (J, 3) into every view of ``scene`` and the inside test.
 
     Returns uv (I, J, 2) float64, depth (I, J) float64 and inside (I, J) bool: the nearest
-    pixel (``core.metrics.nearest_pixels``, the rule the metrics and the snap use) is
+    pixel (``core.hull.inside.nearest_pixels``, the rule the metrics and the snap use) is
     foreground and the point is in front of the camera. Computed in float64 from the float32
-    points exactly as ``core.metrics.inside_all`` does on a written cloud.
+    points exactly as ``core.hull.inside.inside_all`` does on a written cloud.
     """
     uv, z = project_np(np.asarray(points, np.float32), scene.K, scene.R, scene.t)
     rr, cc, ok = nearest_pixels(uv, z, *scene.resolution)

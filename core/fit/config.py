@@ -57,7 +57,7 @@ class FitConfig(JobConfig):
         "learned", "'surface' init: move the hull-surface samples along their normals by a "
         "depth learned on random assemblies of primitives (flattens the hull's lenses onto "
         "thin seats and wings, moves tight parts out to the rims; where the prior is unsure "
-        "the sample stays on the hull; core.hull.correction) or 'off' (the plain hull "
+        "the sample stays on the hull; core.correction.depth) or 'off' (the plain hull "
         "surface)", choices=("learned", "off"), live=False)
     snap: str = _f("on", "move every point outside a mask to the nearest point inside every "
                    "mask: the 'surface' start's samples before they are thinned, and all "
@@ -87,11 +87,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+FitConfig.PRESETS = PRESETS
+
+
 def apply_preset(name: str, **overrides: Any) -> FitConfig:
     """FitConfig of preset ``name`` with ``overrides`` (None values ignored)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    vals = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
-    cfg = FitConfig(preset=name, **vals)
-    cfg.validate()
-    return cfg
+    return FitConfig.from_preset(name, **overrides)

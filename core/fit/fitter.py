@@ -19,14 +19,16 @@ from core.drwr.losses import drwr_terms
 from core.drwr.snapshot import make_snapshot
 from core.fit.config import LIVE_FIELDS, FitConfig
 from core.hull.interior import sample_in_hull, scene_box
-from core.hull.prior import HullPrior, knn_indices, spread_loss
+from core.correction.hull_field import HullField
+from core.device import resolve_device
+from core.geometry.pointcloud import knn_indices, spread_loss
 from core.hull.snap import snap_inside, snap_nearest
 from core.io.atomic import atomic_write, write_points_atomic
 from core.io.scene import Scene
-from core.job import JobDiverged, Snapshot
-from core.metrics import inside_all
+from core.job import FIELDS, JobDiverged, Snapshot
+from core.hull.inside import inside_all
 
-__all__ = ["Fitter", "Snapshot", "FitDiverged", "resolve_device", "LOSS_NAMES"]
+__all__ = ["Fitter", "Snapshot", "FitDiverged", "LOSS_NAMES"]
 
 #: the losses ``Fitter.step`` returns, in display order
 LOSS_NAMES = ("total", "silhouette", "repulsion", "surface", "spread")
@@ -38,18 +40,9 @@ class FitDiverged(JobDiverged):
     """The fit produced non-finite values; the points went back to the last good copy."""
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when present, else CPU. Raises ValueError for cuda without CUDA."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but this torch has no CUDA device")
-    return torch.device(name)
-
-
 def pull_stragglers(points: np.ndarray, scene: Scene, steps: int = 10) -> np.ndarray:
     """(J, 3) float32 copy of ``points`` where every point outside some mask
-    (``core.metrics.inside_all``) moved towards its nearest inside neighbour, to the first of
+    (``core.hull.inside.inside_all``) moved towards its nearest inside neighbour, to the first of
     ``steps`` evenly spaced positions on the segment that is inside (at worst onto the
     neighbour). The last resort after :func:`core.hull.snap.snap_inside`, whose per-view moves
     can cycle for a point that no single-view move settles. Unchanged when none or all fail."""
@@ -77,7 +70,7 @@ def pull_stragglers(points: np.ndarray, scene: Scene, steps: int = 10) -> np.nda
 
 
 def _init_points(
-    scene: Scene, cfg: FitConfig, rng: np.random.Generator, prior: HullPrior | None
+    scene: Scene, cfg: FitConfig, rng: np.random.Generator, prior: HullField | None
 ) -> np.ndarray:
     """(J, 3) starting points: uniform in the visual hull ('hull') or in its box ('box')."""
     if cfg.init == "surface":
@@ -107,7 +100,7 @@ class Fitter:
         self.K = torch.as_tensor(scene.K, dtype=dt, device=self.device)
         self.R = torch.as_tensor(scene.R, dtype=dt, device=self.device)
         self.t = torch.as_tensor(scene.t, dtype=dt, device=self.device)
-        self._prior: HullPrior | None = None
+        self._prior: HullField | None = None
         self.reset()
 
     @property
@@ -137,14 +130,14 @@ class Fitter:
         self._good_iteration: int | None = 0 if bool(torch.isfinite(self._good).all()) else None
         self._nbr: torch.Tensor | None = None
 
-    def _hull_prior(self) -> HullPrior | None:
+    def _hull_prior(self) -> HullField | None:
         """The visual-hull prior, built on first need (surface init or surface/spread terms)."""
         cfg = self.config
         if self._prior is not None and self._prior.level != cfg.surface_level:
             self._prior = None
         if self._prior is None and (cfg.init == "surface" or cfg.surface_weight > 0
                                     or cfg.spread_weight > 0):
-            self._prior = HullPrior(self.scene, 128, self.device, level=cfg.surface_level)
+            self._prior = HullField(self.scene, 128, self.device, level=cfg.surface_level)
         return self._prior
 
     def set_params(self, **changes: object) -> set[str]:
@@ -163,7 +156,7 @@ class Fitter:
         invalid: set[str] = set()
         if self.config.R != old_R:
             self.maps.set_R(self.config.R)
-            invalid.add("fields")
+            invalid.add(FIELDS)
         if self.done and not was_done:
             self._finish()
         return invalid
@@ -299,7 +292,7 @@ class Fitter:
     def evaluate(self) -> dict[str, object]:
         """Metrics (core.metrics.evaluate) of the cloud in the dataset's original frame
         against the scene's ground truth there; {} when the scene has none."""
-        from core.io.readers import original_scene
+        from core.formats import original_scene
         from core.metrics import evaluate
 
         gt = self.scene.gt_points

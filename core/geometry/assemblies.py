@@ -1,6 +1,6 @@
 """Random assemblies of primitives: the training objects of the learned surface correction.
 
-A user's object is anything, so the depth prior (core.hull.correction) is trained on objects
+A user's object is anything, so the depth prior (core.correction.depth) is trained on objects
 built at random from generic parts rather than on a few demo shapes:
 
 - parts (``PART_KINDS``): boxes, thin slabs and plates, rods, swept tubes along random
@@ -16,8 +16,8 @@ built at random from generic parts rather than on a few demo shapes:
 thick closed solid with large flat faces (``SOLID_KINDS``: drum, tapered drum, block, prism,
 stepped drum) named ``"solid"``, optionally with a few thin parts attached (``ATTACH_KINDS``:
 handles, spouts, knobs, fins, rims). The held-out categories of the accuracy benchmark
-(core.geometry.shapes.HELDOUT_SHAPES, core.geometry.novel_shapes.NOVEL_SHAPES,
-core.geometry.dev_shapes.DEV_SHAPES) are not among the kinds and are never produced;
+(core.evalsets.HELDOUT_SHAPES, core.evalsets.novel_shapes.NOVEL_SHAPES,
+core.evalsets.dev_shapes.DEV_SHAPES) are not among the kinds and are never produced;
 tests/core/test_training_data.py checks that.
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 import trimesh
 from scipy.spatial.transform import Rotation
 
-from core.geometry.shapes import normalise, tube
+from core.geometry.shapes import box, normalise, tube
 
 __all__ = ["PART_KINDS", "random_part", "random_assembly", "ASSEMBLY_NAME", "scanned_style",
            "SOLID_KINDS", "SOLID_NAME", "random_solid", "ATTACH_KINDS"]
@@ -49,9 +49,8 @@ def _logu(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 
 def _box(ext, center=(0.0, 0.0, 0.0)) -> trimesh.Trimesh:
-    m = trimesh.creation.box(extents=np.maximum(np.asarray(ext, float), 1e-3))
-    m.apply_translation(center)
-    return m
+    """core.geometry.shapes.box with every extent at least 1e-3 (random sizes can be tiny)."""
+    return box(np.maximum(np.asarray(ext, float), 1e-3), center)
 
 
 def _blob(rng: np.random.Generator) -> trimesh.Trimesh:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "frusta_segments",
     "project",
     "project_np",
     "look_at",
@@ -184,3 +185,19 @@ def make_cameras(
     K = np.repeat(intrinsics(res, fov_deg)[None], n_views, 0)
     Rs, ts = zip(*(look_at(radius * d) for d in dirs))
     return K, np.stack(Rs), np.stack(ts)
+
+
+def frusta_segments(K: np.ndarray, R: np.ndarray, t: np.ndarray, H: int, W: int,
+                    depth: float = 0.3) -> np.ndarray:
+    """Line segments (I*8, 2, 3) of a pyramid per camera (OpenCV convention)."""
+    segs = []
+    corners_px = np.array([[-0.5, -0.5, 1], [W - 0.5, -0.5, 1], [W - 0.5, H - 0.5, 1],
+                           [-0.5, H - 0.5, 1]], float)
+    for k, r, tt in zip(K, R, t):
+        c = -r.T @ tt
+        rays = (np.linalg.inv(k) @ corners_px.T).T * depth  # camera frame, z = depth
+        pts = (r.T @ (rays - tt).T).T  # world
+        for i in range(4):
+            segs.append((c, pts[i]))
+            segs.append((pts[i], pts[(i + 1) % 4]))
+    return np.asarray(segs, np.float32)

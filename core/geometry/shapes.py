@@ -4,8 +4,8 @@ Every builder returns a :class:`trimesh.Trimesh` normalised to bounding-box cent
 bounding-box diagonal 1. Multi-part objects are concatenations of watertight parts that may
 overlap or touch (silhouettes and surface sampling do not need a boolean union).
 
-``SHAPES`` are the demo/tuning shapes; ``HELDOUT_SHAPES`` are distinct shapes kept out of any
-tuning, for honest evaluation.
+``SHAPES`` are the demo/tuning shapes. The shapes kept out of any tuning and training, for
+honest evaluation, live in core.evalsets (which nothing that trains or tunes may import).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 import trimesh
 
-__all__ = ["SHAPES", "HELDOUT_SHAPES", "ALL_SHAPES", "get_shape", "normalise", "build_named",
-           "tube"]
+__all__ = ["SHAPES", "get_shape", "normalise", "build_named", "tube", "box", "rod", "ellipsoid",
+           "join", "revolve"]
 
 
 def normalise(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
@@ -45,26 +45,31 @@ def build_named(shapes: dict[str, Callable[[], trimesh.Trimesh]], name: str,
     return m
 
 
-def _box(size: tuple[float, float, float], center: tuple[float, float, float]) -> trimesh.Trimesh:
+def box(size: tuple[float, float, float],
+        center: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> trimesh.Trimesh:
+    """Axis-aligned box of extents ``size`` centred at ``center``."""
     m = trimesh.creation.box(extents=size)
     m.apply_translation(center)
     return m
 
 
-def _rod(p0: tuple[float, ...], p1: tuple[float, ...], radius: float,
+def rod(p0: tuple[float, ...], p1: tuple[float, ...], radius: float,
          sections: int = 16) -> trimesh.Trimesh:
+    """Cylinder of ``radius`` from p0 to p1."""
     segment = np.array([p0, p1], float)
     return trimesh.creation.cylinder(radius=radius, segment=segment, sections=sections)
 
 
-def _ellipsoid(radii: tuple[float, float, float], center: tuple[float, float, float],
+def ellipsoid(radii: tuple[float, float, float], center: tuple[float, float, float],
                subdivisions: int = 3) -> trimesh.Trimesh:
+    """Ellipsoid of semi-axes ``radii`` centred at ``center`` (a scaled icosphere)."""
     m = trimesh.creation.icosphere(subdivisions=subdivisions)
     m.vertices = m.vertices * np.asarray(radii) + np.asarray(center)
     return m
 
 
-def _join(parts: list[trimesh.Trimesh]) -> trimesh.Trimesh:
+def join(parts: list[trimesh.Trimesh]) -> trimesh.Trimesh:
+    """The parts concatenated into one mesh, normalised."""
     return normalise(trimesh.util.concatenate(parts))
 
 
@@ -124,7 +129,7 @@ def tube(
     return mesh
 
 
-def _revolve(profile: list[tuple[float, float]], sections: int = 48) -> trimesh.Trimesh:
+def revolve(profile: list[tuple[float, float]], sections: int = 48) -> trimesh.Trimesh:
     """Solid of revolution about z of a closed (radius, z) profile that starts/ends on the axis."""
     return trimesh.creation.revolve(np.asarray(profile, float), sections=sections)
 
@@ -145,12 +150,12 @@ def blob() -> trimesh.Trimesh:
 def chair() -> trimesh.Trimesh:
     """Seat, backrest with two posts, four thin legs."""
     leg = 0.018
-    parts = [_box((0.44, 0.44, 0.05), (0, 0, 0.45)), _box((0.44, 0.04, 0.30), (0, 0.20, 0.80))]
+    parts = [box((0.44, 0.44, 0.05), (0, 0, 0.45)), box((0.44, 0.04, 0.30), (0, 0.20, 0.80))]
     for x in (-0.19, 0.19):
-        parts.append(_box((0.04, 0.04, 0.22), (x, 0.20, 0.56)))
+        parts.append(box((0.04, 0.04, 0.22), (x, 0.20, 0.56)))
         for y in (-0.19, 0.19):
-            parts.append(_rod((x, y, 0.0), (x, y, 0.43), leg))
-    return _join(parts)
+            parts.append(rod((x, y, 0.0), (x, y, 0.43), leg))
+    return join(parts)
 
 
 def airplane() -> trimesh.Trimesh:
@@ -158,19 +163,19 @@ def airplane() -> trimesh.Trimesh:
     fus = trimesh.creation.capsule(height=1.0, radius=0.07, count=[24, 24])
     fus.apply_transform(trimesh.transformations.rotation_matrix(math.pi / 2, [0, 1, 0]))
     parts = [fus,
-             _box((0.22, 1.30, 0.018), (0.05, 0, -0.01)),  # main wings
-             _box((0.12, 0.45, 0.014), (-0.50, 0, 0.01)),  # horizontal stabiliser
-             _box((0.14, 0.014, 0.22), (-0.51, 0, 0.12))]  # vertical fin
-    return _join(parts)
+             box((0.22, 1.30, 0.018), (0.05, 0, -0.01)),  # main wings
+             box((0.12, 0.45, 0.014), (-0.50, 0, 0.01)),  # horizontal stabiliser
+             box((0.14, 0.014, 0.22), (-0.51, 0, 0.12))]  # vertical fin
+    return join(parts)
 
 
 def car() -> trimesh.Trimesh:
     """Body box, cabin box, four wheels (cylinders along y)."""
-    parts = [_box((1.0, 0.44, 0.20), (0, 0, 0.18)), _box((0.50, 0.38, 0.16), (-0.05, 0, 0.35))]
+    parts = [box((1.0, 0.44, 0.20), (0, 0, 0.18)), box((0.50, 0.38, 0.16), (-0.05, 0, 0.35))]
     for x in (-0.32, 0.32):
         for y in (-0.22, 0.22):
-            parts.append(_rod((x, y - 0.05, 0.10), (x, y + 0.05, 0.10), 0.10, sections=24))
-    return _join(parts)
+            parts.append(rod((x, y - 0.05, 0.10), (x, y + 0.05, 0.10), 0.10, sections=24))
+    return join(parts)
 
 
 def torus_knot() -> trimesh.Trimesh:
@@ -182,79 +187,17 @@ def torus_knot() -> trimesh.Trimesh:
     return normalise(tube(curve, 0.22, sections=16, closed=True))
 
 
-# ---------------------------------------------------------------- held-out shapes
-
-
-def table() -> trimesh.Trimesh:
-    """Rectangular top on four thin legs."""
-    parts = [_box((1.0, 0.6, 0.04), (0, 0, 0.72))]
-    for x in (-0.45, 0.45):
-        for y in (-0.25, 0.25):
-            parts.append(_rod((x, y, 0.0), (x, y, 0.70), 0.015))
-    return _join(parts)
-
-
-def lamp() -> trimesh.Trimesh:
-    """Disc base, thin pole, conical shade."""
-    base = _revolve([(0, 0), (0.18, 0), (0.18, 0.03), (0, 0.03)])
-    pole = _rod((0, 0, 0.03), (0, 0, 0.62), 0.012)
-    shade = _revolve([(0, 0.55), (0.22, 0.55), (0.12, 0.80), (0, 0.80)])
-    return _join([base, pole, shade])
-
-
-def mug() -> trimesh.Trimesh:
-    """Open cylinder cup (concave inside) with a handle."""
-    body = _revolve([(0, 0), (0.20, 0), (0.20, 0.50), (0.17, 0.50), (0.17, 0.04), (0, 0.04)], 64)
-    s = np.linspace(-0.5 * math.pi, 0.5 * math.pi, 40)
-    arc = np.stack([0.185 + 0.15 * np.cos(s), np.zeros_like(s), 0.26 + 0.14 * np.sin(s)], 1)
-    handle = tube(arc, 0.025)
-    return _join([body, handle])
-
-
-def bunny_like() -> trimesh.Trimesh:
-    """Union of blobs: body, head, two long ears, tail."""
-    parts = [_ellipsoid((0.35, 0.25, 0.25), (0, 0, 0.25)),
-             _ellipsoid((0.16, 0.14, 0.14), (0.33, 0, 0.45)),
-             _ellipsoid((0.05, 0.035, 0.18), (0.30, 0.07, 0.68)),
-             _ellipsoid((0.05, 0.035, 0.18), (0.30, -0.07, 0.68)),
-             _ellipsoid((0.07, 0.07, 0.07), (-0.36, 0, 0.30), 2)]
-    return _join(parts)
-
-
-def helix() -> trimesh.Trimesh:
-    """Tube along a three-turn helix (capped ends)."""
-    s = np.linspace(0, 6 * math.pi, 300)
-    return normalise(tube(np.stack([0.3 * np.cos(s), 0.3 * np.sin(s), 0.05 * s], 1), 0.05))
-
-
-def stool() -> trimesh.Trimesh:
-    """Round seat on three thin splayed legs."""
-    parts = [_revolve([(0, 0.50), (0.20, 0.50), (0.20, 0.55), (0, 0.55)])]
-    for k in range(3):
-        a = 2 * math.pi * k / 3
-        parts.append(_rod((0.24 * math.cos(a), 0.24 * math.sin(a), 0.0),
-                          (0.12 * math.cos(a), 0.12 * math.sin(a), 0.51), 0.016))
-    return _join(parts)
-
-
 SHAPES: dict[str, Callable[[], trimesh.Trimesh]] = {
     "blob": blob, "chair": chair, "airplane": airplane, "car": car, "torus_knot": torus_knot,
 }
-HELDOUT_SHAPES: dict[str, Callable[[], trimesh.Trimesh]] = {
-    "table": table, "lamp": lamp, "mug": mug, "bunny_like": bunny_like, "helix": helix,
-    "stool": stool,
-}
-ALL_SHAPES: dict[str, Callable[[], trimesh.Trimesh]] = {**SHAPES, **HELDOUT_SHAPES}
 
 
 def get_shape(name: str) -> trimesh.Trimesh:
-    """Build the named shape (from SHAPES or HELDOUT_SHAPES), normalised.
+    """Build the named demo shape (from SHAPES), normalised.
 
-    Raises ValueError listing the known names when ``name`` is unknown.
+    Raises ValueError listing the known names when ``name`` is unknown (the evaluation sets'
+    shapes are built by core.evalsets.get_eval_shape).
     """
-    if name not in ALL_SHAPES:
-        raise ValueError(
-            f"unknown shape {name!r}; demo shapes: {', '.join(SHAPES)}; "
-            f"held-out shapes: {', '.join(HELDOUT_SHAPES)}"
-        )
-    return ALL_SHAPES[name]()
+    if name not in SHAPES:
+        raise ValueError(f"unknown shape {name!r}; demo shapes: {', '.join(SHAPES)}")
+    return SHAPES[name]()

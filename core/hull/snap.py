@@ -1,6 +1,6 @@
 """Snap points into every mask with the smallest image-plane moves.
 
-The inside test of :func:`core.metrics.inside_all` asks that the *nearest pixel* of a point's
+The inside test of :func:`core.hull.inside.inside_all` asks that the *nearest pixel* of a point's
 projection be foreground in every view, i.e. that the projection lie in the union of the
 foreground pixel squares. A point on the true surface lies on a silhouette edge in the views
 where it is on the rim, and passes that test only about half the time. Instead of pulling
@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from core.geometry.cameras import pixel_sizes, project_np
-from core.metrics import nearest_pixels
+from core.hull.inside import nearest_pixels
 from core.io.scene import Scene
 
 __all__ = ["snap_inside", "snap_nearest", "nearest_offsets", "pixel_size"]
@@ -87,7 +87,7 @@ def snap_inside(points: np.ndarray, scene: Scene, passes: int = 12,
 
 
 def _inside_every(points: np.ndarray, scene: Scene, masks: np.ndarray) -> np.ndarray:
-    """(N,) bool, exactly :func:`core.metrics.inside_all` of points (N, 3), view by view: a
+    """(N,) bool, exactly :func:`core.hull.inside.inside_all` of points (N, 3), view by view: a
     point that fails one view is not projected into the next."""
     H, W = masks.shape[1:]
     alive = np.arange(len(points))
@@ -105,7 +105,7 @@ def _inside_every(points: np.ndarray, scene: Scene, masks: np.ndarray) -> np.nda
 
 def pixel_size(points: np.ndarray, scene: Scene) -> np.ndarray:
     """(N,) world size of one pixel at points (N, 3) in front of the cameras: the median over
-    views of :func:`core.geometry.cameras.pixel_sizes` (as core.hull.correction's features)."""
+    views of :func:`core.geometry.cameras.pixel_sizes` (as core.correction.depth's features)."""
     _, z = project_np(np.asarray(points, np.float64), scene.K, scene.R, scene.t)
     return np.median(pixel_sizes(z, scene.K), 0)
 
@@ -125,7 +125,7 @@ def nearest_offsets(radius: float, step: float) -> np.ndarray:
 def snap_nearest(points: np.ndarray, scene: Scene, radius_px: float = 1.5,
                  step_px: float = 0.2, batch: int = 48) -> np.ndarray:
     """(J, 3) float32 copy of ``points`` where each point outside some mask
-    (:func:`core.metrics.inside_all`) moved to the nearest lattice point around it that is
+    (:func:`core.hull.inside.inside_all`) moved to the nearest lattice point around it that is
     inside every mask: offsets :func:`nearest_offsets` (``radius_px``, ``step_px``) times the
     point's pixel size (world units; the median over views of depth / focal length), tried
     shortest first. Points inside stay; points with no inside offset stay where they were.

@@ -43,7 +43,7 @@ from skimage.measure import marching_cubes
 
 from core.geometry.cameras import camera_centers, project_np
 from core.io.mesh_scene import sample_surface
-from core.metrics import inside_all
+from core.hull.inside import inside_all
 from core.io.scene import Scene, SceneError
 
 __all__ = ["HullResult", "HullVolume", "hull_volume", "hull_mesh", "visual_hull", "voxel_hull",
@@ -269,7 +269,7 @@ def voxel_hull(scene: Scene, res: int = 128, n_points: int = 10000, seed: int = 
     """(n_points, 3) samples on the plain res^3 visual hull (the benchmarks' baseline).
 
     A voxel is occupied iff its centre lies in front of every camera and the nearest pixel of
-    its projection is foreground in every mask (core.metrics.inside_all); the surface is the
+    its projection is foreground in every mask (core.hull.inside.inside_all); the surface is the
     0.5 level of the occupancy (marching cubes), sampled uniformly by area. The grid covers
     the same box as :func:`hull_volume`. Raises SceneError when no voxel is occupied.
     """

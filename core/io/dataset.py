@@ -7,9 +7,10 @@ A dataset is a folder of ``drwr-scene`` folders plus ``dataset.json``::
      "categories": {id: category}, "extra": {}}
 
 All objects share one canonical frame: a scene's world frame *is* that frame (no per-object
-normalisation). :func:`read_dataset` checks every rule of the format and raises
-:class:`core.io.scene.SceneError` with one message naming the file and the problem. It also
-reads a folder of DPC ShapeNet renders (:mod:`core.io.readers.dpc_dataset`).
+normalisation). :func:`read_drwr_dataset` checks every rule of the format and raises
+:class:`core.io.scene.SceneError` with one message naming the file and the problem.
+:func:`core.formats.datasets.read_dataset` reads this format or a folder of DPC ShapeNet
+renders.
 
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,9 +27,8 @@ from PIL import Image, UnidentifiedImageError
 
 from core.io.scene import Scene, SceneError, load_json, read_scene, write_scene
 
-__all__ = ["DrwrDataset", "read_dataset", "write_dataset", "is_dataset", "check_sizes",
-           "DATASET_FORMAT",
-           "DATASET_VERSION", "INDEX"]
+__all__ = ["DrwrDataset", "read_drwr_dataset", "write_dataset", "is_drwr_dataset", "check_sizes",
+           "DATASET_FORMAT", "DATASET_VERSION", "INDEX"]
 
 DATASET_FORMAT = "drwr-dataset"
 DATASET_VERSION = 1
@@ -78,15 +79,10 @@ def _split_order(splits: dict[str, list[str]]) -> list[str]:
     return known + sorted(s for s in splits if s not in known)
 
 
-def is_dataset(path: str | Path) -> bool:
-    """True when ``path`` is a folder holding a dataset.json (or is that file), or a folder of
-    DPC renders that :func:`read_dataset` reads as a dataset."""
+def is_drwr_dataset(path: str | Path) -> bool:
+    """True when ``path`` is a folder holding a dataset.json (or is that file)."""
     p = Path(path)
-    if (p.is_dir() and (p / INDEX).is_file()) or (p.is_file() and p.name == INDEX):
-        return True
-    from core.io.readers.dpc_dataset import is_dpc_dataset
-
-    return p.is_dir() and not (p / "scene.json").is_file() and is_dpc_dataset(p)
+    return (p.is_dir() and (p / INDEX).is_file()) or (p.is_file() and p.name == INDEX)
 
 
 def _check_index(meta: Any, index: Path) -> tuple[dict[str, list[str]], dict[str, str], dict]:
@@ -131,10 +127,14 @@ def _check_index(meta: Any, index: Path) -> tuple[dict[str, list[str]], dict[str
 def _image_size(path: Path) -> tuple[int, int]:
     """(H, W) of an image file from its header; SceneError naming the file."""
     try:
-        with Image.open(path) as im:
-            return int(im.size[1]), int(im.size[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return int(im.size[1]), int(im.size[0])
     except FileNotFoundError:
         raise SceneError(f"{path}: file is missing") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SceneError(f"{path}: image is too large to read ({exc})") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise SceneError(f"{path}: cannot read image ({exc.__class__.__name__})") from None
 
@@ -155,7 +155,7 @@ def _view_file(folder: Path, k: int, key: str) -> Path:
     itself when scene.json does not say)."""
     try:
         return folder / str(json.loads((folder / "scene.json").read_text())["views"][k][key])
-    except (OSError, ValueError, LookupError, TypeError):
+    except (OSError, ValueError, LookupError, TypeError, RecursionError):
         return folder
 
 
@@ -178,29 +178,26 @@ def check_sizes(scene: Scene, obj_id: str, size: tuple[int, int], first: str,
                              "share one size)")
 
 
-def read_dataset(path: str | Path, check_scenes: bool = True) -> DrwrDataset:
+def dataset_root(path: str | Path) -> Path:
+    """The dataset folder of ``path`` (a folder, or its dataset.json)."""
+    p = Path(path)
+    return p.parent if p.is_file() and p.name == INDEX else p
+
+
+def read_drwr_dataset(path: str | Path, check_scenes: bool = True) -> DrwrDataset:
     """Read a ``drwr-dataset`` v1 folder (or its dataset.json), checking every rule.
 
     check_scenes: read every listed scene (validating it and every mask/image size); with
     False only the folders' existence is checked and ``image_size`` is taken from the first
     object's first mask (fast for big datasets; a bad scene then surfaces when it is read).
-    A folder of DPC ShapeNet renders (no dataset.json) is read by
-    :func:`core.io.readers.dpc_dataset.read_dpc_dataset` (its own docstring states its
-    assumptions).
     Raises SceneError with one message naming the file and the problem.
     """
-    p = Path(path)
-    root = p.parent if p.is_file() and p.name == INDEX else p
+    root = dataset_root(path)
     index = root / INDEX
     if not root.is_dir():
         raise SceneError(f"{root}: no such dataset folder")
     if not index.is_file():
-        from core.io.readers.dpc_dataset import is_dpc_dataset, read_dpc_dataset
-
-        if is_dpc_dataset(root):
-            return read_dpc_dataset(root, check_scenes=check_scenes)
-        raise SceneError(f"{index}: missing (a drwr-dataset folder needs dataset.json; a folder "
-                         "of DPC renders needs <synset>/<model>/render_*.png + camera_*.mat)")
+        raise SceneError(f"{index}: missing (a drwr-dataset folder needs dataset.json)")
     splits, cats, extra = _check_index(load_json(index), index)
     ds = DrwrDataset(root=root, splits=splits, categories=cats, extra=extra)
     ids = ds.all_ids()

@@ -12,14 +12,12 @@ import trimesh
 
 from core.geometry.cameras import make_cameras
 from core.geometry.rasterize import render_silhouettes
-from core.io.scene import Scene, SceneError
-from core.geometry.novel_shapes import NOVEL_SHAPES, get_novel_shape
-from core.geometry.shapes import ALL_SHAPES, get_shape, normalise
+from core.io.scene import MAX_VIEWS, Scene, SceneError
+from core.geometry.shapes import SHAPES, get_shape, normalise
 
 __all__ = ["make_scene", "load_mesh", "sample_surface", "MESH_FORMATS"]
 
 MESH_FORMATS = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
-MAX_VIEWS = 2000  # cameras make_scene renders at most
 MAX_RES = 4096  # mask side make_scene renders at most (pixels)
 
 
@@ -68,15 +66,14 @@ def _resolve(source: str | Path | trimesh.Trimesh) -> tuple[trimesh.Trimesh, str
     if isinstance(source, trimesh.Trimesh):
         if len(source.faces) == 0:
             raise SceneError("make_scene: the given mesh has no faces")
-        return source, str(source.metadata.get("name") or "mesh"), "<trimesh.Trimesh>"
-    if isinstance(source, str) and source in ALL_SHAPES:
+        name = source.metadata.get("name")
+        return source, str(name or "mesh"), str(name) if name else "<trimesh.Trimesh>"
+    if isinstance(source, str) and source in SHAPES:
         return get_shape(source), source, source
-    if isinstance(source, str) and source in NOVEL_SHAPES:
-        return get_novel_shape(source), source, source
     p = Path(source)
     if not p.exists() and isinstance(source, str) and p.suffix == "":
-        names = ", ".join([*ALL_SHAPES, *NOVEL_SHAPES])
-        raise SceneError(f"{source}: neither a mesh file nor a shape name (shapes: {names})")
+        raise SceneError(f"{source}: neither a mesh file nor a shape name (shapes: "
+                         f"{', '.join(SHAPES)})")
     return load_mesh(p), p.stem, str(p)
 
 

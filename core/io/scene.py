@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from core.io.images import image_rgb_alpha
+
 __all__ = ["Scene", "SceneError", "SceneWarning", "check_views", "check_to_original",
-           "read_scene", "write_scene", "load_json", "open_image",
+           "read_scene", "write_scene", "load_json", "open_image", "read_image",
            "read_mask", "check_rotation", "check_intrinsics", "check_translation", "FORMAT",
-           "VERSION", "ROTATION_TOL", "CAMERA_LIMIT"]
+           "VERSION", "ROTATION_TOL", "CAMERA_LIMIT", "MAX_VIEWS"]
 
 FORMAT = "drwr-scene"
 VERSION = 1
@@ -28,6 +30,8 @@ ROTATION_TOL = 1e-3
 #: Largest magnitude of a camera translation or intrinsic (scene units, pixels): beyond it the
 #: float32 fit loses every digit of the object's size.
 CAMERA_LIMIT = 1e8
+#: Most views one scene holds: make_scene renders at most this many and readers refuse more.
+MAX_VIEWS = 2000
 
 
 class SceneError(ValueError):
@@ -173,9 +177,11 @@ def open_image(path: Path, what: str = "image", where: str = "") -> Image.Image:
     if not path.is_file():
         raise SceneError(f"{path}: {what} file is missing{ctx}")
     try:
-        im = Image.open(path)
-        im.load()
-    except Image.DecompressionBombError as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            im.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise SceneError(f"{path}: {what} is too large to read ({exc}){ctx}") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise SceneError(f"{path}: cannot read {what} ({exc.__class__.__name__}){ctx}") from None
@@ -201,9 +207,20 @@ def read_mask(path: Path, where: str = "") -> np.ndarray:
         return np.asarray(im.convert("L")) > 127
 
 
+def read_image(path: Path, what: str = "image", where: str = ""
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(rgb (H, W, 3) uint8, alpha (H, W) uint8 or None) of an image file, scaled from its true
+    bit depth (16-bit grey reads as grey, not white; core.io.images); not composited.
+    SceneError naming the file as :func:`open_image`, or when PIL cannot convert its mode."""
+    with open_image(path, what, where) as im:
+        try:
+            return image_rgb_alpha(im)
+        except (ValueError, OSError) as exc:
+            raise SceneError(f"{path}: cannot read {what} mode {im.mode} ({exc})") from None
+
+
 def _load_image(path: Path) -> np.ndarray:
-    with open_image(path, "image") as im:
-        return np.asarray(im.convert("RGB"))
+    return read_image(path)[0]
 
 
 def load_json(path: Path) -> Any:
@@ -212,8 +229,10 @@ def load_json(path: Path) -> Any:
         raise SceneError(f"{path}: file is missing")
     try:
         return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
         raise SceneError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise SceneError(f"{path}: JSON nested too deeply to read") from None
 
 
 def read_scene(path: str | Path) -> Scene:
@@ -240,6 +259,8 @@ def read_scene(path: str | Path) -> Scene:
     views = meta.get("views")
     if not isinstance(views, list) or not views:
         raise SceneError(f"{sj}: 'views' must be a non-empty list")
+    if len(views) > MAX_VIEWS:
+        raise SceneError(f"{sj}: lists {len(views)} views; a scene holds at most {MAX_VIEWS}")
     masks, Ks, Rs, ts, images = [], [], [], [], []
     for i, v in enumerate(views):
         where = f"{sj} view {i}"

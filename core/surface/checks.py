@@ -16,7 +16,13 @@ import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["MeshTopology", "as_trimesh", "topology"]
+__all__ = ["MeshTopology", "as_trimesh", "check_solid", "cloud_rank", "topology"]
+
+#: Singular values of a centred cloud below this fraction of the largest count as zero (well
+#: above float32 round-off, ~1e-7, far below any real object's thickness)
+RANK_TOL = 1e-5
+#: |enclosed volume| below this fraction of the bounding-box diagonal cubed counts as none
+VOLUME_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -117,3 +123,38 @@ def topology(vertices: np.ndarray, faces: np.ndarray) -> MeshTopology:
                         edge_manifold=bool(np.all(count <= 2)), vertex_manifold=vman,
                         components=comps, euler=euler, genus=genus,
                         boundary_edges=int(np.sum(count == 1)))
+
+
+def cloud_rank(points: np.ndarray) -> int:
+    """Dimension (0..3) spanned by points (N, 3): 0 when all are one point, 1 on a line, 2 in
+    a plane; singular values of the centred cloud below RANK_TOL of the largest count as 0."""
+    p = np.asarray(points, np.float64)
+    sv = np.linalg.svd(p - p.mean(0), compute_uv=False)
+    if not sv[0] > 0:
+        return 0
+    return int(np.sum(sv > RANK_TOL * sv[0]))
+
+
+def check_solid(vertices: np.ndarray, faces: np.ndarray, what: str) -> None:
+    """ValueError starting with ``what`` unless vertices (V, 3) are finite and, for a closed
+    mesh (every edge in two faces) with faces (F, 3), the faces enclose a volume above
+    VOLUME_TOL * diagonal^3 and point outward (positive signed volume)."""
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces, np.int64)
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{what}: the mesh has non-finite vertices (NaN or infinity)")
+    if f.ndim != 2 or f.shape[1] != 3 or len(f) == 0:
+        raise ValueError(f"{what}: the mesh has no faces")
+    edges = np.sort(f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    _, count = np.unique(edges, axis=0, return_counts=True)
+    if not np.all(count == 2):
+        return  # open: no inside to check
+    tri = v[f]  # (F, 3, 3)
+    vol = float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6.0
+    diag = float(np.linalg.norm(np.ptp(tri.reshape(-1, 3), axis=0)))
+    if not abs(vol) > VOLUME_TOL * diag ** 3:
+        raise ValueError(f"{what}: the mesh encloses no volume (its vertices coincide or lie "
+                         "on a line or in a plane)")
+    if vol < 0:
+        raise ValueError(f"{what}: the mesh is inside out (its faces point inward, enclosed "
+                         f"volume {vol:.3g})")

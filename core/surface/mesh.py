@@ -35,7 +35,7 @@ from skimage.measure import marching_cubes
 
 from core.geometry.cameras import camera_centers
 from core.io.scene import Scene
-from core.surface.checks import MeshTopology, topology
+from core.surface.checks import MeshTopology, cloud_rank, topology
 from core.surface.coverage import cover_masks
 from core.surface.libs import gpytoolbox
 from core.surface.normals import imls, mean_spacing, orient_mst, pca_normals
@@ -117,13 +117,14 @@ def _extract(inside: np.ndarray, lo: np.ndarray, spacing: np.ndarray
         raise ValueError("the surface is empty (no grid point is inside)")
     verts, faces, _, _ = marching_cubes(inside.astype(np.float32), 0.0,
                                         spacing=tuple(spacing), allow_degenerate=False)
-    faces = faces.astype(np.int64)
-    # outward orientation: the signed volume must be positive
+    return verts.astype(np.float64) + lo, _outward(verts, faces.astype(np.int64)), dropped
+
+
+def _outward(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """faces (F, 3), reversed when the closed mesh's signed volume is negative (inward)."""
     tri = verts[faces]
     vol = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()
-    if vol < 0:
-        faces = faces[:, ::-1].copy()
-    return verts.astype(np.float64) + lo, faces, dropped
+    return faces[:, ::-1].copy() if vol < 0 else faces
 
 
 def _cloud_field(points: np.ndarray, normals: np.ndarray, query: np.ndarray, method: str,
@@ -148,6 +149,7 @@ def _cloud_only(points: np.ndarray, method: str, res: int, k: int) -> SurfaceMes
                                        psr_outer_boundary_type="Dirichlet")
         v, f = np.asarray(v, np.float64), np.asarray(f, np.int64)
         topo = topology(v, f)
+        f = _outward(v, f) if topo.closed_manifold else f
         if topo.closed_manifold:
             return SurfaceMesh(v, f, "poisson", topo, {"depth": 8, "normals": "pca+mst"})
         # not closed (PSR can leave non-manifold bits): resample its inside on a grid below
@@ -175,7 +177,8 @@ def mesh_from_cloud(points: np.ndarray, scene: Scene | None = None, method: str 
     ``level``: the hull level (HULL_LEVEL); ``offset``: voxels by which the cloud's surface
     moves outward (OFFSET); ``cover``: add the blobs of :mod:`core.surface.coverage`.
 
-    Raises ValueError for a bad method, too few or non-finite points, or an empty result;
+    Raises ValueError for a bad method, too few or non-finite points, a cloud without volume
+    (all its points on one point, line or plane), or an empty result;
     SceneError (from the hull) when the scene's hull is empty.
     """
     if method not in METHODS:
@@ -187,6 +190,11 @@ def mesh_from_cloud(points: np.ndarray, scene: Scene | None = None, method: str 
         raise ValueError(f"need a cloud of at least 16 points (N, 3), got shape {p.shape}")
     if not np.all(np.isfinite(p)):
         raise ValueError("the cloud has non-finite coordinates")
+    rank = cloud_rank(p)
+    if rank < 3:
+        where = ("are all one point", "lie on one line", "lie in one plane")[rank]
+        raise ValueError(f"the cloud's {len(p)} points {where}; a closed surface needs a "
+                         "cloud that spans a volume")
     if scene is None:
         return _cloud_only(p, "poisson" if method == "auto" else method, res, k)
     from core.hull.visual_hull import hull_volume

@@ -18,11 +18,16 @@ def write_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray,
                colors: np.ndarray | None = None) -> Path:
     """Write vertices (V, 3), faces (F, 3) and optional vertex colours (V, 3) in [0, 1] to
     ``path`` (format from the suffix, one of MESH_OUT_FORMATS) via a temporary file, so an
-    existing file is never left half-written. Raises ValueError for another suffix."""
+    existing file is never left half-written. Raises ValueError, before writing anything, for
+    another suffix and for a mesh :func:`core.surface.checks.check_solid` refuses (non-finite
+    vertices; a closed mesh without volume or inside out)."""
+    from core.surface.checks import check_solid
+
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in MESH_OUT_FORMATS:
         raise ValueError(f"{p}: mesh output must end in {', '.join(MESH_OUT_FORMATS)}")
+    check_solid(vertices, faces, str(p))
     kw = {}
     if colors is not None:
         c = np.clip(np.asarray(colors, np.float64), 0, 1)
@@ -41,12 +46,17 @@ def load_surface(path: str | Path) -> trimesh.Trimesh:
     their vertex indices; vertices that merely coincide stay distinct, as the writer meant)
     and, when that is not a closed manifold (e.g. STL, which stores every triangle
     separately), with coincident vertices merged; the first that is closed wins. Errors as
-    :func:`core.io.mesh_scene.load_mesh` (SceneError naming the file)."""
+    :func:`core.io.mesh_scene.load_mesh` (SceneError naming the file), also for a vertex
+    that is not finite (which the merged reading drops)."""
     from core.io.mesh_scene import load_mesh
+    from core.io.scene import SceneError
     from core.surface.checks import topology
 
     merged = load_mesh(path)  # validates the file and gives the merged reading
     raw = trimesh.load(Path(path), force="mesh", process=False)
+    if isinstance(raw, trimesh.Trimesh) and not np.all(np.isfinite(raw.vertices)):
+        bad = int(np.sum(~np.all(np.isfinite(raw.vertices), axis=1)))
+        raise SceneError(f"{path}: {bad} mesh vertices are not finite (NaN or infinity)")
     if isinstance(raw, trimesh.Trimesh) and len(raw.faces) and topology(
             raw.vertices, raw.faces).closed_manifold:
         return raw

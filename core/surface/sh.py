@@ -117,8 +117,11 @@ def fit_code(sphere: np.ndarray, values: np.ndarray, degree: int, weights: np.nd
 
 
 def truncate(code: ShapeCode, degree: int) -> ShapeCode:
-    """The code's first degrees (an orthonormal series truncates cleanly)."""
-    d = int(np.clip(degree, 0, code.degree))
+    """The code's first degrees (an orthonormal series truncates cleanly); ``degree`` >= 0,
+    above the code's degree it keeps them all."""
+    if degree < 0:
+        raise ValueError(f"degree must be >= 0, got {degree}")
+    d = min(int(degree), code.degree)
     return ShapeCode(code.coeffs[: (d + 1) ** 2].copy(), d, code.channels)
 
 
@@ -168,13 +171,21 @@ def load_code(path: str | Path) -> ShapeCode:
     try:
         with np.load(p, allow_pickle=False) as z:
             fmt = str(z["format"])
-            deg = int(z["degree"])
-            coeffs = np.asarray(z["coeffs"], np.float64)
+            degree, raw = z["degree"], z["coeffs"]
             channels = tuple(str(z["channels"]).split(","))
     except (KeyError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{p}: not a shape code .npz ({exc.__class__.__name__})") from None
     if fmt != _FORMAT:
-        raise ValueError(f"{p}: not a shape code (format {fmt})")
+        raise ValueError(f"{p}: not a shape code (format {fmt[:40]!r})")
+    if degree.shape != () or degree.dtype.kind not in "iu" or not 0 <= int(degree) <= 1000:
+        raise ValueError(f"{p}: degree must be one integer in 0..1000 (got {degree.dtype} "
+                         f"of shape {degree.shape})")
+    if raw.dtype.kind not in "fiu":
+        raise ValueError(f"{p}: coefficients must be real numbers, got dtype {raw.dtype}")
+    deg, coeffs = int(degree), np.asarray(raw, np.float64)
     if coeffs.shape != ((deg + 1) ** 2, len(channels)) or len(channels) not in (3, 6):
         raise ValueError(f"{p}: coefficients {coeffs.shape} do not match degree {deg}")
+    if not np.all(np.isfinite(coeffs)):
+        raise ValueError(f"{p}: {int(np.sum(~np.isfinite(coeffs)))} coefficients are not "
+                         "finite (NaN or infinity)")
     return ShapeCode(coeffs=coeffs, degree=deg, channels=channels)

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from core.params import JobConfig, live_fields
 from core.params import param as _f
 
-__all__ = ["LIVE_FIELDS", "TrainConfig", "config_from_dict"]
+__all__ = ["LIVE_FIELDS", "PRESETS", "TrainConfig", "config_from_dict"]
 
 
 @dataclass
@@ -18,8 +19,18 @@ class TrainConfig(JobConfig):
 
     points: int = _f(1024, "J: points the network predicts per object", min=16, max=65_536,
                      log=True, live=False)
-    input_size: int = _f(64, "side in pixels the input view is resized to (a multiple of 16)",
-                         min=16, max=512, live=False)
+    input_size: int = _f(64, "side in pixels the input view is resized to (a multiple of 16; "
+                         "a power of two for the 'paper' network)", min=16, max=512, live=False)
+    arch: str = _f("compact", "network: 'compact' (GroupNorm encoder of four stride-2 stages, "
+                   "one hidden decoder layer; sized by width and hidden) or 'paper' (the "
+                   "DPC/DRWR network: 5x5 stride-2 convolution to 16 channels, [3x3 stride 2, "
+                   "3x3] blocks doubling the channels down to 4x4, three fully connected "
+                   "layers of 1024, one to J·3; width and hidden unused)",
+                   choices=("compact", "paper"), live=False)
+    loss_size: int = _f(0, "side in pixels of the silhouette grid the DRWR terms are computed "
+                        "on: the supervising masks are area-averaged down to it and their "
+                        "cameras scaled (0 = the dataset's own image size; never upsampled)",
+                        min=0, max=1024, live=False)
     width: int = _f(16, "channels of the encoder's first convolution (doubling at each of its "
                     "four stride-2 stages)", min=4, max=256, log=True, live=False)
     hidden: int = _f(512, "width of the encoder's fully connected feature and the decoder's "
@@ -33,8 +44,11 @@ class TrainConfig(JobConfig):
     lr: float = _f(1e-3, "Adam learning rate at the start", min=1e-6, max=0.1, log=True,
                    live=True, flag="lr")
     lr_final: float = _f(0.05, "learning rate at the end, as a fraction of lr (cosine decay "
-                         "over the iterations, or over the minutes when they end first)",
-                         min=0.0, max=1.0, live=True)
+                         "over the iterations, or over the minutes when they end first; 1 = "
+                         "constant)", min=0.0, max=1.0, live=True)
+    weight_decay: float = _f(0.0, "L2 penalty on the network's weights (not its biases), added "
+                             "to the gradient as weight_decay x w (DPC's regularisation)",
+                             min=0.0, max=1.0, live=False)
     warmup: int = _f(100, "steps of linear learning-rate warm-up", min=0, max=100_000,
                      live=False)
     sil_weight: float = _f(3.0, "λ: weight of the silhouette loss (pixels outside the "
@@ -62,18 +76,58 @@ class TrainConfig(JobConfig):
                         max=100_000.0, live=True)
     val_every: int = _f(200, "steps between validations (CD×100 on the validation objects)",
                         min=1, max=1_000_000, log=True, live=True)
-    val_objects: int = _f(64, "validation objects scored (the first of the val split; the test "
-                          "split when there is no val split)", min=1, max=100_000, log=True,
-                          live=False)
+    val_objects: int = _f(64, "validation objects scored (the first of the val split; the "
+                          "train split when there is no val split, so the test split is never "
+                          "seen)", min=1, max=100_000, log=True, live=False)
     seed: int = _f(0, "random seed (initial weights, batches, views, augmentation)", min=0,
                    max=2**31 - 1, live=False)
     device: str = _f("auto", "compute device: auto (CUDA when present), cpu or cuda",
                      choices=("auto", "cpu", "cuda"), live=False)
     workers: int = _f(1, "DataLoader worker processes (0 = load in the training process)",
                       min=0, max=64, live=False)
+    preset: str = _f("default", "named preset the other values started from (PRESETS)",
+                     choices=("default", "drwr-paper", "dpc"), live=False)
 
 
 LIVE_FIELDS = live_fields(TrainConfig)
+
+#: DRWR's repulsion (drwr/models/model_base.py, add_potential_loss) is
+#: ``potential_weight * mean_j(w_j * mean_j'(w_j' * exp(-d^2 / gauss_threshold + gauss_bias
+#: + ring_j)))``; ours (core.drwr.repulsion) sums over j' with exp(-d^2 / sigma^2 + delta_j)
+#: and is weighted by β: the same term for β = potential_weight * e^gauss_bias / J and, as
+#: their squared pixel distances are divided by vox_size / 32, σ² = gauss_threshold *
+#: vox_size / 32 px²: sqrt(5) px on a 32² grid, sqrt(10) px on 64² (our σ is per 64 px of
+#: side: 2 sqrt(5) and sqrt(10)).
+_DRWR_BETA = 3.0 * math.exp(3.5)
+
+
+def _drwr_sigma(grid: int) -> float:
+    """Our σ (px per 64 px of side) of DRWR's kernel on a ``grid``² loss grid."""
+    return round(math.sqrt(5.0 * grid / 32.0) * 64.0 / grid, 4)
+
+#: Named starting points (docs/training.md, "The papers' settings"). ``drwr-paper``: the DRWR
+#: authors' released config (chenchao15/drwr drwr/resources/default_config.yaml + config.yaml):
+#: 128² RGB input, the DPC/DRWR network, J = 2000, the DRWR terms on a 32² grid
+#: (vox_size 32), β = 3 with their σ and ring bias (R = 5), silhouette weight 1 (coord_weight),
+#: no coverage term, no augmentation, batch 1 x 4 views, Adam 1e-4 constant, no weight decay
+#: (their train.py leaves reg_loss out), 10^6 steps. ``dpc``: DPC's default_config.yaml
+#: (eldar/differentiable-point-clouds): J = 8000 on a 64² grid, batch 8 x 4 views, Adam 1e-4
+#: constant for 600 000 steps, weight decay 0.001 — with the DRWR terms in place of DPC's
+#: projection loss, as DRWR's Table 1 trains at DPC's setting.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "drwr-paper": {"arch": "paper", "input_size": 128, "points": 2000, "loss_size": 32,
+                   "beta": round(_DRWR_BETA / 2000, 6), "sigma": _drwr_sigma(32), "R": 5,
+                   "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "batch_size": 1,
+                   "views_per_object": 4, "lr": 1e-4, "lr_final": 1.0, "warmup": 0,
+                   "weight_decay": 0.0, "iterations": 1_000_000},
+    "dpc": {"arch": "paper", "input_size": 128, "points": 8000, "loss_size": 64,
+            "beta": round(_DRWR_BETA / 8000, 6), "sigma": _drwr_sigma(64), "R": 5,
+            "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "batch_size": 8,
+            "views_per_object": 4, "lr": 1e-4, "lr_final": 1.0, "warmup": 0,
+            "weight_decay": 1e-3, "iterations": 600_000},
+}
+TrainConfig.PRESETS = PRESETS
 
 
 def config_from_dict(d: dict[str, Any]) -> TrainConfig:

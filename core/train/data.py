@@ -29,6 +29,7 @@ __all__ = [
     "collate",
     "input_image",
     "input_tensor",
+    "loss_grid",
 ]
 
 #: silhouette pixel samples kept per view for the coverage term, and drawn from them per item
@@ -67,6 +68,23 @@ def input_tensor(scene: Scene, view: int, size: tuple[int, int]) -> torch.Tensor
     return torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
 
 
+def loss_grid(masks: np.ndarray, K: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks (I, H, W) bool and intrinsics K (I, 3, 3) brought down to longest side ``side``
+    (no change when ``side`` is 0 or not smaller): masks area-averaged then ``>= 0.5``, K
+    rescaled about pixel centres (``u' = (u + 0.5) s - 0.5``), as the dataset readers
+    resize. Returns (masks (I, H', W') bool, K (I, 3, 3))."""
+    H, W = masks.shape[1:]
+    if not side or side >= max(H, W):
+        return masks, K
+    W2, H2 = max(1, round(W * side / max(H, W))), max(1, round(H * side / max(H, W)))
+    sx, sy = W2 / W, H2 / H
+    small = np.stack([np.asarray(Image.fromarray(m.astype(np.float32)).resize((W2, H2),
+                                                                               Image.BOX))
+                      for m in masks]) >= 0.5
+    A = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+    return small, A @ K
+
+
 class ViewCache:
     """Per-view inputs, cameras and silhouette maps of the objects ``ids`` of ``ds``.
 
@@ -74,12 +92,13 @@ class ViewCache:
     ``inputs`` (N, I, 3, S, S) uint8, ``K``/``R`` (N, I, 3, 3) f32, ``t`` (N, I, 3) f32,
     ``sd``/``bias`` (N, I, H, W) f32, ``mask`` (N, I, H, W) uint8, ``fg`` (N, I, P, 2) f32
     pixel centres (u, v) drawn uniformly from each silhouette (P = FG_SAMPLES, for the
-    coverage term). ``gt`` keeps up to
+    coverage term). ``loss_size`` > 0: masks and cameras brought down to that longest side
+    (:func:`loss_grid`) before the maps are made; H, W are then that grid's. ``gt`` keeps up to
     ``gt_points`` ground-truth points per object (None when missing) for validation.
     """
 
     def __init__(self, ds: DrwrDataset, ids: list[str], input_size: int, R: int,
-                 gt_points: int = 0, progress=None) -> None:
+                 gt_points: int = 0, progress=None, loss_size: int = 0) -> None:
         if not ids:
             raise ValueError("no objects to load")
         self.ids = list(ids)
@@ -90,7 +109,8 @@ class ViewCache:
             scenes.append(ds.scene(oid))
         n = len(scenes)
         I = max(s.n_views for s in scenes)
-        H, W = scenes[0].resolution
+        native = scenes[0].resolution
+        H, W = loss_grid(scenes[0].masks[:1], scenes[0].K[:1], loss_size)[0].shape[1:]
         self.size = (H, W)
         self.n_views = np.array([s.n_views for s in scenes], np.int64)
         S = input_size
@@ -106,16 +126,20 @@ class ViewCache:
         rng = np.random.default_rng(0)
         for k, s in enumerate(scenes):
             v = s.n_views
-            if s.resolution != (H, W):
+            if s.resolution != native:
                 raise SceneError(f"{s.path or s.name}: image size {s.resolution} differs from "
-                                 f"the first object's {(H, W)}")
+                                 f"the first object's {native}")
             for i in range(v):
                 self.inputs[k, i] = input_image(s, i, (S, S)).transpose(2, 0, 1)
-            self.K[k, :v], self.R[k, :v], self.t[k, :v] = s.K, s.R, s.t
-            self.sd[k, :v] = signed_distance(s.masks)
-            self.mask[k, :v] = s.masks
+            masks, K = loss_grid(s.masks, s.K, loss_size)
+            self.K[k, :v], self.R[k, :v], self.t[k, :v] = K, s.R, s.t
+            self.sd[k, :v] = signed_distance(masks)
+            self.mask[k, :v] = masks
             for i in range(v):
-                rr, cc = np.nonzero(s.masks[i])
+                rr, cc = np.nonzero(masks[i])
+                if not len(rr):
+                    raise SceneError(f"{s.path or s.name}: view {i}'s mask is empty on the "
+                                     f"{W}x{H} loss grid (a larger --loss-size keeps it)")
                 pick = rng.integers(len(rr), size=FG_SAMPLES)
                 self.fg[k, i] = np.stack([cc[pick], rr[pick]], 1)
             gt = s.gt_points

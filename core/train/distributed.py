@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "resolve_device", "shutdown", "wait_for_all"]
+from core.device import resolve_device
+
+__all__ = ["DistInfo", "init_distributed", "shutdown", "wait_for_all"]
 
 
 @dataclass(frozen=True)
@@ -29,18 +31,6 @@ class DistInfo:
     @property
     def main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """'auto' -> CUDA (device LOCAL_RANK) when present, else CPU; ValueError for cuda without
-    CUDA."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda asked for, but this torch has no CUDA device")
-        return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
-    return torch.device(name)
 
 
 def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:

@@ -1,10 +1,20 @@
 """Score single-view predictions on a dataset split, beside the two baselines.
 
-For every object of the split, the input is view ``view`` (its image or mask); the network's
-prediction (``predict_fn(scene, view) -> (J, 3)`` in the canonical frame), the category medoid
-and the silhouette-retrieval result are each scored against the object's ``gt_points`` with
-the DPC protocol (core.metrics.chamfer: CD ×100, mean Euclidean nearest-neighbour distance of
-both directions) and F-score at 0.01 — no alignment, the canonical frame is shared.
+For every object of the split the network's prediction from one input view
+(``predict_fn(scene, view) -> (J, 3)`` in the canonical frame), the category medoid and the
+silhouette-retrieval result are each scored against the object's ``gt_points``
+(core.metrics.chamfer: CD ×100, the mean of its two halves, each a mean Euclidean
+nearest-neighbour distance; and F-score at 0.01) — no alignment, the canonical frame is
+shared. Which input views, by ``protocol``:
+
+- ``view``: view ``view`` of every object (one prediction per object);
+- ``dpc``: every view in turn, the object's numbers the mean over its views (DPC's
+  ``dpc/run/eval_chamfer.py``: each half averaged over objects and views);
+- ``drwr``: every view in turn, the object's numbers those of its best view, the one with the
+  lowest CD (DRWR's released ``drwr/scripts/eval_chamfer_distance.py`` keeps, per object, the
+  minimum over views of the two halves' sum).
+
+The medoid is the same whatever the view; retrieval and the network are scored view by view.
 """
 
 from __future__ import annotations
@@ -18,9 +28,11 @@ from core.io.scene import Scene, SceneError
 from core.metrics import chamfer, fscore
 from core.train.baselines import SilhouetteRetrieval, category_medoids
 
-__all__ = ["evaluate_split", "format_table", "METHODS", "FSCORE_TAU", "DEFAULT_POINTS"]
+__all__ = ["evaluate_split", "format_table", "METHODS", "PROTOCOLS", "FSCORE_TAU",
+           "DEFAULT_POINTS"]
 
 METHODS = ("network", "medoid", "retrieval")
+PROTOCOLS = ("view", "dpc", "drwr")
 FSCORE_TAU = 0.01
 DEFAULT_POINTS = 2048
 PredictFn = Callable[[Scene, int], np.ndarray]
@@ -37,7 +49,16 @@ def _predict(fn: PredictFn, scene: Scene, view: int, obj_id: str) -> np.ndarray:
 
 
 def _score(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
-    return {"cd": chamfer(pred, gt)["cd"], "fscore": fscore(pred, gt, FSCORE_TAU)}
+    return {**chamfer(pred, gt), "fscore": fscore(pred, gt, FSCORE_TAU)}
+
+
+def _combine(per_view: list[dict[str, float]], views: list[int], protocol: str) -> dict:
+    """One object's score from its per-view scores: the mean (dpc) or the lowest-CD view's
+    (drwr, recorded as ``view``); ``view`` protocol: the only one."""
+    if protocol == "drwr":
+        k = int(np.argmin([s["cd"] for s in per_view]))
+        return {**per_view[k], "view": views[k]}
+    return {key: float(np.mean([s[key] for s in per_view])) for key in per_view[0]}
 
 
 def _mean(rows: list[dict], method: str) -> dict[str, float] | None:
@@ -49,21 +70,26 @@ def _mean(rows: list[dict], method: str) -> dict[str, float] | None:
 
 
 def evaluate_split(ds: DrwrDataset, split: str = "test", predict_fn: PredictFn | None = None,
-                   view: int = 0, n_points: int | None = None, progress: bool = False) -> dict:
+                   view: int = 0, n_points: int | None = None, progress: bool = False,
+                   protocol: str = "view") -> dict:
     """Per-object, per-category and overall CD ×100 and F-score@0.01 of the network (when
-    ``predict_fn``), the category medoid and silhouette retrieval (both fitted on "train").
+    ``predict_fn``), the category medoid and silhouette retrieval (both fitted on "train"),
+    from the input views of ``protocol`` (see the module docstring).
 
     n_points: points of the baselines' predictions (subsampled ground truth of training
     objects); default: as many as the network predicts (its first prediction's length), so
     every method is scored with the same density, or DEFAULT_POINTS without a network. Chamfer
     and above all F-score depend on it.
 
-    Returns {"split", "view", "methods", "objects": [{"id", "category", "medoid_id",
-    "retrieved_id", <method>: {"cd", "fscore"}}], "categories": {cat: {<method>: {"cd",
-    "fscore", "n"}}}, "overall": {<method>: ...} (mean over objects), "category_mean":
-    {<method>: ...} (mean of the category means)}. SceneError naming the object when it has
-    no ground truth or no view ``view``; ValueError for an empty split.
+    Returns {"split", "view", "protocol", "methods", "objects": [{"id", "category",
+    "medoid_id", "retrieved_id", <method>: {"cd", "cd_pred_gt", "cd_gt_pred", "fscore"(,
+    "view" for drwr)}}], "categories": {cat: {<method>: {"cd", "fscore", "n"}}}, "overall":
+    {<method>: ...} (mean over objects), "category_mean": {<method>: ...} (mean of the
+    category means)}. SceneError naming the object when it has no ground truth or no view
+    ``view``; ValueError for an empty split or an unknown protocol.
     """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     ids = ds.ids(split)
     if not ids:
         raise ValueError(f"{ds.root}: split {split!r} is empty or missing (splits: "
@@ -91,18 +117,22 @@ def evaluate_split(ds: DrwrDataset, split: str = "test", predict_fn: PredictFn |
         gt = scene.gt_points
         cat = ds.category(obj_id)
         row: dict = {"id": obj_id, "category": cat}
+        views = [view] if protocol == "view" else list(range(scene.n_views))
         if predict_fn is not None:
-            if first is not None and first[0] == obj_id:
-                pred = first[1]
-            else:
-                pred = _predict(predict_fn, scene, view, obj_id)
-            row["network"] = _score(pred, gt)
+            scores = []
+            for v in views:
+                if first is not None and first[0] == obj_id and v == view:
+                    pred = first[1]
+                else:
+                    pred = _predict(predict_fn, scene, v, obj_id)
+                scores.append(_score(pred, gt))
+            row["network"] = _combine(scores, views, protocol)
         if cat in medoids:
             row["medoid_id"] = medoids[cat][0]
             row["medoid"] = _score(medoids[cat][1], gt)
-        rid, rpts = retrieval.predict(scene.masks[view])
-        row["retrieved_id"] = rid
-        row["retrieval"] = _score(rpts, gt)
+        found = [retrieval.predict(scene.masks[v]) for v in views]
+        row["retrieved_id"] = found[0][0] if protocol == "view" else [f[0] for f in found]
+        row["retrieval"] = _combine([_score(pts, gt) for _, pts in found], views, protocol)
         rows.append(row)
     cats = sorted({r["category"] for r in rows})
     per_cat = {c: {m: _mean([r for r in rows if r["category"] == c], m) for m in methods}
@@ -114,7 +144,8 @@ def evaluate_split(ds: DrwrDataset, split: str = "test", predict_fn: PredictFn |
         cat_mean[m] = None if not vals else {
             "cd": float(np.mean([v["cd"] for v in vals])),
             "fscore": float(np.mean([v["fscore"] for v in vals])), "n": len(vals)}
-    return {"split": split, "view": view, "n_points": n_points, "fscore_tau": FSCORE_TAU,
+    return {"split": split, "view": view, "protocol": protocol, "n_points": n_points,
+            "fscore_tau": FSCORE_TAU,
             "methods": methods, "objects": rows, "categories": per_cat, "overall": overall,
             "category_mean": cat_mean}
 

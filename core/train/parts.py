@@ -18,6 +18,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import ConvexHull
 
+from core.geometry import shapes
 from core.io.mesh_scene import sample_surface
 
 __all__ = ["Part", "Assembly", "box", "rod", "frustum", "ellipsoid", "hull", "surface_points"]
@@ -32,14 +33,13 @@ class Part:
 
 
 def box(size, center, kind: str) -> Part:
-    m = trimesh.creation.box(extents=np.asarray(size, float))
-    m.apply_translation(np.asarray(center, float))
-    return Part(m, kind)
+    """A labelled core.geometry.shapes.box."""
+    return Part(shapes.box(np.asarray(size, float), np.asarray(center, float)), kind)
 
 
 def rod(p0, p1, radius: float, kind: str, sections: int = 12) -> Part:
-    seg = np.array([p0, p1], float)
-    return Part(trimesh.creation.cylinder(radius=radius, segment=seg, sections=sections), kind)
+    """A labelled core.geometry.shapes.rod."""
+    return Part(shapes.rod(p0, p1, radius, sections), kind)
 
 
 def frustum(p0, p1, r0: float, r1: float, kind: str, sections: int = 24) -> Part:

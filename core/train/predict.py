@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from core.io.scene import Scene, SceneError
+from core.io.images import composite_on_white
+from core.io.scene import Scene, read_image
 from core.train.checkpoint import read_checkpoint
 from core.train.config import TrainConfig, config_from_dict
 from core.train.data import input_tensor
-from core.train.distributed import resolve_device
+from core.device import resolve_device
 from core.train.model import build_model
 
 __all__ = ["Predictor", "image_input", "input_tensor", "load_run"]
@@ -27,20 +28,9 @@ __all__ = ["Predictor", "image_input", "input_tensor", "load_run"]
 
 def image_input(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
     """(3, H, W) float32 network input from an image file (RGBA composited on white, grey
-    repeated to 3 channels, resized); SceneError naming the file when it is not an image."""
-    p = Path(path)
-    try:
-        with Image.open(p) as im:
-            im.load()
-            img = np.asarray(im.convert("RGBA") if im.mode in ("RGBA", "LA", "P") else
-                             im.convert("RGB"))
-    except FileNotFoundError:
-        raise SceneError(f"{p}: no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SceneError(f"{p}: cannot read image ({exc.__class__.__name__})") from None
-    if img.shape[-1] == 4:
-        a = img[..., 3:4].astype(np.float32) / 255.0
-        img = (img[..., :3] * a + 255.0 * (1 - a)).round().astype(np.uint8)
+    repeated to 3 channels, 16-bit scaled from its depth, resized); SceneError naming the file
+    when it is missing, not an image or over PIL's pixel limit."""
+    img = composite_on_white(*read_image(Path(path)))  # bit depth, size limit, errors
     H, W = size
     img = np.asarray(Image.fromarray(img).resize((W, H), Image.BILINEAR))
     return torch.from_numpy(img.copy()).permute(2, 0, 1).float() / 255.0

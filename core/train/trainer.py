@@ -29,25 +29,27 @@ from core.drwr.silhouette import SilhouetteMaps
 from core.drwr.snapshot import make_snapshot
 from core.geometry.cameras import project_np
 from core.io.dataset import DrwrDataset
-from core.job import JobDiverged, Snapshot
-from core.metrics import chamfer, fscore, nearest_pixels
+from core.job import FIELDS, JobDiverged, Snapshot
+from core.metrics import chamfer, fscore
+from core.hull.inside import nearest_pixels
 from core.train.checkpoint import (
     read_checkpoint,
     rng_state,
     set_rng_state,
     write_checkpoint,
 )
-from core.train.config import LIVE_FIELDS, TrainConfig, config_dict
+from core.train.config import LIVE_FIELDS, TrainConfig, config_dict, config_from_dict
 from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor
-from core.train.distributed import DistInfo, resolve_device
-from core.train.model import build_model
+from core.device import resolve_device
+from core.train.distributed import DistInfo
+from core.train.model import build_model, build_optimizer
 from core.train.runlog import RunFiles
 from core.train.terms import batched_terms
 
 __all__ = ["ARCH_FIELDS", "Trainer", "silhouette_cover"]
 
 #: config fields that fix the network's shape: a checkpoint only loads into the same values
-ARCH_FIELDS = ("points", "input_size", "width", "hidden")
+ARCH_FIELDS = ("arch", "points", "input_size", "width", "hidden")
 
 
 def silhouette_cover(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray,
@@ -56,7 +58,7 @@ def silhouette_cover(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.nda
 
     coverage: mean over views of the fraction of silhouette pixels that some point projects
     to (nearest pixel; a collapsed cloud covers little). inside: fraction of (view, point)
-    projections that land in the silhouette (core.metrics.nearest_pixels rule).
+    projections that land in the silhouette (core.hull.inside.nearest_pixels rule).
     """
     uv, z = project_np(points, K, R, t)
     I, H, W = masks.shape
@@ -91,7 +93,7 @@ class _Batches:
 
 
 class Trainer:
-    """Trains a :class:`core.train.model.PointNet2D` on a :class:`DrwrDataset` (see module)."""
+    """Trains a network of core.train.model on a :class:`DrwrDataset` (see module)."""
 
     loss_names = ("total", "silhouette", "repulsion", "coverage")
 
@@ -105,7 +107,8 @@ class Trainer:
         self.device = resolve_device(self.config.device, self.info.local_rank)
         cfg = self.config
         train_ids = dataset.ids("train")
-        self.train_cache = ViewCache(dataset, train_ids, cfg.input_size, cfg.R, progress=progress)
+        self.train_cache = ViewCache(dataset, train_ids, cfg.input_size, cfg.R, progress=progress,
+                                     loss_size=cfg.loss_size)
         self.val_split = "val" if dataset.ids("val") else "train"
         self.val_ids = dataset.ids(self.val_split)[: cfg.val_objects]
         self.val_cache = ViewCache(dataset, self.val_ids, cfg.input_size, cfg.R, gt_points=2048)
@@ -122,8 +125,10 @@ class Trainer:
         """Fresh weights and optimiser from ``config`` (default: the current one)."""
         if config is not None:
             config.validate()
-            if config.input_size != self.config.input_size or config.device != self.config.device:
-                raise ValueError("input size and device cannot change on reset; make a new Trainer")
+            if any(getattr(config, f) != getattr(self.config, f)
+                   for f in ("input_size", "loss_size", "device")):
+                raise ValueError("input size, loss grid and device cannot change on reset; make "
+                                 "a new Trainer")
             self.config = config
         self._start()
         if self.files is not None:
@@ -139,7 +144,7 @@ class Trainer:
         if self.info.active:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.optimizer = build_optimizer(self.net, cfg)
         self.iteration = 0
         self.elapsed = 0.0
         self.best_cd = math.inf
@@ -171,7 +176,7 @@ class Trainer:
         invalid: set[str] = set()
         if "display" in live:
             self.set_display(str(live.pop("display")))
-            invalid.add("fields")
+            invalid.add(FIELDS)
         bad = [k for k in live if k not in LIVE_FIELDS]
         if bad:
             raise ValueError(f"not live parameters: {', '.join(bad)} (apply them with reset)")
@@ -341,9 +346,10 @@ class Trainer:
         """Continue from a checkpoint exactly (the next step's loss equals the uninterrupted
         run's). ValueError naming the file when its network shape differs."""
         ck = read_checkpoint(path, self.device)
+        saved = config_dict(config_from_dict(ck["config"]))  # fields it predates: defaults
         for f in ARCH_FIELDS:
-            if ck["config"].get(f) != getattr(self.config, f):
-                raise ValueError(f"{path}: checkpoint has {f}={ck['config'].get(f)}, this "
+            if saved[f] != getattr(self.config, f):
+                raise ValueError(f"{path}: checkpoint has {f}={saved[f]}, this "
                                  f"training {getattr(self.config, f)}")
         self.net.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])
@@ -386,6 +392,7 @@ class Trainer:
         if self.last_val.get("val_cd") is not None:  # the window plots validation points
             losses.update(val_cd=float(self.last_val["val_cd"]),
                           val_step=float(self._validated_at))
-        return make_snapshot(pts, sc, maps, sigma=self.sigma_px(), iteration=self.iteration,
+        sigma = self.config.sigma * max(sc.resolution) / 64.0  # its native maps, not the loss grid
+        return make_snapshot(pts, sc, maps, sigma=sigma, iteration=self.iteration,
                              losses=losses, step_time=self.last_step_time,
                              lr=self.current_lr())

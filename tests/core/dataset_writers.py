@@ -17,11 +17,11 @@ from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from core.geometry.cameras import look_at, project_np, view_directions
-from core.io.readers.dpc import FOCAL, RENDER_TO_DPC
 from core.io.mesh_scene import sample_surface
 from core.geometry.rasterize import render_silhouettes
 from core.io.scene import Scene
 from core.geometry.shapes import get_shape
+from drc_renders import write_render_folder
 
 S = 3.0  # original = S * normalised + O
 O = np.array([1.0, -2.0, 0.5])
@@ -135,23 +135,14 @@ def write_dtu(folder, W=96, H=80, n=N_VIEWS):
 
 
 def write_dpc(folder, W=64, n=N_VIEWS, gt=True):
-    """DPC: render_i.png RGBA, camera_i.mat {extrinsic: 4x4 world->camera (OpenCV axes) in the
-    render frame, pos}, ground truth .mat {points} in DPC's frame (= our original frame)."""
-    H, f = W, FOCAL * W
-    K = pinhole(f, f, (W - 1) / 2, (W - 1) / 2)
-    R, t = cameras_orig(n)  # in DPC's frame
-    masks = render(K, R, t, W, W)
-    folder.mkdir(parents=True)
-    for i in range(n):
-        E = np.eye(4)
-        E[:3, :3] = R[i] @ RENDER_TO_DPC.T  # x_render = A x_dpc
-        E[:3, 3] = t[i]
-        rgba(masks[i], i).save(folder / f"render_{i}.png")
-        scipy.io.savemat(folder / f"camera_{i}.mat",
-                         {"extrinsic": E, "pos": -E[:3, :3].T @ E[:3, 3], "K": K})
+    """DPC: the object (OBJ frame = our original frame) rendered as DRC's Blender renderer
+    writes it (drc_renders.py: render_i.png RGBA, camera_i.mat {pos, extrinsic}), ground truth
+    .mat {points} in the OBJ frame."""
+    poses = [(20.0, 360.0 * i / n + 15.0, (-15.0, 10.0, 35.0)[i % 3]) for i in range(n)]
+    cams = write_render_folder(folder, to_orig(MESH.vertices), MESH.faces, poses, W)
     if gt:
         scipy.io.savemat(folder / "model_gt.mat", {"points": to_orig(SURF_N[:2000])})
-    return K, R, t, H, W
+    return cams["K"], cams["R"], cams["t"], W, W
 
 
 def write_colmap(folder, W=96, H=80, n=N_VIEWS, model="PINHOLE"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.io.dataset import read_dataset
+from core.formats.datasets import read_dataset
 from core.metrics import chamfer, fscore
 from core.train.baselines import (SilhouetteRetrieval, category_medoids, pairwise_chamfer,
                                   subsample)

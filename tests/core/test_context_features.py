@@ -1,12 +1,12 @@
-"""core.hull.context: the neighbourhood statistics against a naive per-point loop."""
+"""core.correction.context: the neighbourhood statistics against a naive per-point loop."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import core.hull.context as C
-from core.hull.context import CONTEXT_RADII, context_features, context_size
+import core.correction.context as C
+from core.correction.context import CONTEXT_RADII, context_features, context_size
 
 
 def _naive(P, n, px, F, ctx):

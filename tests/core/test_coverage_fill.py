@@ -1,4 +1,4 @@
-"""The default start's coverage fill and pre-snap (core.hull.prior.HullPrior.surface_points):
+"""The default start's coverage fill and pre-snap (core.correction.hull_field.HullField.surface_points):
 parts the hull's level surface loses are kept from its outer surface, and the pool is snapped
 into the masks before it is thinned."""
 
@@ -9,14 +9,15 @@ import pytest
 import trimesh
 from scipy.spatial import cKDTree
 
-import core.hull.prior as prior_mod
+import core.correction.hull_field as prior_mod
 from core.fit.config import apply_preset
 from core.fit.fitter import Fitter
-from core.hull.correction import margin_at
-from core.hull.prior import HullPrior
+from core.correction.depth import margin_at
+from core.correction.hull_field import HullField
 from core.hull.snap import pixel_size
 from core.io.mesh_scene import make_scene, sample_surface
-from core.metrics import evaluate, inside_all
+from core.metrics import evaluate
+from core.hull.inside import inside_all
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def thin_disc():
 
 
 def test_uncovered_samples_are_lost_parts_of_the_object(thin_disc):
-    prior = HullPrior(thin_disc, 128, level=0.5)
+    prior = HullField(thin_disc, 128, level=0.5)
     near = sample_surface(prior.vertices, prior.faces, 4000, 0)
     extra = prior.uncovered_samples(near, 4000, 1)
     assert len(extra) > 20
@@ -44,7 +45,7 @@ def test_uncovered_samples_are_lost_parts_of_the_object(thin_disc):
 
 
 def test_no_fill_at_level_zero(thin_disc):
-    prior = HullPrior(thin_disc, 64, level=0.0)
+    prior = HullField(thin_disc, 64, level=0.0)
     near = sample_surface(prior.vertices, prior.faces, 500, 0)
     assert len(prior.uncovered_samples(near, 500, 1)) == 0
 
@@ -62,7 +63,7 @@ def test_fill_covers_more_of_the_object_and_stays_inside(thin_disc, monkeypatch)
 
 
 def test_pre_snapped_start_is_inside_and_even(thin_disc):
-    prior = HullPrior(thin_disc, 64, level=0.5)
+    prior = HullField(thin_disc, 64, level=0.5)
     pts = prior.surface_points(800, 0, correct=False, snap=True)
     raw = prior.surface_points(800, 0, correct=False, snap=False)
     snapped = inside_all(pts.astype(np.float32), thin_disc).mean()

@@ -1,4 +1,4 @@
-"""core.io.readers on bad data: each problem is one SceneError naming the file."""
+"""core.formats on bad data: each problem is one SceneError naming the file."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from PIL import Image
 
-from core.io.loaders import load_scene
-from core.io.readers import detect_and_load
+from core.formats.loaders import load_scene
+from core.formats import detect_and_load
 from core.io.scene import SceneError
 from dataset_writers import write_blender, write_colmap, write_dpc, write_dtu, write_nerfstudio
 

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.io.dataset import is_dataset, read_dataset, write_dataset
+from core.io.dataset import write_dataset
+from core.formats.datasets import is_dataset, read_dataset
 from core.io.mesh_scene import make_scene
 from core.io.scene import Scene, SceneError
+from core.evalsets import named_mesh
 
 
 def _scene(shape: str, res: int = 16, views: int = 2, images: bool = True) -> Scene:
-    s = make_scene(shape, views=views, res=res, gt_points=50, seed=1)
+    s = make_scene(named_mesh(shape), views=views, res=res, gt_points=50, seed=1)
     if images:
         s.images = [np.where(m[..., None], 90, 255).astype(np.uint8).repeat(3, -1)
                     for m in s.masks]

@@ -1,4 +1,4 @@
-"""core.io.readers: every reader on a tiny dataset written the way that format's own tools write it.
+"""core.formats: every reader on a tiny dataset written the way that format's own tools write it.
 
 The object is the procedural "blob" placed in an *original* world ``x_o = S * x_n + O`` (x_n:
 the shape's normalised frame); cameras look at it from a sphere around it. Each test checks the
@@ -18,8 +18,8 @@ from PIL import Image
 from app.cli import metrics_reference, run_cli
 from core.fit.config import FitConfig
 from core.fit.fitter import Fitter
-from core.io.loaders import load_scene
-from core.io.readers import detect_and_load, detect_format, original_scene
+from core.formats.loaders import load_scene
+from core.formats import detect_and_load, detect_format, original_scene
 from core.geometry.cameras import project_np
 from core.geometry.rasterize import render_silhouettes
 from core.io.scene import Scene, SceneError, read_scene

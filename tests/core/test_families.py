@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from core.io.dataset import read_dataset
+from core.formats.datasets import read_dataset
 from core.train.families import CATEGORIES, build
 from core.train.parts import Assembly, box, surface_points
 from core.train.synth import make_dataset, make_object, split_counts

@@ -18,7 +18,7 @@ from core.geometry.cameras import project_np
 from core.fit.config import LIVE_FIELDS, FitConfig
 from core.fit.fitter import FitDiverged, Fitter, Snapshot, pull_stragglers
 from core.job import JobDiverged
-from core.metrics import inside_all
+from core.hull.inside import inside_all
 
 
 def cfg(**kw) -> FitConfig:

@@ -2,7 +2,7 @@
 
 - drwr_terms' repulsion weight w and boundary bias δ (against the geometry of a straight
   silhouette edge and brute-force box means, not against the formula the code uses);
-- μ, the surface term: HullPrior.margin against the direct carving margin, its gradient
+- μ, the surface term: HullField.margin against the direct carving margin, its gradient
   against finite differences, and a fit with only μ pulling points onto the level set;
 - ν, spread_loss and knn_indices against double loops, and gradcheck.
 """
@@ -17,7 +17,8 @@ from core.drwr.losses import drwr_terms
 from core.drwr.silhouette import SilhouetteMaps, sample_maps
 from core.fit.config import apply_preset
 from core.fit.fitter import Fitter
-from core.hull.prior import HullPrior, knn_indices, spread_loss
+from core.correction.hull_field import HullField
+from core.geometry.pointcloud import knn_indices, spread_loss
 from core.hull.visual_hull import carving_maps, carving_margin
 from core.io.mesh_scene import make_scene
 
@@ -98,7 +99,7 @@ def blob():
 
 @pytest.fixture(scope="module")
 def prior(blob):
-    return HullPrior(blob, res=48, level=0.5)
+    return HullField(blob, res=48, level=0.5)
 
 
 def test_prior_margin_matches_the_direct_carving_margin(blob, prior):

@@ -1,11 +1,11 @@
-"""farthest_point_sample (core.hull.prior) against the plain greedy loop."""
+"""farthest_point_sample (core.correction.hull_field) against the plain greedy loop."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.hull.prior import farthest_point_sample
+from core.geometry.pointcloud import farthest_point_sample
 
 
 def naive_fps(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

@@ -1,15 +1,15 @@
-"""The silhouette guard of the learned correction (core.hull.guard)."""
+"""The silhouette guard of the learned correction (core.correction.guard)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partialmethod
 
 import numpy as np
 import trimesh
 
-from core.hull.guard import footprints, keep_silhouettes
+from core.correction.guard import footprints, keep_silhouettes
 from core.io.mesh_scene import make_scene, sample_surface
-from core.metrics import point_pixels
+from core.hull.inside import point_pixels
 
 
 def _scene():
@@ -62,30 +62,29 @@ def test_fixed_points_count_as_cover():
 
 
 def test_default_fit_keeps_the_silhouettes_of_a_solid_at_few_views(monkeypatch):
-    """Validation scene 1 000 183 of the training script's recipe: a prism seen by 4 views.
-    Session 12's and 13's priors sank its faces (1.33x / 1.25x the plain voxel hull without
-    the guard, one view's IoU 0.91); session 14's sinks them less (0.87x, IoU 0.93). So the
-    guard is checked end to end with a prior that moves every sample twice as far as the
-    bundled one (IoU 0.87, 1.49x without the guard; 0.93, 1.10x with it), and the bundled
-    default must keep every silhouette."""
-    import sys
-
-    import core.hull.correction as corr
-    import core.hull.prior as prior
+    """Validation scene 1 000 183 of the correction's recipe: a prism seen by 4 views, whose
+    flat faces a learned correction can sink. The guard is checked end to end with a
+    correction that moves every sample twice as far as the bundled one (IoU 0.87, 1.49x the
+    plain voxel hull without the guard; 0.93, 1.10x with it), and the bundled default must
+    keep every silhouette."""
+    import core.correction.depth as corr
+    import core.correction.hull_field as prior
     from core.fit.config import apply_preset
     from core.fit.fitter import Fitter
     from core.metrics import evaluate
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    import train_surface_correction as tsc
+    from core.correction.recipe import scene_mesh, scene_spec
 
-    spec = tsc.scene_spec(1_000_183, 2000, 0.7)
+    spec = scene_spec(1_000_183, 2000, 0.7)
     assert spec["source"] == "solid" and spec["views"] == 4
-    scene = make_scene(tsc.scene_mesh(spec), views=4, res=spec["res"], layout=spec["layout"],
+    scene = make_scene(scene_mesh(spec), views=4, res=spec["res"], layout=spec["layout"],
                        seed=spec["cam_seed"], gt_points=20_000)
 
+    surface_points = prior.HullField.surface_points
+
     def fit(guard):
-        monkeypatch.setattr(prior, "GUARD", guard)
+        monkeypatch.setattr(prior.HullField, "surface_points",
+                            partialmethod(surface_points, guard=guard))
         return evaluate(Fitter(scene, apply_preset("default", points=2000)).run(), scene)
 
     bundled = fit(True)

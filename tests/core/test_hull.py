@@ -10,6 +10,7 @@ from core.hull.visual_hull import look_center, thin_pixels, visual_hull, voxel_h
 from core.io.mesh_scene import make_scene
 from core.metrics import chamfer, inside_fraction
 from core.io.scene import Scene, SceneError
+from core.evalsets import named_mesh
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_table_hull_keeps_legs_broken_in_the_masks():
     loses all four at this setting: the median leg point was 0.31 from the hull)."""
     from scipy.spatial import cKDTree
 
-    s = make_scene("table", views=8, res=64, layout="random", seed=100, gt_points=20000)
+    s = make_scene(named_mesh("table"), views=8, res=64, layout="random", seed=100, gt_points=20000)
     gaps = sum(thin_pixels(m).sum() for m in s.masks)
     assert gaps > 0  # the scene does have thin structures
     h = visual_hull(s, res=128, n_points=4000)

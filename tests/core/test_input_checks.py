@@ -1,4 +1,4 @@
-"""Bad inputs caught at load with one line naming the file (issue 16, items 3, 4, 9, 10).
+"""Bad inputs caught at load with one line naming the file.
 
 Each test here failed on the code before these checks: the input was accepted (a fit then
 diverged or wrote garbage), read wrongly, or raised a bare exception.

@@ -9,6 +9,7 @@ import trimesh
 from core.geometry.cameras import make_cameras
 from core.geometry.rasterize import render_silhouettes
 from core.geometry.shapes import get_shape
+from core.evalsets import named_mesh
 
 
 def ray_cast_masks(vertices, faces, K, R, t, H, W) -> np.ndarray:
@@ -53,7 +54,7 @@ def boundary_only(a: np.ndarray, b: np.ndarray) -> bool:
     [
         trimesh.creation.icosphere(subdivisions=2, radius=0.45),
         get_shape("chair"),
-        get_shape("mug"),
+        named_mesh("mug"),
     ],
     ids=["sphere", "chair", "mug"],
 )

@@ -7,7 +7,7 @@ import numpy as np
 from core.fit.config import apply_preset
 from core.fit.fitter import Fitter
 from core.io.mesh_scene import make_scene
-from core.metrics import inside_all
+from core.hull.inside import inside_all
 from core.geometry.cameras import project_np
 from core.io.scene import Scene
 from core.hull.snap import snap_inside

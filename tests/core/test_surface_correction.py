@@ -1,9 +1,8 @@
-"""Tests of core.hull.correction: features, normals and targets against naive references,
+"""Tests of core.correction.depth: features, normals and targets against naive references,
 weights round trip, the bundled model on shapes it never saw, and the training script."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +14,13 @@ from scipy.spatial import cKDTree
 from core.hull.visual_hull import carving_maps, hull_volume
 from core.io.mesh_scene import make_scene, sample_surface
 from core.metrics import evaluate
-from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
+from core.evalsets import HELDOUT_SHAPES, named_mesh
+from core.geometry.shapes import SHAPES
 from core.hull.snap import snap_inside
-from core.hull.correction import (
+from core.correction.depth import (
     DEPTHS_PX, N_FEATURES, TARGET_TOL_PX, WEIGHTS, DepthEnsemble, DepthModel, correct_points,
     depth_targets, margin_at, hull_normals, load_model, point_features)
-from core.hull.prior import HullPrior
+from core.correction.hull_field import HullField
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,7 @@ def test_bundled_weights_exist_and_load():
 
 def _cd(scene, correct: bool, n: int = 1500) -> float:
     """CD x100 of the fit's start (hull surface points, optionally corrected) after the snap."""
-    prior = HullPrior(scene, 128, level=0.5)
+    prior = HullField(scene, 128, level=0.5)
     return evaluate(snap_inside(prior.surface_points(n, 0, correct=correct), scene), scene)["cd"]
 
 
@@ -122,7 +122,7 @@ def test_learned_correction_flattens_the_held_out_stool_seat():
     # the stool is a held-out shape (never trained on); no view sees its seat edge-on, so the
     # seat's hull is a lens and the correction moves its caps onto the seat
     k = list(HELDOUT_SHAPES).index("stool")
-    scene = make_scene("stool", views=8, res=64, layout="random", seed=100 + k,
+    scene = make_scene(named_mesh("stool"), views=8, res=64, layout="random", seed=100 + k,
                        gt_points=20_000)
     plain, learned = _cd(scene, False, 2000), _cd(scene, True, 2000)
     assert learned < 0.93 * plain, (plain, learned)
@@ -146,15 +146,15 @@ def test_correct_points_moves_along_normals(sphere_scene, sphere_hull):
 
 
 def test_training_samples_and_learns(tmp_path):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import train_surface_correction as tsc
+    from core.correction.recipe import scene_samples
+    from core.correction.training import train
 
     assert not set(SHAPES) & set(HELDOUT_SHAPES)
-    X, y, ids = tsc.scene_samples([0, 3], seed=5, assemblies=0.5, per_scene=1500)
+    X, y, ids = scene_samples([0, 3], seed=5, assemblies=0.5, per_scene=1500)
     assert X.shape == (3000, N_FEATURES) and y.shape == ids.shape == (3000,)
     assert set(ids) == {0, 3}
     assert np.isfinite(X).all() and np.isfinite(y).all()
-    model = tsc.train(X, y, np.zeros_like(ids), epochs=20, seed=0, batch=256)
+    model = train(X, y, np.zeros_like(ids), epochs=20, seed=0, batch=256)
     with torch.no_grad():
         pred = model(torch.tensor(X)).numpy()
     yc = np.clip(y, -1, 40)
@@ -167,84 +167,13 @@ def test_target_slack_reaches_the_training_targets():
     """--target-tol: a tighter slack never gives a shallower target (the first candidate
     within 0.05 px of the closest approach lies at or after the first within 0.3 px) and
     changes some; the features do not depend on it."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import train_surface_correction as tsc
+    from core.correction.recipe import scene_samples
 
-    X0, y0, _ = tsc.scene_samples([1], seed=5, assemblies=0.5, per_scene=600, tol=0.3)
-    X1, y1, _ = tsc.scene_samples([1], seed=5, assemblies=0.5, per_scene=600, tol=0.05)
+    X0, y0, _ = scene_samples([1], seed=5, assemblies=0.5, per_scene=600, tol=0.3)
+    X1, y1, _ = scene_samples([1], seed=5, assemblies=0.5, per_scene=600, tol=0.05)
     np.testing.assert_array_equal(X0, X1)
     assert (y1 >= y0).all() and (y1 > y0).mean() > 0.1
     assert depth_targets.__defaults__ == (TARGET_TOL_PX,)  # the script's default slack
-
-
-# -- the training script's --seed ------------------------------------------------------------
-def _train_script():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "scripts" / "train_surface_correction.py"
-    spec = importlib.util.spec_from_file_location("train_surface_correction", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-class _InlinePool:
-    """The training script's process pool, run in this process."""
-
-    def __init__(self, n):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
-
-    def map(self, fn, *its):
-        return map(fn, *its)
-
-
-def _weights(model) -> np.ndarray:
-    return np.concatenate([p.detach().numpy().ravel() for p in model.net.parameters()])
-
-
-def test_train_seed_sets_the_initialisation():
-    mod = _train_script()
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(64, N_FEATURES)).astype(np.float32)
-    y, ids = rng.uniform(0, 5, 64), np.repeat(np.arange(8), 8)
-    a1, a2, b = (_weights(mod.train(X, y, ids, 2, s)) for s in (3, 3, 4))
-    assert np.array_equal(a1, a2) and not np.allclose(a1, b)
-
-
-def test_main_passes_seed_to_train(monkeypatch, tmp_path):
-    """--seed reaches train() (it was a fixed 0 before)."""
-    mod = _train_script()
-    seen = {}
-
-    def fake_samples(indices, seed, assemblies, level, per_scene, tol, solids, attached):
-        seen["tol"] = tol
-        return np.zeros((2, N_FEATURES), np.float32), np.zeros(2), np.zeros(2)
-
-    def fake_train(X, y, ids, epochs, seed, hidden, caution):
-        seen.setdefault("seeds", []).append(seed)
-        return DepthModel()
-
-    monkeypatch.setattr(mod, "ProcessPoolExecutor", _InlinePool)
-    monkeypatch.setattr(mod, "scene_samples", fake_samples)
-    monkeypatch.setattr(mod, "train", fake_train)
-    assert mod.main(["--seed", "77", "--scenes", "1", "--workers", "1",
-                     "--out", str(tmp_path / "w.npz")]) == 0
-    assert seen["seeds"] == [77 + k for k in range(mod.MEMBERS)]  # member k: seed + k
-    assert seen["tol"] == TARGET_TOL_PX == 0.15
-    m = load_model(tmp_path / "w.npz")
-    assert isinstance(m, DepthEnsemble) and len(m.members) == mod.MEMBERS
-    assert float(m.shrink) == mod.SHRINK
-    seen.clear()
-    assert mod.main(["--scenes", "1", "--workers", "1", "--target-tol", "0.1", "--members", "1",
-                     "--out", str(tmp_path / "w1.npz")]) == 0
-    assert seen["tol"] == 0.1 and seen["seeds"] == [2000]
-    assert isinstance(load_model(tmp_path / "w1.npz"), DepthModel)  # one member: a plain model
 
 
 def _model_with_outputs(med: float, low: float) -> DepthModel:
@@ -338,84 +267,3 @@ def test_unfamiliar_features_keep_the_hull_surface():
     d, sure = m.depth(x)
     assert sure.tolist() == [True, True, False, False]
     assert d.tolist() == [4.0, 4.0, 0.0, 0.0]
-
-
-@pytest.mark.parametrize("bad", [["--members", "0"], ["--solids", "1.5"], ["--assemblies", "-0.1"],
-                                 ["--attached", "2"]])
-def test_bad_recipe_numbers_fail_before_any_data_is_made(bad, monkeypatch, tmp_path, capsys):
-    mod = _train_script()
-    monkeypatch.setattr(mod, "scene_samples", lambda *a: pytest.fail("data made"))
-    with pytest.raises(SystemExit):
-        mod.main(bad + ["--out", str(tmp_path / "w.npz")])
-    assert bad[0] in capsys.readouterr().err
-
-
-def test_a_data_cache_made_with_other_settings_is_refused(monkeypatch, tmp_path, capsys):
-    """--data is read back only if it was made with the same data settings: a cache written
-    with the old 0.3 px slack must not silently train the 0.15 px default."""
-    mod = _train_script()
-
-    monkeypatch.setattr(mod, "ProcessPoolExecutor", _InlinePool)
-    monkeypatch.setattr(mod, "scene_samples", lambda *a: (np.zeros((2, N_FEATURES), np.float32),
-                                                          np.zeros(2), np.zeros(2, np.int64)))
-    monkeypatch.setattr(mod, "train", lambda *a, **k: DepthModel())
-    data, out = tmp_path / "d.npz", str(tmp_path / "w.npz")
-    base = ["--scenes", "1", "--workers", "1", "--members", "1", "--data", str(data), "--out", out]
-    assert mod.main(base + ["--target-tol", "0.3"]) == 0  # writes the cache, with its settings
-    with np.load(data) as z:
-        assert z["target_tol"].item() == 0.3 and z["scenes"].item() == 1
-    assert mod.main(base + ["--target-tol", "0.3"]) == 0  # same settings: read back
-    with pytest.raises(SystemExit):
-        mod.main(base)  # the default slack differs
-    assert "--target-tol 0.3" in capsys.readouterr().err
-    np.savez(data, X=np.zeros((2, N_FEATURES), np.float32), y=np.zeros(2), ids=np.zeros(2))
-    with pytest.raises(SystemExit):
-        mod.main(base)  # an old cache that records nothing
-    assert "(not recorded)" in capsys.readouterr().err
-
-
-def test_training_is_bit_exact():
-    mod = _train_script()
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(500, N_FEATURES)).astype(np.float32)
-    y, ids = rng.uniform(-1, 8, 500), np.repeat(np.arange(10), 50)
-    a, b = (mod.train(X, y, ids, 2, 9, batch=64) for _ in range(2))
-    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert ka == kb and torch.equal(va, vb)
-
-
-# -- the bundled weights are this script's output with its defaults ----------------------------
-def test_bundled_weights_are_the_training_scripts_model(monkeypatch, tmp_path):
-    """The bundled file has the layout the script writes (two quantile outputs, the feature
-    range stored, the hidden width and caution of the script's defaults); rebuilding it bit
-    for bit takes the full run (scripts/train_surface_correction.py --out W; cmp)."""
-    mod = _train_script()
-    seen = {}
-
-    def fake_train(X, y, ids, epochs, seed, hidden, caution):
-        seen.update(epochs=epochs, hidden=hidden, caution=caution, n=len(X))
-        seen.setdefault("seeds", []).append(seed)
-        return DepthModel(hidden, outputs=2)
-
-    monkeypatch.setattr(mod, "train", fake_train)
-    data = tmp_path / "d.npz"
-    made = dict(scenes=mod.SCENES, seed=2000, assemblies=0.7, solids=mod.SOLID_P,
-                attached=mod.ATTACHED_P, per_scene=4000,
-                target_tol=TARGET_TOL_PX)
-    np.savez(data, X=np.zeros((4, N_FEATURES), np.float32), y=np.zeros(4), ids=np.arange(4),
-             **made)
-    assert mod.main(["--data", str(data), "--out", str(tmp_path / "w.npz")]) == 0
-    with np.load(tmp_path / "w.npz") as a, np.load(WEIGHTS) as b:
-        assert sorted(a.files) == sorted(b.files)
-        assert all(a[k].shape == b[k].shape and a[k].dtype == b[k].dtype for k in a.files)
-        M = int(b["members"])
-        assert M == mod.MEMBERS and float(b["shrink"]) == mod.SHRINK
-        for k in range(M):
-            assert int(b[f"m{k}.hidden"]) == seen["hidden"]
-            assert float(b[f"m{k}.caution"]) == seen["caution"]
-            assert np.isfinite(b[f"m{k}.lo"]).all() and np.isfinite(b[f"m{k}.hi"]).all()
-    m = load_model()
-    assert isinstance(m, DepthEnsemble) and m.outputs == 2 and seen["epochs"] == 20
-    assert seen["seeds"] == [2000 + k for k in range(mod.MEMBERS)]
-    # the members differ (different seeds), so their disagreement means something
-    assert not torch.equal(m.members[0].net[0].weight, m.members[1].net[0].weight)

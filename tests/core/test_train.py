@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.drwr.silhouette import boundary_bias, signed_distance
-from core.io.dataset import read_dataset
+from core.formats.datasets import read_dataset
 from core.job import Job
 from core.train.config import TrainConfig
 from core.train.data import SilhouetteViews, ViewCache, input_tensor

@@ -11,11 +11,12 @@ from core.drwr.silhouette import SilhouetteMaps
 from core.geometry.cameras import project
 from core.io.mesh_scene import make_scene
 from core.train.terms import batched_terms, project_rows
+from core.evalsets import named_mesh
 
 
 @pytest.fixture(scope="module")
 def scenes():
-    return [make_scene(s, views=3, res=24, layout="random", gt_points=0, seed=k)
+    return [make_scene(named_mesh(s), views=3, res=24, layout="random", gt_points=0, seed=k)
             for k, s in enumerate(("chair", "table"))]
 
 

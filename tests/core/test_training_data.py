@@ -3,7 +3,6 @@ guard that no held-out category enters training (scripts/train_surface_correctio
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,10 @@ import pytest
 from core.geometry.assemblies import (ASSEMBLY_NAME, ATTACH_KINDS, PART_KINDS, SOLID_KINDS,
                                       SOLID_NAME, random_assembly, random_part, random_solid,
                                       scanned_style)
-from core.geometry.dev_shapes import DEV_SHAPES, get_dev_shape
-from core.geometry.novel_shapes import NOVEL_SHAPES, get_novel_shape
-from core.geometry.shapes import HELDOUT_SHAPES, SHAPES
+from core.evalsets.dev_shapes import DEV_SHAPES, get_dev_shape
+from core.evalsets.novel_shapes import NOVEL_SHAPES, get_novel_shape
+from core.evalsets import EVAL_NAMES, HELDOUT_SHAPES
+from core.geometry.shapes import SHAPES
 from core.io.mesh_scene import make_scene
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,11 +22,9 @@ HELD_OUT = set(HELDOUT_SHAPES) | set(NOVEL_SHAPES) | set(DEV_SHAPES)
 
 
 def _script():
-    path = ROOT / "scripts" / "train_surface_correction.py"
-    spec = importlib.util.spec_from_file_location("train_surface_correction_td", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from core.correction import recipe
+
+    return recipe
 
 
 def test_held_out_sets_are_disjoint_from_demo_shapes_and_each_other():
@@ -37,7 +35,7 @@ def test_held_out_sets_are_disjoint_from_demo_shapes_and_each_other():
 
 def test_no_held_out_category_can_enter_training():
     mod = _script()
-    assert set(mod.HELD_OUT) == HELD_OUT
+    assert set(EVAL_NAMES) == HELD_OUT
     assert not set(mod.TRAINING_SOURCES) & HELD_OUT
     assert set(mod.TRAINING_SOURCES) == set(SHAPES) | {ASSEMBLY_NAME, SOLID_NAME}
     # the generators' categories are generic parts, none named like a held-out shape
@@ -182,7 +180,7 @@ def test_validation_scenes_are_never_training_scenes_and_follow_the_filters():
     with pytest.raises(SystemExit):  # indices below FIRST are the training scenes
         val.main(["--weights", "w.npz", "--first", "10"])
     a = argparse.Namespace(first=val.FIRST + 100, scenes=12, seed=2000, min_views=41,
-                           rough_only=False, solids=val.tsc.SOLID_P)
+                           rough_only=False, solids=val.SOLID_P)
     assert list(val._validation_scenes(a)) == []  # no scene has more than 40 views
     a.min_views, a.rough_only, a.scenes = 0, True, 8
     got = list(val._validation_scenes(a))

@@ -60,3 +60,11 @@ def _collect_garbage_between_tests() -> Any:
     yield
     QtWidgets.QApplication.processEvents()
     gc.collect()
+
+
+def went_round(w: Any, qtbot: Any, times: int = 2) -> None:
+    """Wait until the worker's loop has handled everything asked of it so far and gone round
+    ``times`` more times (its barrier), so a step it was not asked for would have happened."""
+    for k in range(times):
+        with qtbot.waitSignal(w.passed, timeout=3000, check_params_cb=lambda t, k=k: t == k):
+            w.barrier(k)

@@ -39,7 +39,7 @@ def _project(points: np.ndarray, scene: Any) -> np.ndarray:
 def test_training_mode_steps_picks_objects_and_saves(window: Any, qtbot: Any, dataset: Path,
                                                       tmp_path: Path) -> None:
     from core.drwr.silhouette import smooth_field
-    from core.io.dataset import read_dataset
+    from core.formats.datasets import read_dataset
     from core.io.points import read_points
     from core.train.checkpoint import read_checkpoint
 
@@ -108,7 +108,7 @@ def test_training_mode_steps_picks_objects_and_saves(window: Any, qtbot: Any, da
 
 def test_follow_a_run_folder_written_by_the_cli(window: Any, qtbot: Any, dataset: Path,
                                                 tmp_path: Path) -> None:
-    from core.io.dataset import read_dataset
+    from core.formats.datasets import read_dataset
     from core.train.predict import load_run
     from main import main
 

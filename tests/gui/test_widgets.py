@@ -10,7 +10,7 @@ import pytest
 
 
 def test_param_panel_log_slider_and_debounce(qtbot: Any) -> None:
-    from app.controller import param_specs
+    from app.param_specs import param_specs
     from widgets.param_panel import ParamPanel
 
     p = ParamPanel(param_specs())
@@ -44,8 +44,15 @@ def test_silhouette_panels_layout_and_zoom(qtbot: Any) -> None:
     assert s.panels[0].n_outside == int((~inside[0]).sum())
     assert s.panels[0].n_inside == int(inside[0].sum())
     s.enlarge(2)
-    assert s.zoom_dialog() is not None
-    s.zoom_dialog().close()
+    dlg = s.zoom_dialog()
+    assert dlg is not None and dlg.isVisible() and dlg.windowTitle() == "View 2"
+    big = dlg.findChild(type(s.panels[0]))
+    assert big.index == 2 and big.n_inside == s.panels[2].n_inside
+    assert big.n_outside == s.panels[2].n_outside  # the enlarged panel shows view 2's points
+    s.set_projections(uv, np.zeros_like(inside))  # live: the dialog follows
+    assert big.n_inside == 0 and big.n_outside == 50
+    dlg.close()
+    assert s.zoom_dialog() is None
 
 
 def test_loss_plot_accumulates(qtbot: Any) -> None:
@@ -97,7 +104,7 @@ def test_frusta_segments_reach_the_image_corners() -> None:
     """Per camera 8 segments: apex -> corner and corner -> next corner; the apex is the camera
     centre and the corners project (core.geometry.cameras.project_np) onto the image's outer
     pixel edges at the given depth."""
-    from app.controller import frusta_segments
+    from core.geometry.cameras import frusta_segments
     from core.geometry.cameras import camera_centers, make_cameras, project_np
 
     H, W, depth = 24, 32, 0.3

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore
 
-from tests.gui.conftest import J, load_demo
+from tests.gui.conftest import J, load_demo, went_round
 
 
 def it(w: Any) -> int:
@@ -56,7 +56,7 @@ def test_pause_stops_and_run_resumes(running: Any, qtbot: Any) -> None:
     click(qtbot, running, "pause")
     qtbot.waitUntil(lambda: running.controller.state() == "paused", timeout=3000)
     i0 = it(running)
-    qtbot.wait(400)
+    went_round(running.controller.worker, qtbot)
     assert it(running) == i0
     click(qtbot, running, "run")
     qtbot.waitUntil(lambda: it(running) > i0, timeout=5000)
@@ -68,7 +68,7 @@ def test_step_advances_exactly_one(window: Any, qtbot: Any) -> None:
     i0 = it(window)
     click(qtbot, window, "step")
     qtbot.waitUntil(lambda: it(window) == i0 + 1, timeout=3000)
-    qtbot.wait(300)
+    went_round(window.controller.worker, qtbot)
     assert it(window) == i0 + 1
     qtbot.waitUntil(lambda: window.last_iteration == i0 + 1, timeout=3000)
 
@@ -88,9 +88,15 @@ def test_export_while_running(running: Any, qtbot: Any, tmp_path: Any) -> None:
     from core.io.points import read_points
 
     qtbot.waitUntil(lambda: it(running) >= 2, timeout=10000)
+    before = running.controller.latest_points().copy()
     out = running.export_cloud(str(tmp_path / "cloud.ply"))
+    after = running.controller.latest_points()
     assert running.controller.state() == "running"
-    assert read_points(out).shape == (J, 3)
+    got = read_points(out)
+    assert got.shape == (J, 3) and np.isfinite(got).all()
+    # the cloud shown when it was asked for (float32 as written), not a blank or stale one
+    assert any(np.allclose(got, p, atol=1e-6) for p in (before, after))
+    assert not np.allclose(got, 0)
 
 
 @pytest.mark.gl

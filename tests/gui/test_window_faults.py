@@ -1,4 +1,4 @@
-"""The window against faults and first impressions (issues 15 and 16): the panels after a
+"""The window against faults and first impressions: the panels after a
 default fit, the welcome page's contrast, Recent files, viewing an empty file, the
 automation flags, a scene that cannot be fitted, the runtime folder."""
 
@@ -31,7 +31,7 @@ def test_panels_after_a_default_fit_show_no_point_outside(window: Any, qtbot: An
     from core.fit.config import apply_preset
     from core.io.demo import demo_scene
     from core.io.points import read_points
-    from core.metrics import inside_all
+    from core.hull.inside import inside_all
 
     scene = demo_scene()
     window.controller.load(scene, apply_preset("default", points=600), run=True)

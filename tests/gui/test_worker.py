@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from core.job import JobDiverged, Snapshot
+from tests.gui.conftest import went_round
 
 
 class FakeJob:
@@ -145,11 +146,10 @@ def test_pause_step_live_change_and_stop(start: Any, qtbot: Any) -> None:
     w.pause()
     qtbot.waitUntil(lambda: w.state == "paused", timeout=3000)
     i0 = job.iteration
-    qtbot.wait(200)
+    went_round(w, qtbot)  # the loop went round twice while paused without stepping
     assert job.iteration == i0
     w.step_once()
-    qtbot.waitUntil(lambda: job.iteration == i0 + 1, timeout=3000)
-    qtbot.wait(200)
+    went_round(w, qtbot)
     assert job.iteration == i0 + 1
     n_fields = len(fields)
     w.set_params(k=3.0)  # live, no fields invalidated
@@ -163,7 +163,7 @@ def test_pause_step_live_change_and_stop(start: Any, qtbot: Any) -> None:
     w.stop()
     qtbot.waitUntil(lambda: w.state == "stopped", timeout=3000)
     i1 = job.iteration
-    qtbot.wait(200)
+    went_round(w, qtbot)
     assert job.iteration == i1
     snap = w.last_snapshot()
     assert snap.iteration == i1 and snap.points[0, 0] == i1
@@ -204,7 +204,7 @@ def test_lowering_the_length_live_finishes(start: Any, qtbot: Any) -> None:
     w.set_params(iterations=5)
     qtbot.waitUntil(lambda: w.state == "done", timeout=3000)
     i = job.iteration
-    qtbot.wait(200)
+    went_round(w, qtbot)
     assert job.iteration == i
 
 
@@ -221,7 +221,7 @@ def test_divergence_is_reported_once_and_stops(start: Any, qtbot: Any) -> None:
     job = FakeJob(diverge_at=7)
     w = start(job, autosave_s=0)
     qtbot.waitUntil(lambda: w.state == "stopped", timeout=5000)
-    qtbot.wait(100)
+    went_round(w, qtbot)
     assert len(w.rec.errors) == 1
     assert "diverged at iteration 7" in w.rec.errors[0] and "last good" in w.rec.errors[0]
 

@@ -16,7 +16,7 @@ Conventions (source: IDR ``utils/rend_util.py: load_K_Rt_from_P`` and NeuS
 - ``world_mat`` is the 4x4 projection ``K [R | t]`` of the original (DTU) world; ``scale_mat``
   maps the normalised unit-sphere frame to it. ``P = (world_mat @ scale_mat)[:3, :4]`` projects
   normalised coordinates; it is split into K, R, t by an RQ decomposition
-  (:func:`core.io.readers.common.decompose_projection`: K with a positive diagonal and
+  (:func:`core.formats.common.decompose_projection`: K with a positive diagonal and
   ``K[2, 2] = 1``, ``det(R) = +1``).
 - Pixels: IDR and NeuS cast the ray of pixel (i, j) through the integer coordinates (i, j)
   (``np.mgrid`` / ``linspace(0, W-1, W)``), i.e. pixel centres at integers, as ours: K is used

@@ -1,7 +1,7 @@
 """Silhouette guard of the learned surface correction: moves may not uncover the masks.
 
 The true object fills every silhouette. Hull-surface samples moved inward by the learned
-depth prior (core.hull.correction) can leave part of a mask without any point, most often at
+depth prior (core.correction.depth) can leave part of a mask without any point, most often at
 few views, where the hull is a coarse polyhedron around a solid and the prior takes its
 faces for the lens-shaped hull around a thin plate. :func:`keep_silhouettes` finds the mask
 pixels the samples covered before their moves and no longer cover after them, and takes the
@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from core.io.scene import Scene
-from core.metrics import footprint, point_pixels
+from core.hull.inside import footprint, point_pixels
 
 __all__ = ["keep_silhouettes", "footprints"]
 

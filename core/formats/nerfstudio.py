@@ -19,7 +19,7 @@ Conventions (source: nerfstudio ``data/dataparsers/nerfstudio_dataparser.py`` an
   (k1..k4, p1, p2) is 0; anything else is rejected (undistort first, e.g. with COLMAP's
   ``image_undistorter``).
 - ``transform_matrix`` is camera-to-world in OpenGL axes (x right, y up, looking along -z), as
-  in Blender scenes; converted like :mod:`core.io.readers.blender`.
+  in Blender scenes; converted like :mod:`core.formats.blender`.
 - Mask: ``mask_path`` when given, else the image's alpha channel; a frame with neither is
   rejected.
 """

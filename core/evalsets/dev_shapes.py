@@ -1,7 +1,7 @@
 """A development set: object categories kept out of training *and* out of the reports.
 
 The accuracy benchmark reports on two held-out sets (core.geometry.shapes.HELDOUT_SHAPES and
-core.geometry.novel_shapes.NOVEL_SHAPES). Choosing a method's settings on either would make
+core.evalsets.novel_shapes.NOVEL_SHAPES). Choosing a method's settings on either would make
 its numbers optimistic, and choosing them only on training-distribution scenes says little
 about objects unlike the training ones. ``DEV_SHAPES`` is a third set, of categories in
 neither of those nor in training (scripts/train_surface_correction.py refuses them;
@@ -21,7 +21,12 @@ import numpy as np
 import trimesh
 
 from core.geometry.assemblies import scanned_style
-from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, build_named, tube
+from core.geometry.shapes import box as _box
+from core.geometry.shapes import build_named, tube
+from core.geometry.shapes import ellipsoid as _ellipsoid
+from core.geometry.shapes import join as _join
+from core.geometry.shapes import revolve as _revolve
+from core.geometry.shapes import rod as _rod
 
 __all__ = ["DEV_SHAPES", "get_dev_shape"]
 

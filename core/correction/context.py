@@ -1,6 +1,6 @@
 """Neighbourhood context of hull-surface samples for the learned surface correction.
 
-A sample's own features (core.hull.correction.point_features) describe the hull along one
+A sample's own features (core.correction.depth.point_features) describe the hull along one
 line; whether the hull there is a lens over a thin part, a crease between two views' cones or
 a rim where the truth touches it shows in how the surface around the sample bends and in
 what its neighbours see. :func:`context_features` adds, for balls of CONTEXT_RADII pixels

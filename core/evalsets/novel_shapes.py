@@ -20,7 +20,12 @@ import numpy as np
 import trimesh
 
 from core.geometry.assemblies import scanned_style
-from core.geometry.shapes import _box, _ellipsoid, _join, _revolve, _rod, build_named, tube
+from core.geometry.shapes import box as _box
+from core.geometry.shapes import build_named, tube
+from core.geometry.shapes import ellipsoid as _ellipsoid
+from core.geometry.shapes import join as _join
+from core.geometry.shapes import revolve as _revolve
+from core.geometry.shapes import rod as _rod
 
 __all__ = ["NOVEL_SHAPES", "get_novel_shape", "scanned_style"]
 

@@ -13,7 +13,7 @@ normal (how thick the hull is, how fast it deepens), the per-view signed pixel d
 many views bind x: rims vs creases), how far the binding view's tangent ray stays on the
 surface (long generator segments mark the lenses' flat caps), how many lines of sight graze
 x, and the view count -- and 46 of its neighbourhood in balls of 3 and 8 pixels
-(core.hull.context: how the surface bends around x, and the neighbours' own features).
+(core.correction.context: how the surface bends around x, and the neighbours' own features).
 The bundled weights (``resources/surface_correction.npz``) are what
 ``scripts/train_surface_correction.py`` writes with its defaults (bit for bit): 960 scenes of
 random assemblies of primitives (70%) and demo shapes (30%), one in ten of all replaced by
@@ -42,7 +42,7 @@ import torch
 from scipy import ndimage
 
 from core.geometry.cameras import camera_centers, pixel_sizes, project_np
-from core.hull.context import context_features, context_size
+from core.correction.context import context_features, context_size
 from core.hull.visual_hull import MAP_PAD, HullVolume
 from core.io.scene import Scene
 
@@ -58,14 +58,14 @@ DEPTHS_PX = np.concatenate([np.arange(-1, 3.1, 0.25), np.arange(3.5, 10.1, 0.5),
                             np.arange(11, 25, 1.0), np.arange(26, 41, 2.0)])
 #: Slack (pixels) of the training target: the smallest candidate depth within this of the
 #: closest approach. The search runs from the most outward depth, so the slack biases every
-#: target outward: over the 480 training scenes of session 10 the median target is -0.25 px with
+#: target outward: over the first 480 training scenes the median target is -0.25 px with
 #: 0.3, 0.0 with 0.15 and +0.25 with 0.05. A single model trained with 0.15 scored better on
 #: validation scenes but sank real flat faces on unseen objects; an ensemble of them, shrunk where
-#: they disagree (DepthEnsemble), keep the gain without that (docs/accuracy.md, "Target
-#: slack" and "Ensemble").
+#: they disagree (DepthEnsemble), keeps the gain without that (docs/accuracy.md, "Alternatives
+#: considered").
 TARGET_TOL_PX = 0.15
 N_OWN = len(PROFILE_PX) + 4 + 2 + 3 + 1  # a sample's own features
-N_FEATURES = N_OWN + context_size(N_OWN)  # and its neighbourhood's (core.hull.context)
+N_FEATURES = N_OWN + context_size(N_OWN)  # and its neighbourhood's (core.correction.context)
 WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "surface_correction.npz"
 _CHORD_STEPS = 40
 _MAX_DEPTH = 40.0  # pixels; predictions are clipped to [-1, _MAX_DEPTH]
@@ -120,7 +120,7 @@ def point_features(scene: Scene, hv: HullVolume, maps: np.ndarray, points: np.nd
         maps: (I, H + 2P, W + 2P) padded carving maps the margin was built from.
         points: (N, 3) samples on the level set ``margin = level``.
         level: the surface level (pixels).
-        pairs: how the neighbourhood balls are summed (core.hull.context.context_features);
+        pairs: how the neighbourhood balls are summed (core.correction.context.context_features);
             the training script fixes "tree" so that its data stay bit for bit the same.
 
     Returns:

@@ -1,7 +1,7 @@
 """Open whatever the user points at as a :class:`Scene`.
 
 A ``drwr-scene`` folder (scene.json) is read directly; other dataset layouts are detected from
-the folder's contents by :mod:`core.io.readers` when present.
+the folder's contents by :mod:`core.formats` when present.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def load_scene(path: str | Path, res: int | None = None, views: list[int] | None
                max_views: int | None = None, fmt: str | None = None) -> Scene:
     """Read a scene from ``path``; optionally keep a subset of views.
 
-    ``res`` (working resolution) and ``fmt`` (force a dataset format, see core.io.readers) apply
+    ``res`` (working resolution) and ``fmt`` (force a dataset format, see core.formats) apply
     to dataset folders only. Raises SceneError naming the file and problem.
     """
     p = Path(path)
@@ -35,7 +35,7 @@ def load_scene(path: str | Path, res: int | None = None, views: list[int] | None
     if fmt == "drwr-scene" or (fmt is None and is_native):
         scene = read_scene(p)
     else:
-        from core.io.readers import detect_and_load
+        from core.formats import detect_and_load
 
         # datasets read only the selected views (and normalise with them)
         return detect_and_load(p, res=res, fmt=fmt, views=views, max_views=max_views)

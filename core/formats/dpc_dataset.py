@@ -6,18 +6,23 @@ ground-truth scripts), every part but the renders optional::
     data/
       renders/<synset>/<model>/render_0.png, camera_0.mat, ...   (one folder per object)
       splits/<synset>_train.txt, <synset>_val.txt, <synset>_test.txt   (one model id a line)
+      splits/<synset>.file                                       (DRC's split file, used
+                                                                  when a synset has no .txt)
       gt/downsampled/<synset>/<model>.mat                        ({"points": (N, 3)})
 
 The folder given may also be ``renders/`` itself (``<synset>/<model>/``) or one synset folder
 (``<model>/``; the folder's name is then the synset). Views and cameras are read as
-:mod:`core.io.readers.dpc` reads one object (same conventions and the same **assumption** on
-``extrinsic``), with one difference: **no per-object normalisation**. ShapeNet models are
-already normalised and aligned per category, so DPC's own frame (``x_render = A x_dpc``, see
-``core.io.readers.dpc``) is the dataset's canonical frame, the frame of DPC's ground truth.
+:mod:`core.formats.dpc` reads one object (DPC's default camera path, from ``pos``), with
+one difference: **no per-object normalisation**. ShapeNet models are already normalised and
+aligned per category, so the OBJ files' frame is the dataset's canonical frame, the frame of
+DPC's ground truth and predictions.
 
 Ids are ``<synset>_<model>``; categories the ShapeNet names of the synsets (the synset id when
-unknown). Splits come from ``splits/<synset>_<split>.txt`` when that synset has them (a listed
-model without a render folder is an error naming the split file); otherwise a model goes to
+unknown). Splits come from ``splits/<synset>_<split>.txt`` when that synset has them, else
+from DRC's ``splits/<synset>.file`` (read as DPC's ``create_tf_records.py: load_drc_split``
+reads it: three header lines, then per split six lines ending in its name and model count,
+then five lines per model ending in its id); a listed model without a render folder is an
+error naming the split file. Without either a model goes to
 train / val / test (70 / 10 / 20 %) by a hash of its id, which is stable as models are added.
 Ground truth: ``gt/downsampled/<synset>/<model>.mat``, else ``gt/dense/...``, else a ``.mat``
 with ``points`` in the model folder.
@@ -32,11 +37,11 @@ import numpy as np
 import scipy.io
 
 from core.io.dataset import DrwrDataset, check_sizes
-from core.io.scene import Scene, SceneError
+from core.io.scene import MAX_VIEWS, Scene, SceneError
 from .common import View, add_view
 from .dpc import is_dpc, read_mat, render_view
 
-__all__ = ["is_dpc_dataset", "read_dpc_dataset", "load_dpc_object", "SYNSETS"]
+__all__ = ["is_dpc_dataset", "read_dpc_dataset", "load_dpc_object", "read_drc_split", "SYNSETS"]
 
 #: ShapeNet synset id -> category name (the 13 categories of the single-view literature)
 SYNSETS = {
@@ -77,6 +82,44 @@ def _hash_split(obj_id: str) -> str:
     return "train" if h < 0.7 else "val" if h < 0.8 else "test"
 
 
+def read_drc_split(path: Path) -> dict[str, list[str]]:
+    """DRC's ``splits/<synset>.file``: {split name: [model id, ...]} (see the module docstring;
+    the layout is that of a Torch ASCII-serialised table). SceneError naming the file when it
+    does not follow that layout."""
+    lines = [ln.strip() for ln in path.read_text().splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    out: dict[str, list[str]] = {}
+    k = 3  # a header of three lines
+    try:
+        while k < len(lines):
+            name, count = lines[k + 2], int(lines[k + 5])
+            k += 6
+            if count < 0 or k + 5 * count > len(lines):
+                raise ValueError
+            out[name] = [lines[k + 5 * i + 4] for i in range(count)]
+            k += 5 * count
+    except (IndexError, ValueError):
+        raise SceneError(f"{path}: not a DRC split file (line {k + 1}: expected a split name "
+                         "and its model count)") from None
+    return out
+
+
+def _split_lists(root: Path, synset: str) -> dict[str, tuple[Path, list[str]]]:
+    """split -> (file, model ids) from the .txt lists, else DRC's .file ({} when neither)."""
+    files = {s: root / "splits" / f"{synset}_{s}.txt" for s in SPLITS}
+    if any(f.is_file() for f in files.values()):
+        return {s: (f, f.read_text().split()) for s, f in files.items() if f.is_file()}
+    drc = root / "splits" / f"{synset}.file"
+    if not drc.is_file():
+        return {}
+    lists = read_drc_split(drc)
+    unknown = sorted(set(lists) - set(SPLITS))
+    if unknown:
+        raise SceneError(f"{drc}: unknown split {unknown[0]!r} (expected {', '.join(SPLITS)})")
+    return {s: (drc, ids) for s, ids in lists.items()}
+
+
 def _gt_file(root: Path, synset: str, folder: Path) -> Path | None:
     for kind in ("downsampled", "dense"):
         p = root / "gt" / kind / synset / f"{folder.name}.mat"
@@ -96,7 +139,7 @@ def _gt_file(root: Path, synset: str, folder: Path) -> Path | None:
 
 def load_dpc_object(folder: Path, gt_file: Path | None = None, res: int | None = None,
                     name: str | None = None) -> Scene:
-    """One model folder as a Scene in DPC's frame (no normalisation); masks from the renders'
+    """One model folder as a Scene in the OBJ frame (no normalisation); masks from the renders'
     alpha, RGB composited on white, ``fx = fy = 1.875 W``. ``res``: longest side to
     area-average down to (default: native size)."""
     renders = []
@@ -107,6 +150,9 @@ def load_dpc_object(folder: Path, gt_file: Path | None = None, res: int | None =
             continue
     if not renders:
         raise SceneError(f"{folder}: no render_<i>.png files")
+    if len(renders) > MAX_VIEWS:
+        raise SceneError(f"{folder}: {len(renders)} render_<i>.png files; a scene holds at most "
+                         f"{MAX_VIEWS}")
     views: list[View] = []
     renders.sort()
     for num, img_path in renders:
@@ -144,11 +190,11 @@ def read_dpc_dataset(path: str | Path, check_scenes: bool = True,
     categories: dict[str, str] = {}
     for synset, base in cats.items():
         models = {m.name: m for m in _subdirs(base)}
-        files = {s: root / "splits" / f"{synset}_{s}.txt" for s in SPLITS}
+        lists = _split_lists(root, synset)
         listed: dict[str, str] = {}
-        if any(f.is_file() for f in files.values()):
-            for s, f in files.items():
-                for line in f.read_text().split() if f.is_file() else []:
+        if lists:
+            for s, (f, ids) in lists.items():
+                for line in ids:
                     if line not in models:
                         raise SceneError(f"{f}: model {line!r} has no render folder under "
                                          f"{base}")

@@ -32,8 +32,9 @@ import numpy as np
 import scipy.linalg
 from PIL import Image
 
-from core.io.scene import (Scene, SceneError, check_intrinsics, check_rotation,
-                           check_to_original, check_translation, check_views, open_image)
+from core.io.images import composite_on_white
+from core.io.scene import (MAX_VIEWS, Scene, SceneError, check_intrinsics, check_rotation,
+                           check_to_original, check_translation, check_views, read_image)
 
 __all__ = [
     "DEFAULT_RES", "View", "add_view", "finish", "original_scene", "decompose_projection",
@@ -66,22 +67,25 @@ class View:
 def read_rgb_alpha(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """(rgb (H, W, 3) uint8, alpha (H, W) uint8 or None) of an image file.
 
-    RGBA images are composited over white (as DPC does), so the background reads as white.
+    RGBA images are composited over white (as DPC does), so the background reads as white;
+    16-bit images are scaled from their bit depth (core.io.scene.read_image).
     """
-    im = open_image(path, "image")
-    alpha = None
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = np.asarray(im.convert("RGBA"))
-        alpha = rgba[..., 3]
-        a = alpha[..., None].astype(np.float32) / 255.0
-        rgb = np.rint(rgba[..., :3] * a + 255.0 * (1.0 - a)).astype(np.uint8)
-    else:
-        rgb = np.asarray(im.convert("RGB"))
-    return rgb, alpha
+    rgb, alpha = read_image(path)
+    return composite_on_white(rgb, alpha), alpha
 
 
 def select(n: int, views: Sequence[int] | None, max_views: int | None, where: str) -> list[int]:
-    """Indices of the views to keep out of ``n`` (``views`` wins over ``max_views``)."""
+    """Indices of the views to keep out of ``n`` (``views`` wins over ``max_views``); at most
+    MAX_VIEWS of them (SceneError naming ``where`` beyond)."""
+    idx = _select(n, views, max_views, where)
+    if len(idx) > MAX_VIEWS:
+        raise SceneError(f"{where}: {len(idx)} views selected; a scene holds at most "
+                         f"{MAX_VIEWS} (choose some with --views or --max-views)")
+    return idx
+
+
+def _select(n: int, views: Sequence[int] | None, max_views: int | None, where: str
+            ) -> list[int]:
     if n == 0:
         raise SceneError(f"{where}: the dataset lists no views")
     if views is not None:

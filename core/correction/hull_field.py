@@ -4,15 +4,15 @@ DRWR's image-space repulsion spreads points evenly in every *projection*, which 
 hull's volume; users asking for "the shape" want points on the surface. These terms pull the
 points onto the surface of the visual hull of the masks and spread them evenly over it:
 
-- ``HullPrior.margin(points)``: the carving margin h (pixels, positive inside every mask;
+- ``HullField.margin(points)``: the carving margin h (pixels, positive inside every mask;
   trilinear on the 128^3 grid of core.hull.visual_hull). The surface term (μ) is
   ``(h - level)^2`` with ``level = FitConfig.surface_level``.
-- :func:`spread_loss`: 3-D repulsion among each point's k nearest neighbours,
+- :func:`core.geometry.pointcloud.spread_loss`: 3-D repulsion among each point's k nearest neighbours,
   ``Σ_j Σ_{k∈N(j)} exp(-|x_j - x_k|^2 / h^2)`` with h the expected spacing of J points on
   the hull's surface (sqrt(area / J)), for even density.
-- :func:`farthest_point_sample`: even initial points on the hull surface.
-- ``HullPrior.surface_points(n, correct=True, snap=True)``: the same, after moving the area
-  samples along their normals by the learned depth of core.hull.correction (lenses flattened
+- :func:`core.geometry.pointcloud.farthest_point_sample`: even initial points on the hull surface.
+- ``HullField.surface_points(n, correct=True, snap=True)``: the same, after moving the area
+  samples along their normals by the learned depth of core.correction.depth (lenses flattened
   onto the thin part inside them, tight parts moved out to the silhouette rims), adding the
   outer hull surface (the mask edges) wherever the level surface lost a part (coverage
   first), and moving every sample to the nearest point inside every mask
@@ -29,64 +29,16 @@ import torch.nn.functional as F
 from scipy.spatial import cKDTree
 from skimage.measure import marching_cubes
 
+from core.geometry.pointcloud import farthest_point_sample
 from core.hull.visual_hull import HULL_LEVEL, carving_maps, hull_mesh
 from core.io.mesh_scene import sample_surface
 from core.io.scene import Scene
 
-__all__ = ["HullPrior", "spread_loss", "knn_indices", "farthest_point_sample",
-           "even_surface_points"]
+__all__ = ["HullField", "even_surface_points"]
 
 #: Samples of the outer hull surface farther than this many pixels from the level surface
 #: are parts the level surface lost; the default fit keeps them (coverage first).
 FILL_PX = 2.0
-#: take the learned moves back where they uncover mask pixels (core.hull.guard)
-GUARD = True
-_FPS_BLOCK = 256  # points per block whose largest distance farthest_point_sample keeps
-
-
-def farthest_point_sample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """n of the (N, 3) points chosen greedily farthest from those already chosen -> (n, 3).
-
-    The first point is ``points[seed % N]``; each next one is the point whose distance to the
-    chosen set is largest (ties: the lowest index), exactly the classic O(n N) loop
-    (tests/core/test_fps.py checks it against one), in float64. Runs in about O(N log n): the
-    k-th chosen point lies within r_k (the largest remaining distance, which never grows) of
-    every point whose distance it lowers, so one KD-tree ball query finds them; the largest
-    distance is kept per block of spatially adjacent points (the tree's leaf order).
-    All N points come back (in their order) when n >= N.
-    """
-    P = np.asarray(points, np.float64)
-    N = len(P)
-    if n >= N:
-        return P.copy()
-    if n < 1:
-        return np.zeros((0, 3))
-    perm = cKDTree(P).indices  # leaf order: spatially coherent
-    Q = P[perm]
-    tree = cKDTree(Q)
-    nb = -(-N // _FPS_BLOCK)
-    d = np.full(nb * _FPS_BLOCK, -np.inf)  # squared distance to the chosen set, padded
-    d[:N] = np.inf
-    blocks = d.reshape(nb, _FPS_BLOCK)  # a view of d
-    block_max = blocks.max(1)
-    chosen = np.empty(n, np.int64)
-    k = int(np.flatnonzero(perm == seed % N)[0])
-    for i in range(n):
-        chosen[i] = k
-        r2 = d[k]
-        near = (np.arange(N) if not np.isfinite(r2) else
-                np.asarray(tree.query_ball_point(Q[k], np.sqrt(r2) * (1 + 1e-9) + 1e-300,
-                                                 return_sorted=False), np.int64))
-        d2 = ((Q[near] - Q[k]) ** 2).sum(1)
-        d[near] = np.minimum(d[near], d2)
-        d[k] = 0.0
-        touched = np.unique(near // _FPS_BLOCK)
-        block_max[touched] = blocks[touched].max(1)
-        top = block_max.max()
-        cand = np.flatnonzero(block_max == top)
-        idx = np.concatenate([b * _FPS_BLOCK + np.flatnonzero(blocks[b] == top) for b in cand])
-        k = int(idx[np.argmin(perm[idx])])  # ties: the lowest original index
-    return P[perm[chosen]]
 
 
 def even_surface_points(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 0,
@@ -96,20 +48,7 @@ def even_surface_points(vertices: np.ndarray, faces: np.ndarray, n: int, seed: i
     return farthest_point_sample(sample_surface(vertices, faces, pool * n, seed), n, seed)
 
 
-def knn_indices(points: np.ndarray, k: int) -> np.ndarray:
-    """(J, k) indices of each point's k nearest other points (scipy KD-tree)."""
-    k = min(k, len(points) - 1)
-    _, idx = cKDTree(points).query(points, k=k + 1)
-    return idx[:, 1:]
-
-
-def spread_loss(points: torch.Tensor, nbr: torch.Tensor, h: float) -> torch.Tensor:
-    """Σ_j Σ_k exp(-|x_j - x_nbr[j,k]|² / h²). points (J, 3), nbr (J, k) long -> scalar."""
-    d2 = ((points[:, None, :] - points[nbr]) ** 2).sum(-1)  # (J, k)
-    return torch.exp(-(d2 / (h * h)).clamp(max=80.0)).sum()
-
-
-class HullPrior:
+class HullField:
     """The visual hull of a scene as a differentiable field, and its surface for sampling."""
 
     def __init__(self, scene: Scene, res: int = 128, device: torch.device | str = "cpu",
@@ -134,19 +73,21 @@ class HullPrior:
         return math.sqrt(self.area / max(n_points, 1))
 
     def surface_points(self, n: int, seed: int = 0, pool: int = 4,
-                       correct: bool = False, snap: bool = False) -> np.ndarray:
+                       correct: bool = False, snap: bool = False,
+                       guard: bool = True) -> np.ndarray:
         """(n, 3) evenly spaced points on the hull surface.
 
         ``pool * n`` area samples of the surface at ``level``, moved by the learned surface
-        correction when ``correct``; plus the *coverage fill* (:meth:`uncovered_samples`):
+        correction when ``correct`` (with the moves that uncover mask pixels taken back when
+        ``guard``: core.correction.guard); plus the *coverage fill* (:meth:`uncovered_samples`):
         samples of the hull's outer surface (level 0, the mask edges) on parts the ``level``
         surface misses, kept where they are. Then, when ``snap``, each moved to the nearest
         point inside every mask (core.hull.snap.snap_nearest), and all thinned by
         farthest-point sampling. Snapping the pool before thinning keeps the points even:
         snapping after it bunches the points of thin parts, which all move inward.
         """
-        from core.hull.correction import correct_points
-        from core.hull.guard import keep_silhouettes
+        from core.correction.depth import correct_points
+        from core.correction.guard import keep_silhouettes
         from core.hull.snap import snap_nearest
 
         cand = sample_surface(self.vertices, self.faces, pool * n, seed)
@@ -154,7 +95,7 @@ class HullPrior:
         if correct:
             maps = carving_maps(self.scene.masks, level=self.level)
             moved = correct_points(self.scene, self.volume, maps, cand, self.level).points
-            cand = keep_silhouettes(self.scene, cand, moved, fill) if GUARD else moved
+            cand = keep_silhouettes(self.scene, cand, moved, fill) if guard else moved
         cand = np.concatenate([cand, fill]) if len(fill) else cand
         if snap:
             cand = snap_nearest(cand, self.scene).astype(np.float64)
