@@ -22,7 +22,7 @@ def dataset(tmp_path_factory: Any) -> Path:
 
 
 def test_window_training_holds_the_run_lock(window: Any, dataset: Path, tmp_path: Path) -> None:
-    from core.io.dataset import read_dataset
+    from core.formats.datasets import read_dataset
     from core.train.config import TrainConfig
     from core.train.run_lock import RunLock, RunLocked
 
