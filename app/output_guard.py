@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = ["OutputClash", "reads", "writes", "value", "check_args", "check_clash",
-           "check_place", "untagged_paths", "ROLE"]
+           "check_place", "tagged", "untagged_paths", "ROLE"]
 
 #: attribute set on an argparse Action: "input", "output" or "value"
 ROLE = "drwr_role"
