@@ -54,20 +54,16 @@ def atomic_write(out: Path, points: Any) -> None:
     write_points_atomic(out, points)
 
 
-def check_output(out: str | Path, scene: Any = None) -> Path:
+def check_output(out: str | Path) -> Path:
     """``out`` as a Path after checking, before any work, that it is a point-cloud file name
-    that can be written and is not the ground truth ``scene`` was read with."""
+    that can be written (that it clobbers no input is app.output_guard's check of every
+    command's flags)."""
     from core.io.atomic import check_writable
     from core.io.points import POINT_FORMATS
 
     out = Path(out)
     if out.suffix.lower() not in POINT_FORMATS:
         raise UserError(f"{out}: output must end in {', '.join(POINT_FORMATS)}")
-    folder = getattr(scene, "path", None)
-    if folder is not None:
-        gt = Path(folder) / "gt_points.ply"
-        if gt.exists() and out.exists() and os.path.samefile(gt, out):
-            raise UserError(f"{out}: is the scene's own ground truth; choose another --out")
     return check_writable(out)
 
 
@@ -89,27 +85,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Command name -> its sub-parser, for a parser made by :func:`build_parser`."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
 def run_cli(argv: list[str]) -> int:
     """Run a CLI command; returns the exit status."""
     from core.io.scene import SceneError
 
     from app.driver import exit_code, sigterm_as_interrupt
+    from app.output_guard import check_args
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        check_args(command_parsers(parser)[args.command], args)  # before any work
         with sigterm_as_interrupt():
             return func(args)
     except KeyboardInterrupt as exc:  # Ctrl-C/SIGTERM before a command's own handling
         print("interrupted", file=sys.stderr)
         return exit_code(exc)
-    except (UserError, SceneError, FileNotFoundError) as exc:
+    except (UserError, SceneError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # validation errors from config, readers
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # output path is a file, no permission, disk full ...
-        where = exc.filename or ""
-        print(f"error: {where}: {exc.strerror or exc}", file=sys.stderr)
+    except OSError as exc:  # a missing file, output path is a file, no permission, disk full
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 2
+
+
+def os_error_line(exc: OSError) -> str:
+    """``<file>: <problem>`` for an OSError (never "[Errno N] ..."); the message alone when
+    the error names no file."""
+    if exc.filename is None:
+        return str(exc)
+    return f"{exc.filename}: {exc.strerror or os.strerror(exc.errno or 0)}"

@@ -33,25 +33,31 @@ __all__ = ["build_parser", "run_gui"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .output_guard import reads, writes
+
     p = argparse.ArgumentParser(prog="python main.py", description="DRWR Studio desktop window (no command)")
     p.add_argument("--demo", action="store_true", help="fit the bundled demo scene")
-    p.add_argument("--scene", metavar="PATH", help="drwr-scene folder to open")
+    reads(p.add_argument("--scene", metavar="PATH", help="drwr-scene folder to open"), "scene")
     p.add_argument("--run", action="store_true", help="start fitting the --scene at once")
     p.add_argument("--points", type=int, metavar="J", help="number of points")
     p.add_argument("--preset", choices=["default", "drwr-paper"],
                    help="fit preset (default: 'default'; --demo uses 'drwr-paper' so the cloud "
                    "visibly forms from a uniform box)")
-    p.add_argument("--dataset", metavar="PATH", help="drwr-dataset to train a network on "
-                   "(training mode)")
+    reads(p.add_argument("--dataset", metavar="PATH", help="drwr-dataset to train a network on "
+                         "(training mode)"), "dataset")
     p.add_argument("--train", action="store_true", help="start training the --dataset at once")
-    p.add_argument("--run-dir", metavar="RUN", help="run folder the window's training writes "
-                   "(default ~/.cache/drwr-studio/runs/<dataset>-<time>)")
-    p.add_argument("--follow", metavar="RUN", help="follow a training run folder (metrics.jsonl, "
-                   "checkpoints) that another process writes")
+    writes(p.add_argument("--run-dir", metavar="RUN", help="run folder the window's training "
+                          "writes (default ~/.cache/drwr-studio/runs/<dataset>-<time>)"),
+           folder=True)
+    reads(p.add_argument("--follow", metavar="RUN", help="follow a training run folder "
+                         "(metrics.jsonl, checkpoints) that another process writes"),
+          "run folder")
     p.add_argument("--exit-after", type=float, metavar="SECONDS",
                    help="run for SECONDS, save --screenshot/--export, then exit")
-    p.add_argument("--screenshot", metavar="FILE", help="PNG of the whole window (--exit-after)")
-    p.add_argument("--export", metavar="FILE", help="write the cloud (.ply/.obj) (--exit-after)")
+    writes(p.add_argument("--screenshot", metavar="FILE", help="PNG of the whole window "
+                          "(--exit-after)"))
+    writes(p.add_argument("--export", metavar="FILE", help="write the cloud (.ply/.obj/.xyz) "
+                          "(--exit-after)"))
     return p
 
 
@@ -84,6 +90,34 @@ def _check_args(args: argparse.Namespace) -> str:
         return "--train and --run-dir go with --dataset"
     if (args.screenshot or args.export) and s is None:
         return "--screenshot and --export are written at --exit-after; give --exit-after too"
+    return _check_outputs(args)
+
+
+def _check_outputs(args: argparse.Namespace) -> str:
+    """The first problem with --export/--screenshot/--run-dir, found before the window opens:
+    an output that clobbers an input, a wrong suffix, a folder that cannot take the file."""
+    from pathlib import Path
+
+    from core.io.atomic import check_writable
+    from core.io.points import POINT_FORMATS
+
+    from .output_guard import check_args
+
+    try:
+        check_args(build_parser(), args, reader="the window")
+        if args.export and Path(args.export).suffix.lower() not in POINT_FORMATS:
+            return f"{args.export}: --export must end in {', '.join(POINT_FORMATS)}"
+        if args.screenshot and Path(args.screenshot).suffix.lower() != ".png":
+            return f"{args.screenshot}: --screenshot must end in .png"
+        for path in (args.export, args.screenshot):
+            if path:
+                check_writable(path)
+    except ValueError as exc:
+        return str(exc)
+    except OSError as exc:
+        from app.cli import os_error_line
+
+        return os_error_line(exc)
     return ""
 
 
@@ -168,7 +202,16 @@ def _run(args: argparse.Namespace) -> int:
         from .train_mode import WINDOW_DEFAULTS
 
         tcfg = TrainConfig(**WINDOW_DEFAULTS, **({"points": args.points} if args.points else {}))
-        win.train_mode.start(dataset, run=args.train, config=tcfg, run_dir=args.run_dir)
+        try:
+            win.train_mode.start(dataset, run=args.train, config=tcfg, run_dir=args.run_dir)
+        except ValueError as exc:  # RunLocked: another process writes --run-dir
+            if headless:
+                print(f"drwr-studio: {exc}", file=sys.stderr)
+                win.close()
+                for sig, handler in old_handlers.items():
+                    signal.signal(sig, handler)
+                return 2
+            win.show_error(str(exc))
     elif follow is not None:
         win.train_mode.follow(follow)
     if headless:

@@ -118,6 +118,7 @@ class ShapeTab(QtCore.QObject):
 
         if Path(path).suffix.lower() not in MESH_OUT_FORMATS:
             raise ValueError(f"{path}: mesh output must end in {', '.join(MESH_OUT_FORMATS)}")
+        self.window.check_save(path, "the exported mesh")
         pts, scene = _cloud_and_scene(self.window)
         self.window.statusBar().showMessage(f"meshing {len(pts)} points…")
         run_task(lambda: export_mesh_file(pts, scene, path), self._report,

@@ -65,6 +65,7 @@ class TrainMode(QtCore.QObject):
         self.win = win
         self.ds: Any = None
         self.run_dir: Path | None = None
+        self.run_lock: Any = None  # core.train.run_lock.RunLock of run_dir while training
         self.active = False  # a training (or a followed run) is what the window shows
         self.follower: Any = None
         self._loading = False
@@ -145,14 +146,26 @@ class TrainMode(QtCore.QObject):
 
     def start(self, ds: Any, run: bool = False, config: Any = None,
               run_dir: str | Path | None = None) -> None:
-        """Train on dataset ``ds`` in the window's worker (paused unless ``run``)."""
+        """Train on dataset ``ds`` in the window's worker (paused unless ``run``), holding
+        the run folder's writer lock: RunLocked (a ValueError naming the folder) when another
+        process is writing it; OutputClash when the run folder lies inside the dataset."""
         from core.train.config import TrainConfig
+        from core.train.run_lock import RunLock
 
+        from .output_guard import check_clash
+
+        folder = Path(run_dir) if run_dir else default_run_dir(ds.root)
+        check_clash([("the run folder", str(folder), False)], [("dataset", str(ds.root))],
+                    reader="the window")
+        if self.run_lock is None or self.run_lock.run != folder:
+            lock = RunLock(folder).acquire()
+            self.release_run()
+            self.run_lock = lock
         self.stop_follow()
         cfg = config or TrainConfig(**WINDOW_DEFAULTS)
         split, ids = display_ids(ds)
         self.ds = ds
-        self.run_dir = Path(run_dir) if run_dir else default_run_dir(ds.root)
+        self.run_dir = folder
         self._fill_objects(ids, split)
         oid = ids[0]
         self._loading = True
@@ -173,6 +186,7 @@ class TrainMode(QtCore.QObject):
         """Follow a run folder another process writes (app/follow.py)."""
         self.stop_follow()
         self.win.controller.stop_worker()
+        self.release_run()
         self.win.controller.interrupt_save = None
         self.win.run_controls.set_state("none")
         self.ds = None
@@ -185,6 +199,12 @@ class TrainMode(QtCore.QObject):
         self.win.setWindowTitle(f"DRWR Studio — following {Path(run).name}")
         self.save_button.setEnabled(False)
         self.follower.start()
+
+    def release_run(self) -> None:
+        """Give up the run folder's writer lock (a new training, following a run)."""
+        if self.run_lock is not None:
+            self.run_lock.release()
+            self.run_lock = None
 
     def stop_follow(self) -> None:
         if self.follower is not None:
@@ -290,6 +310,7 @@ class TrainMode(QtCore.QObject):
     def save_checkpoint(self, path: str) -> None:
         """Write the training's checkpoint (model, optimiser, step, config, RNG) to ``path``
         between steps (the worker does it; the status bar says when)."""
+        self.win.check_save(path, "the checkpoint")
         self.win.controller.save_job(path)
 
     def _save_on_interrupt(self) -> Path | None:

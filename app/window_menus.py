@@ -226,9 +226,34 @@ class MenuMixin:
             self.open_mesh(path)
 
     # -- saving ----------------------------------------------------------------------------
+    def read_paths(self) -> list[tuple[str, str]]:
+        """(what, path) of everything the window reads now: the open scene's folder (or the
+        mesh it was rendered from), the training's dataset, a followed run folder."""
+        out: list[tuple[str, str]] = []
+        scene = self.controller.scene
+        if scene is not None and getattr(scene, "path", None):
+            out.append(("scene", str(scene.path)))
+        source = getattr(scene, "extra", {}).get("source") if scene is not None else None
+        if isinstance(source, str) and Path(source).is_file():
+            out.append(("mesh", source))
+        mode = getattr(self, "train_mode", None)
+        if mode is not None and mode.ds is not None:
+            out.append(("dataset", str(mode.ds.root)))
+        if mode is not None and mode.follower is not None:
+            out.append(("run folder", str(mode.follower.run)))
+        return out
+
+    def check_save(self, path: str, what: str) -> None:
+        """OutputClash (app.output_guard) when saving ``what`` to ``path`` would overwrite,
+        or write inside, something the window reads."""
+        from .output_guard import check_clash
+
+        check_clash([(what, str(path), False)], self.read_paths(), reader="the window")
+
     def export_cloud(self, path: str) -> Path:
         """Write the latest snapshot's points (works while the fit runs) in the dataset's
         original frame, atomically."""
+        self.check_save(path, "the exported cloud")
         return self.controller.export(path)
 
     def _save_dialog(self, title: str, default: str, filters: str, save: Any,
@@ -246,6 +271,7 @@ class MenuMixin:
 
     def save_screenshot(self, path: str) -> None:
         """Grab the whole window (3D view included) to a PNG."""
+        self.check_save(path, "the screenshot")
         self.refresh_now()
         if not self.grab().save(str(path)):
             raise RuntimeError(f"could not write {path}")
@@ -256,6 +282,7 @@ class MenuMixin:
     def save_turntable(self, path: str, frames: int = 36) -> None:
         import imageio.v2 as imageio
 
+        self.check_save(path, "the turntable")
         imgs = self.cloud_view.turntable(frames)
         imageio.mimsave(str(path), imgs, duration=0.08, loop=0)
 

@@ -249,9 +249,9 @@ def _bad_inputs(work: Path, scene_dir: Path, pred: Path,
         "fit-out-is-folder": (["fit", scene_dir, "--out", a_folder], a_folder),
         "hull-out-is-folder": (["hull", scene_dir, "--out", a_folder], a_folder),
         "fit-out-is-ground-truth": (["fit", scene_dir, "--out", scene_dir / "gt_points.ply",
-                                     "--iterations", 1], "ground truth"),
+                                     "--iterations", 1], "inside the scene"),
         "hull-out-is-ground-truth": (["hull", scene_dir, "--out", scene_dir / "gt_points.ply",
-                                      "--grid", 16], "ground truth"),
+                                      "--grid", 16], "inside the scene"),
         "fit-autosave-zero": (["fit", scene_dir, "--out", out, "--autosave", 0], "--autosave"),
     }
 

@@ -74,7 +74,9 @@ def test_train_resume_predict(dataset, tmp_path, capsys):
     assert main(["predict", str(run), str(tmp_path / "nothing.png"), "--out",
                  str(tmp_path / "x.ply")]) == 2
     assert "nothing.png" in _error_line(capsys)
-    assert main(["predict", str(tmp_path), str(scene_dir), "--out", str(tmp_path / "x.ply")]) == 2
+    (tmp_path / "not-a-run").mkdir()
+    assert main(["predict", str(tmp_path / "not-a-run"), str(scene_dir), "--out",
+                 str(tmp_path / "x.ply")]) == 2
     assert "checkpoint" in _error_line(capsys)
 
 

@@ -100,13 +100,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from app.output_guard import reads, value, writes
+
     e = sub.add_parser("evaluate", help="CD×100 and F-score per object and per category of a "
                        "trained network on a dataset split, beside the category-medoid and "
                        "silhouette-retrieval baselines")
-    e.add_argument("paths", nargs="+", metavar="RUN DATASET",
-                   help="run folder of `train` and a dataset (drwr-dataset or DPC renders); "
-                   "with --baselines-only just the dataset")
-    e.add_argument("--split", default="test", help="split to score (default test)")
+    reads(e.add_argument("paths", nargs="+", metavar="RUN DATASET",
+                         help="run folder of `train` and a dataset (drwr-dataset or DPC "
+                         "renders); with --baselines-only just the dataset"), "input")
+    value(e.add_argument("--split", default="test", help="split to score (default test)"))
     e.add_argument("--view", type=int, default=0, help="input view of each object with "
                    "--protocol view (default 0)")
     e.add_argument("--protocol", choices=("view", "dpc", "drwr"), default="view",
@@ -114,7 +116,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "in turn, scores averaged over an object's views, as DPC's eval_chamfer.py) "
                    "or 'drwr' (every view in turn, an object's best view kept, as DRWR's "
                    "released eval_chamfer_distance.py)")
-    e.add_argument("--json", help="also write all numbers to this JSON file")
+    writes(e.add_argument("--json", help="also write all numbers to this JSON file"))
     e.add_argument("--points", type=int, default=None,
                    help="points of the baselines' clouds (default: as many as the network "
                    "predicts; 2048 with --baselines-only)")
@@ -127,18 +129,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = sub.add_parser("make-dataset", help="synthetic drwr-dataset from the bundled "
                        "parametric families (masks, shaded RGB images, random cameras, "
                        "ground-truth points, splits)")
-    m.add_argument("out", help="output folder (new or empty)")
+    writes(m.add_argument("out", help="output folder (new or empty)"), replaces=True)
     m.add_argument("--per-category", type=int, default=50,
                    help="objects per category, split 70/10/20 %% train/val/test (default 50)")
-    m.add_argument("--categories", nargs="+", metavar="NAME",
-                   help="families (chair table airplane lamp; default chair table airplane)")
+    value(m.add_argument("--categories", nargs="+", metavar="NAME",
+                         help="families (chair table airplane lamp; default chair table "
+                         "airplane)"))
     m.add_argument("--views", type=int, default=5, help="random views per object (default 5)")
     m.add_argument("--res", type=int, default=64, help="image size in pixels (default 64)")
     m.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     m.add_argument("--points", type=int, default=8192,
                    help="ground-truth surface points per object (default 8192)")
-    m.add_argument("--elevation", default="-90,90",
-                   help="camera elevation range LO,HI in degrees (default -90,90: the sphere)")
+    value(m.add_argument("--elevation", default="-90,90",
+                         help="camera elevation range LO,HI in degrees (default -90,90: the "
+                         "sphere)"))
     m.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per CPU, at most 4)")
     m.add_argument("--quiet", action="store_true", help="no progress bar")

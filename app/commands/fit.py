@@ -32,7 +32,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     cfg = config_from_args(args)
     scene = load_scene(args.scene, res=args.res, views=parse_views(args.views))
-    check_output(out, scene)
     if args.mesh_out:  # mesh output: fail before the fit, not after it
         from app.commands.mesh import check_mesh_out
         check_mesh_out(args.mesh_out)
@@ -58,14 +57,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from app.config_cli import add_config_flags
+    from app.output_guard import reads, value, writes
 
     f = sub.add_parser("fit", help="fit a point cloud to a scene's silhouettes (DRWR)")
-    f.add_argument("scene", help="scene folder (drwr-scene or a supported dataset)")
-    f.add_argument("--out", required=True, help="output cloud (.ply, .obj or .xyz)")
+    reads(f.add_argument("scene", help="scene folder (drwr-scene or a supported dataset)"), "scene")
+    writes(f.add_argument("--out", required=True, help="output cloud (.ply, .obj or .xyz)"))
     f.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
-    f.add_argument("--metrics-json", help="write config, time and metrics to this JSON file")
+    writes(f.add_argument("--metrics-json", help="write config, time and metrics to this JSON "
+                          "file"))
     f.add_argument("--res", type=int, help="working resolution for dataset folders")
-    f.add_argument("--views", help="use only these views, e.g. 0,3,5")
+    value(f.add_argument("--views", help="use only these views, e.g. 0,3,5"))
     f.add_argument("--autosave", type=float, default=60.0,
                    help="seconds between autosaves of the cloud to --out and of the resume "
                    "file <out>.resume.pt (default 60)")
@@ -73,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="continue from <out>.resume.pt (written by autosaves and on Ctrl-C; "
                    "give the same scene and flags) instead of starting over")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
-    f.add_argument("--mesh-out", help="also write a watertight mesh of the cloud "
-                   "(.obj, .ply, .stl, .glb; see the mesh command)")
+    writes(f.add_argument("--mesh-out", help="also write a watertight mesh of the cloud "
+                          "(.obj, .ply, .stl, .glb; see the mesh command)"))
     add_config_flags(f)
     f.set_defaults(func=cmd_fit)

@@ -88,12 +88,15 @@ def cmd_mesh(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from core.surface.mesh import METHODS
 
+    from app.output_guard import reads, writes
+
     m = sub.add_parser("mesh", help="a watertight, manifold mesh from a point cloud "
                        "(held to the silhouettes with --scene)")
-    m.add_argument("cloud", help="point cloud (.ply, .obj, .xyz)")
-    m.add_argument("--out", required=True, help="output mesh (.obj, .ply, .stl or .glb)")
-    m.add_argument("--scene", help="scene the cloud was fitted to: the mesh is intersected "
-                   "with its visual hull and made to cover every mask; metrics are printed")
+    reads(m.add_argument("cloud", help="point cloud (.ply, .obj, .xyz)"), "cloud")
+    writes(m.add_argument("--out", required=True, help="output mesh (.obj, .ply, .stl or .glb)"))
+    reads(m.add_argument("--scene", help="scene the cloud was fitted to: the mesh is "
+                         "intersected with its visual hull and made to cover every mask; "
+                         "metrics are printed"), "scene")
     m.add_argument("--method", choices=METHODS, default="auto",
                    help="auto (imls with a scene, poisson without), imls (moving least-squares "
                    "signed distance of the cloud), poisson (screened Poisson)")
@@ -101,5 +104,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--no-cover", action="store_true",
                    help="skip the blobs that make the mesh cover every mask pixel")
     m.add_argument("--res", type=int, help="working resolution for dataset folders")
-    m.add_argument("--metrics-json", help="write topology and metrics to this JSON file")
+    writes(m.add_argument("--metrics-json", help="write topology and metrics to this JSON file"))
     m.set_defaults(func=cmd_mesh)

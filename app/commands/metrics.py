@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from app.cli import (
     UserError,
     metrics_reference,
@@ -13,23 +15,31 @@ from app.cli import (
 )
 
 
-def cmd_metrics(args: argparse.Namespace) -> int:
-    from core.formats.loaders import load_scene
+def _cloud(path: str | Path) -> np.ndarray:
+    """The cloud in ``path``; UserError naming the file when it cannot be read or is empty."""
     from core.io.points import read_points
-    from core.metrics import evaluate
 
     try:
-        pred = read_points(args.pred)
+        pts = read_points(path)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if len(pts) == 0:
+        raise UserError(f"{path}: the cloud is empty (no points)")
+    return pts
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from core.formats.loaders import load_scene
+    from core.metrics import evaluate
+
+    pred = _cloud(args.pred)
     ref_path = Path(args.ref)
     if ref_path.is_dir():
         ref = metrics_reference(load_scene(ref_path))
+        if ref.gt_points is not None and len(ref.gt_points) == 0:
+            raise UserError(f"{ref_path}: the scene's ground truth has no points")
     else:
-        try:
-            ref = read_points(ref_path)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
+        ref = _cloud(ref_path)
     m = evaluate(pred, ref)
     print_metrics(m)
     write_json(args.json, m)
@@ -38,7 +48,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("metrics", help="Chamfer ×100, F-score, silhouette IoU, inside fraction")
-    e.add_argument("pred", help="predicted cloud (.ply, .obj, .xyz)")
-    e.add_argument("ref", help="scene folder (uses its ground truth and masks) or a GT cloud")
-    e.add_argument("--json", help="also write the metrics to this JSON file")
+    from app.output_guard import reads, writes
+
+    reads(e.add_argument("pred", help="predicted cloud (.ply, .obj, .xyz)"), "cloud")
+    reads(e.add_argument("ref", help="scene folder (uses its ground truth and masks) or a GT "
+                         "cloud"), "reference")
+    writes(e.add_argument("--json", help="also write the metrics to this JSON file"))
     e.set_defaults(func=cmd_metrics)

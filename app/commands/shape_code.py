@@ -68,19 +68,22 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from app.output_guard import reads, writes
+
     e = sub.add_parser("sh-encode", help="spherical-harmonic code of a genus-0 mesh "
                        "(conformal map to the sphere, least-squares fit)")
-    e.add_argument("mesh", help="closed genus-0 mesh (.obj, .ply, .stl, .off, .glb)")
+    reads(e.add_argument("mesh", help="closed genus-0 mesh (.obj, .ply, .stl, .off, .glb)"),
+          "mesh")
     e.add_argument("--degree", type=int, default=20, help="highest SH degree L (default 20)")
-    e.add_argument("--out", required=True, help="output code (.npz)")
-    e.add_argument("--images", help="folder for coefficient amplitude PNGs")
+    writes(e.add_argument("--out", required=True, help="output code (.npz)"))
+    writes(e.add_argument("--images", help="folder for coefficient amplitude PNGs"), folder=True)
     e.add_argument("--repair", action="store_true",
                    help="remesh first when the mesh is open, non-manifold, in parts or has "
                    "handles (handles are closed)")
     e.set_defaults(func=cmd_encode)
     d = sub.add_parser("sh-decode", help="mesh from a spherical-harmonic code")
-    d.add_argument("code", help="code written by sh-encode (.npz)")
-    d.add_argument("--out", required=True, help="output mesh (.obj, .ply, .stl or .glb)")
+    reads(d.add_argument("code", help="code written by sh-encode (.npz)"), "code")
+    writes(d.add_argument("--out", required=True, help="output mesh (.obj, .ply, .stl or .glb)"))
     d.add_argument("--subdivisions", type=int, default=4,
                    help="icosphere subdivisions (faces = 20 * 4^S; default 4)")
     d.add_argument("--degree", type=int, help="decode only up to this degree")

@@ -8,7 +8,9 @@ DistributedDataParallel processes (effective batch = --batch-size x N; rank 0 wr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -48,6 +50,27 @@ def _check_same_data(latest: Path, ds, cfg) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train while holding the run folder's writer lock (core.train.run_lock; the process that
+    writes, rank 0 under torchrun): a second `train` or `train --resume` of the same --out is
+    refused at once. A run folder this call made and left empty (bad dataset) is removed."""
+    from core.train.run_lock import LOCK_NAME, RunLock
+
+    out = Path(args.out)
+    if os.environ.get("RANK", "0") != "0":
+        return _train(args)
+    existed = out.exists()
+    lock = RunLock(out).acquire()
+    try:
+        return _train(args)
+    finally:
+        if not existed and [p.name for p in out.iterdir()] == [LOCK_NAME]:
+            with contextlib.suppress(OSError):  # unlinked while still locked: no one holds it
+                (out / LOCK_NAME).unlink()
+                out.rmdir()
+        lock.release()
+
+
+def _train(args: argparse.Namespace) -> int:
     """Build the Trainer and run it with the CLI driver loop (app/driver.py): progress bar,
     Ctrl-C/SIGTERM -> latest.pt (exit 130/143), divergence -> the last good weights."""
     import torch
@@ -185,15 +208,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     from app.config_cli import add_config_flags
     from core.train.config import TrainConfig
 
+    from app.output_guard import reads, value, writes
+
     t = sub.add_parser("train", help="train an image -> point cloud network on a drwr-dataset "
                        "from its silhouettes (DRWR losses); torchrun for several processes",
                        description="Train an image -> point cloud network on a drwr-dataset. "
                        "Stops at --iterations or --minutes, whichever comes first; Ctrl-C "
                        "saves a checkpoint. Under torchrun --nproc_per_node=N the effective "
                        "batch is --batch-size x N.")
-    t.add_argument("dataset", help="drwr-dataset folder (dataset.json)")
-    t.add_argument("--out", required=True, help="run folder: config.json, metrics.jsonl, "
-                   "training.png, checkpoints/{latest,best}.pt")
+    reads(t.add_argument("dataset", help="drwr-dataset folder (dataset.json)"), "dataset")
+    writes(t.add_argument("--out", required=True, help="run folder: config.json, "
+                          "metrics.jsonl, training.png, checkpoints/{latest,best}.pt"), folder=True)
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its "
                    "latest checkpoint (flags given override its config, except the network's "
                    "shape)")
@@ -204,12 +229,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("predict", help="point clouds from a trained run: an image, a scene "
                        "view or every object of a dataset split")
-    p.add_argument("run", help="training run folder")
-    p.add_argument("input", help="an image file, a drwr-scene folder or a drwr-dataset folder")
-    p.add_argument("--out", required=True, help="cloud file (.ply/.obj/.xyz), or a folder for "
-                   "a dataset (one <id>.ply per object)")
+    reads(p.add_argument("run", help="training run folder"), "run folder")
+    reads(p.add_argument("input", help="an image file, a drwr-scene folder or a drwr-dataset "
+                         "folder"), "input")
+    writes(p.add_argument("--out", required=True, help="cloud file (.ply/.obj/.xyz), or a "
+                          "folder for a dataset (one <id>.ply per object)"), folder=True)
     p.add_argument("--view", type=int, default=0, help="input view of a scene (default 0)")
-    p.add_argument("--split", default="test", help="dataset split to predict (default test)")
+    value(p.add_argument("--split", default="test", help="dataset split to predict (default "
+                         "test)"))
     p.add_argument("--which", choices=("best", "latest"), default="best",
                    help="checkpoint (default best)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")

@@ -24,6 +24,14 @@ def load_scene(path: str | Path, res: int | None = None, views: list[int] | None
     if not p.exists():
         raise SceneError(f"{p}: no such file or folder")
     is_native = (p / "scene.json").is_file() or p.name == "scene.json"
+    if fmt is None and not is_native and ((p / "dataset.json").is_file()
+                                          or p.name == "dataset.json"):
+        root = p if p.is_dir() else p.parent
+        objects = sorted(q.name for q in root.iterdir() if (q / "scene.json").is_file())
+        example = f" (e.g. {root / objects[0]})" if objects else ""
+        raise SceneError(f"{p}: is a drwr-dataset (many objects), not a scene: open it with "
+                         f"--dataset (the window's training mode) or `train`, or give one "
+                         f"object's folder{example}")
     if fmt == "drwr-scene" or (fmt is None and is_native):
         scene = read_scene(p)
     else:

@@ -68,11 +68,12 @@ def project_np(
     points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """NumPy version of :func:`project`; same shapes, float64."""
+    # np.array copies: the inputs may be read-only views (torch warns on those)
     uv, z = project(
-        torch.as_tensor(np.asarray(points, np.float64)),
-        torch.as_tensor(np.asarray(K, np.float64)),
-        torch.as_tensor(np.asarray(R, np.float64)),
-        torch.as_tensor(np.asarray(t, np.float64)),
+        torch.from_numpy(np.array(points, np.float64)),
+        torch.from_numpy(np.array(K, np.float64)),
+        torch.from_numpy(np.array(R, np.float64)),
+        torch.from_numpy(np.array(t, np.float64)),
     )
     return uv.numpy(), z.numpy()
 

@@ -6,6 +6,7 @@ Reading a mesh file (faces present) returns its vertices.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -112,9 +113,13 @@ def _read_points(path: Path) -> np.ndarray:
     ext = path.suffix.lower()
     if ext == ".xyz" or ext == ".txt":
         try:
-            arr = np.loadtxt(path, ndmin=2)
+            with warnings.catch_warnings():  # an empty file: (0, 3) here, no stderr warning
+                warnings.simplefilter("ignore", UserWarning)
+                arr = np.loadtxt(path, ndmin=2)
         except ValueError as exc:
             raise ValueError(f"{path}: not an XYZ text file ({exc})") from None
+        if arr.size == 0:
+            return np.zeros((0, 3))
         if arr.shape[1] < 3:
             raise ValueError(f"{path}: needs at least 3 columns x y z")
         return arr[:, :3].astype(np.float64)
