@@ -235,6 +235,17 @@ def load_json(path: Path) -> Any:
         raise SceneError(f"{path}: JSON nested too deeply to read") from None
 
 
+def _inside(folder: Path, value: object, where: str, key: str) -> Path:
+    """``folder / value`` for a path that scene.json gives relative to the scene folder;
+    SceneError naming ``where`` for an absolute one (it would read a file the scene does not
+    hold)."""
+    rel = Path(str(value))
+    if rel.is_absolute():
+        raise SceneError(f"{where}: {key} path {str(value)!r} is absolute; scene.json paths are "
+                         "relative to the scene folder")
+    return folder / rel
+
+
 def read_scene(path: str | Path) -> Scene:
     """Read a ``drwr-scene`` v1 folder (or its scene.json), validating everything.
 
@@ -272,7 +283,7 @@ def read_scene(path: str | Path) -> Scene:
         K = check_intrinsics(_matrix(v["K"], (3, 3), where, "K"), where)
         R = check_rotation(_matrix(v["R"], (3, 3), where, "R"), where)
         t = check_translation(_matrix(v["t"], (3,), where, "t"), where)
-        mpath = folder / str(v["mask"])
+        mpath = _inside(folder, v["mask"], where, "mask")
         m = read_mask(mpath, where)
         if masks and m.shape != masks[0].shape:
             raise SceneError(
@@ -285,10 +296,11 @@ def read_scene(path: str | Path) -> Scene:
         Ks.append(K)
         Rs.append(R)
         ts.append(t)
-        images.append(_load_image(folder / str(v["image"])) if v.get("image") else None)
+        images.append(_load_image(_inside(folder, v["image"], where, "image"))
+                      if v.get("image") else None)
     gt = None
     if meta.get("ground_truth"):
-        gpath = folder / str(meta["ground_truth"])
+        gpath = _inside(folder, meta["ground_truth"], str(sj), "ground_truth")
         try:
             gt = read_points(gpath)
         except (OSError, ValueError) as exc:

@@ -332,3 +332,17 @@ def test_to_original_applies_the_affine(tiny):
     pts = np.random.default_rng(1).normal(size=(7, 3))
     want = np.array([T @ np.append(p, 1.0) for p in pts])[:, :3]  # naive homogeneous reference
     assert np.allclose(s.to_original(pts), want)
+
+
+@pytest.mark.parametrize("key", ["mask", "ground_truth"])
+def test_an_absolute_path_is_refused(folder, tmp_path, key):
+    """Paths in scene.json are relative to the folder: an absolute one (even to a real file
+    of the same kind) would read what the scene does not hold."""
+    other = write_scene(read_scene(folder), tmp_path / "elsewhere")
+    meta = _meta(folder)
+    if key == "mask":
+        meta["views"][1]["mask"] = str(other / "masks" / "001.png")
+    else:
+        meta["ground_truth"] = str(other / "gt_points.ply")
+    _put(folder, meta)
+    _raises(folder, folder / "scene.json", key, "absolute", "relative")
