@@ -10,6 +10,9 @@
     --exit-after S                 run for S seconds, then save --screenshot/--export, exit 0
                                    (--export waits up to 2 min more for a job's first cloud)
     --screenshot FILE, --export FILE
+    --compare SPEC                 also fit the scene with SPEC's settings, side by side
+                                   (comma-separated field=value overrides, preset=NAME too)
+    --export-compare FILE          write the second run's cloud (--exit-after), as --export
 
 A scene that cannot be read: with --exit-after the message goes to stderr and the exit code
 is 2; otherwise a dialog explains it and the welcome page stays. With --exit-after, any error
@@ -52,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run for SECONDS, save --screenshot/--export, then exit")
     p.add_argument("--screenshot", metavar="FILE", help="PNG of the whole window (--exit-after)")
     p.add_argument("--export", metavar="FILE", help="write the cloud (.ply/.obj) (--exit-after)")
+    p.add_argument("--compare", metavar="SPEC", help="compare mode: a second run of the scene "
+                   "with SPEC's settings beside the first, e.g. preset=drwr-paper or "
+                   "beta=3,sigma=2 (comma-separated field=value overrides of the fit settings)")
+    p.add_argument("--export-compare", metavar="FILE", help="write the second run's cloud "
+                   "(.ply/.obj) (--exit-after)")
     return p
 
 
@@ -82,8 +90,13 @@ def _check_args(args: argparse.Namespace) -> str:
         return "give one of --scene/--demo, --dataset and --follow"
     if (args.train or args.run_dir) and not args.dataset:
         return "--train and --run-dir go with --dataset"
-    if (args.screenshot or args.export) and s is None:
-        return "--screenshot and --export are written at --exit-after; give --exit-after too"
+    if (args.screenshot or args.export or args.export_compare) and s is None:
+        return ("--screenshot, --export and --export-compare are written at --exit-after; "
+                "give --exit-after too")
+    if args.compare is not None and not (args.scene or args.demo):
+        return "--compare goes with --scene or --demo (a fit)"
+    if args.export_compare and args.compare is None:
+        return "--export-compare goes with --compare"
     return ""
 
 
@@ -120,6 +133,14 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"drwr-studio: {exc}", file=sys.stderr)
         return 2
+    if args.compare is not None:
+        from .compare_spec import SpecError, compare_config
+
+        try:
+            compare_config(args.compare, config)
+        except SpecError as exc:
+            print(f"drwr-studio: --compare {args.compare}: {exc}", file=sys.stderr)
+            return 2
     scene = None
     if args.scene and not args.demo:
         from core.formats.loaders import load_scene
@@ -156,12 +177,15 @@ def _run(args: argparse.Namespace) -> int:
             app.exit(1)
 
         win.controller.errored.connect(failed)
+        win.compare.errored.connect(failed)
     if args.demo:
         from core.io.demo import demo_scene
 
         win.start_fit(demo_scene(), config, run=True)
     elif scene is not None:
         win.start_fit(scene, config, run=args.run, recent=str(args.scene))
+    if args.compare is not None and win.controller.scene is not None:
+        win.compare.start(args.compare, run=args.run or args.demo)
     elif dataset is not None:
         from core.train.config import TrainConfig
 
@@ -177,8 +201,12 @@ def _run(args: argparse.Namespace) -> int:
         def finish() -> None:
             if result.get("ending"):
                 return
-            if (args.export and win.controller.latest_points() is None
+            second = win.compare.controller
+            if ((args.export and win.controller.latest_points() is None
                     and win.controller.state() in ("starting", "running")
+                    or args.export_compare and second is not None
+                    and second.latest_points() is None
+                    and second.state() in ("starting", "running"))
                     and waited["s"] < FIRST_CLOUD_GRACE_S):
                 # the job is still building its first cloud (a loaded machine): wait for it
                 waited["s"] += 0.5
@@ -187,10 +215,13 @@ def _run(args: argparse.Namespace) -> int:
             result["ending"] = True
             try:
                 win.refresh_now()
+                win.compare.refresh_now()
                 if args.screenshot:
                     win.save_screenshot(args.screenshot)
                 if args.export:
                     win.export_cloud(args.export)
+                if args.export_compare:
+                    win.compare.export(args.export_compare)
             except Exception as exc:
                 print(f"drwr-studio: {exc}", file=sys.stderr)
                 result["code"] = 1
