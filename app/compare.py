@@ -53,12 +53,26 @@ class CompareController(JobController):
         super().__init__(parent, autosave_s=0.0)
         self.spec = spec
 
+    def drive_both(self, main: JobController, name: str, values: Any = None) -> None:
+        """The window's run control ``name`` for both runs. A finished run sits out Run, Pause
+        and Step while the other still has work (Run would extend it); when both are
+        finished, Run extends both. Reset: the main run with ``values``, this one with the
+        new main config and SPEC (not when the main run refused the values)."""
+        states = (main.state(), self.state())
+        sit_out = name in ("run", "pause", "step") and "done" in states \
+            and states != ("done", "done")
+        if not (sit_out and states[0] == "done"):
+            if not main.own_command(name, values) and name == "reset":
+                return
+        if not (sit_out and states[1] == "done"):
+            self.mirror_command(name, main.config)
+
     def mirror_command(self, name: str, base: Any) -> None:
-        """The window's run control ``name``; on Reset the main config ``base`` with SPEC."""
+        """Run control ``name`` for this run; on Reset the main config ``base`` with SPEC."""
         if self.worker is None:
             return
         if name != "reset":
-            self.command(name)
+            self.own_command(name)
             return
         try:
             self.config = compare_config(self.spec, base)
@@ -144,6 +158,8 @@ class CompareMode(QtCore.QObject):
             run = main.state() == "running"
         ctl = CompareController(spec, self)
         ctl.errored.connect(self._on_error)
+        ctl.state_changed.connect(self._show_state)
+        main.state_changed.connect(self._show_state)  # after the window's own slot
         ctl.load(main.scene, config, run=run)
         self.controller = ctl
         main.partner = ctl
@@ -203,10 +219,22 @@ class CompareMode(QtCore.QObject):
         self.frames_drawn = 0
         win.frame_hooks.append(self._on_main_frame)
 
+    def _show_state(self, _state: str = "") -> None:
+        """The run controls follow both runs: running while either runs, and so on."""
+        states = (self.win.controller.state(),
+                  "none" if self.controller is None else self.controller.state())
+        shown = next((s for s in ("running", "starting", "paused") if s in states), states[0])
+        self.win.run_controls.set_state(shown)
+
     def _teardown(self) -> None:
         """Remove compare mode's widgets (the second worker is already stopped)."""
         self.timer.stop()
         self.controller = None
+        try:
+            self.win.controller.state_changed.disconnect(self._show_state)
+        except TypeError:
+            pass
+        self.win.run_controls.set_state(self.win.controller.state())
         if self._on_main_frame in self.win.frame_hooks:
             self.win.frame_hooks.remove(self._on_main_frame)
         if self._link is not None:

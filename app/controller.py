@@ -95,23 +95,30 @@ class JobController(QtCore.QObject):
         self.worker.request("save", str(path))
 
     def command(self, name: str, values: dict[str, Any] | None = None) -> None:
-        """run, pause, step, stop, or reset (applying ``values``, e.g. the panel's)."""
+        """run, pause, step, stop, or reset (applying ``values``, e.g. the panel's); in
+        compare mode the partner decides how the command drives both runs."""
+        if self.partner is not None:
+            self.partner.drive_both(self, name, values)
+        else:
+            self.own_command(name, values)
+
+    def own_command(self, name: str, values: dict[str, Any] | None = None) -> bool:
+        """:meth:`command` for this controller's worker alone; False when it was refused."""
         w = self.worker
         if w is None:
-            return
+            return False
         if name == "reset":
             try:
                 self.config = self.config.replace(**(values or {}))
             except (ValueError, TypeError) as exc:
                 self.errored.emit(f"reset: {exc}")
-                return
+                return False
             w.reset(self.config)
         elif name == "step":
             w.step_once()
         else:
             getattr(w, name)()
-        if self.partner is not None:
-            self.partner.mirror_command(name, self.config)
+        return True
 
     def set_live(self, changes: dict[str, Any]) -> None:
         """Forward live parameter changes (validated here, applied between steps)."""

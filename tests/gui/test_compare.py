@@ -106,6 +106,28 @@ def test_live_changes_and_reset_reach_the_second_run_except_its_spec(comparing: 
     assert (ctl.config.points, ctl.config.beta, ctl.config.sigma) == (200, 1.0, 2.0)
 
 
+def test_a_finished_run_sits_out_run_and_pause(window: Any, qtbot: Any) -> None:
+    w = window
+    load_demo(w, qtbot, run=True)
+    w.compare.start("iterations=100000,beta=1", run=True)
+    ctl = second(w)
+    qtbot.waitUntil(lambda: ctl.state() == "running", timeout=30000)
+    w.controller.set_live({"iterations": it(w.controller) + 2})  # A finishes, B goes on
+    qtbot.waitUntil(lambda: w.controller.state() == "done", timeout=10000)
+    done_at = it(w.controller)
+    assert ctl.state() == "running" and ctl.config.iterations == 100000
+    pause, run = w.run_controls.buttons["pause"], w.run_controls.buttons["run"]
+    qtbot.waitUntil(pause.isEnabled, timeout=3000)  # the controls follow the running run
+    pause.click()
+    qtbot.waitUntil(lambda: ctl.state() == "paused", timeout=5000)
+    assert w.controller.state() == "done"
+    qtbot.waitUntil(run.isEnabled, timeout=3000)
+    run.click()
+    qtbot.waitUntil(lambda: ctl.state() == "running", timeout=5000)
+    went_round(w.controller.worker, qtbot)
+    assert w.controller.state() == "done" and it(w.controller) == done_at  # not extended
+
+
 def test_export_compare_writes_the_second_cloud(comparing: Any, qtbot: Any,
                                                 tmp_path: Path) -> None:
     from core.io.points import read_points
@@ -124,7 +146,7 @@ def test_export_compare_writes_the_second_cloud(comparing: Any, qtbot: Any,
         w.compare.export(str(tmp_path / "c.ply"))
 
 
-def test_a_bad_spec_starts_nothing(window: Any, qtbot: Any) -> None:
+def test_a_bad_spec_starts_nothing(window: Any, qtbot: Any, monkeypatch: Any) -> None:
     with pytest.raises(RuntimeError, match="open a scene"):
         window.compare.start("beta=3")
     load_demo(window, qtbot, run=False)
@@ -134,6 +156,16 @@ def test_a_bad_spec_starts_nothing(window: Any, qtbot: Any) -> None:
         window.compare.start("bogus=3")
     assert window.compare.controller is None and window.controller.partner is None
     assert window.views.count() == 1
+    # View → Compare with… asks for SPEC: a bad one is reported, a good one starts
+    answers = iter([("bogus=3", True), ("beta=2", True)])
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getText", lambda *a, **k: next(answers))
+    action = next(a for a in window.view_menu.actions() if a.text() == "&Compare with…")
+    action.trigger()
+    assert "compare: unknown field 'bogus'" in window.last_error
+    assert window.compare.controller is None
+    action.trigger()
+    assert window.compare.controller.config.beta == 2.0 and window.views.count() == 2
+    assert window.compare.leave_action.isEnabled()
 
 
 @pytest.mark.gl
