@@ -213,8 +213,10 @@ class CompareMode(QtCore.QObject):
             left.setSizes([a.toolbar.sizeHint().height(), total - fixed - sizes[-1],
                            self.table.height(), sizes[-1]])
         gt = getattr(scene, "gt_points", None)
-        self._scorers = [RunScorer(gt, lambda i, s, r=r: self._scored(r, s), self._on_error)
-                         for r in range(2)]
+        scorers: list[RunScorer] = []  # scores of an earlier compare never reach this table
+        scorers += [RunScorer(gt, lambda i, s, r=r: self._scored(scorers, r, s),
+                              self._on_error) for r in range(2)]
+        self._scorers = scorers
         self._its = [0.0, 0.0]
         self.frames_drawn = 0
         win.frame_hooks.append(self._on_main_frame)
@@ -245,6 +247,8 @@ class CompareMode(QtCore.QObject):
         self._labels = []
         a = self.win.cloud_view
         a.restore_toolbar()
+        self.win.views.parentWidget().handle(
+            self.win.views.parentWidget().indexOf(self.win.views)).setEnabled(True)
         if self.view is not None:
             for sig, slot in ((a.color_box.currentTextChanged, self.view.set_color_mode),
                               (a.size_box.valueChanged, self.view.set_point_size)):
@@ -325,8 +329,8 @@ class CompareMode(QtCore.QObject):
             "inside": float(snap.inside.all(0).mean()) if snap.inside.size else None})
         self._scorers[row].offer(snap, settled=state != "running")
 
-    def _scored(self, row: int, scores: dict) -> None:
-        if self.table is not None:
+    def _scored(self, scorers: list[RunScorer], row: int, scores: dict) -> None:
+        if self.table is not None and scorers is self._scorers:
             self.table.set_values(row, scores)
 
     def _on_error(self, msg: str) -> None:
