@@ -50,7 +50,7 @@ class CameraLink:
     def _moved(self, camera: Any) -> None:
         if self._busy:
             return
-        src, dst = ((0, 1) if camera is self._camera(0) else (1, 0))
+        dst = 1 if camera is self._camera(0) else 0
         pose = camera_pose(camera)
         target = self._camera(dst)
         if camera_pose(target) == pose:
