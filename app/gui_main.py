@@ -100,10 +100,31 @@ def _check_args(args: argparse.Namespace) -> str:
     return ""
 
 
+def _fit_config(args: argparse.Namespace) -> Any:
+    """The window's FitConfig from --preset (the demo: drwr-paper) and --points."""
+    from core.fit.config import apply_preset
+
+    return apply_preset(args.preset or ("drwr-paper" if args.demo else "default"),
+                        points=args.points)
+
+
+def _check_compare(args: argparse.Namespace) -> str:
+    """The problem with --compare's SPEC, or '' (checked before any window opens)."""
+    if args.compare is None:
+        return ""
+    from .compare_spec import SpecError, compare_config
+
+    try:
+        compare_config(args.compare, _fit_config(args))
+    except ValueError as exc:  # SpecError, or --points out of range
+        return f"--compare {args.compare}: {exc}" if isinstance(exc, SpecError) else str(exc)
+    return ""
+
+
 def run_gui(argv: list[str]) -> int:
     """Run the window; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    problem = _check_args(args)
+    problem = _check_args(args) or _check_compare(args)
     if problem:
         print(f"drwr-studio: {problem}", file=sys.stderr)
         return 2
@@ -126,21 +147,10 @@ def _run(args: argparse.Namespace) -> int:
 
     headless = args.exit_after is not None
     try:
-        from core.fit.config import apply_preset
-
-        preset = args.preset or ("drwr-paper" if args.demo else "default")
-        config = apply_preset(preset, points=args.points)
+        config = _fit_config(args)
     except ValueError as exc:
         print(f"drwr-studio: {exc}", file=sys.stderr)
         return 2
-    if args.compare is not None:
-        from .compare_spec import SpecError, compare_config
-
-        try:
-            compare_config(args.compare, config)
-        except SpecError as exc:
-            print(f"drwr-studio: --compare {args.compare}: {exc}", file=sys.stderr)
-            return 2
     scene = None
     if args.scene and not args.demo:
         from core.formats.loaders import load_scene

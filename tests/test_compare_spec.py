@@ -86,3 +86,24 @@ def test_unknown_field_lists_the_fields_and_other_configs_work() -> None:
     with pytest.raises(SpecError, match="preset= applies to fit settings only"):
         compare_config("preset=b", _Toy())
     assert describe("beta=3,sigma=2") == "beta=3, sigma=2"
+
+
+def test_window_flags_refuse_a_bad_spec_before_any_window(capsys: pytest.CaptureFixture,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from app.gui_main import run_gui
+
+    monkeypatch.delenv("DISPLAY", raising=False)  # no window may open: Qt would abort
+    assert run_gui(["--demo", "--compare", "bogus=1", "--exit-after", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--compare bogus=1: unknown field 'bogus'" in err and "\n" not in err
+    assert run_gui(["--demo", "--compare", "beta=99", "--exit-after", "1"]) == 2
+    assert "beta must be in [0.0, 20.0], got 99.0" in capsys.readouterr().err
+    assert run_gui(["--demo", "--points", "3", "--compare", "beta=1"]) == 2
+    assert "points must be in [16, 200000], got 3" in capsys.readouterr().err
+    assert run_gui(["--demo", "--export-compare", "b.ply", "--exit-after", "1"]) == 2
+    assert "--export-compare goes with --compare" in capsys.readouterr().err
+    assert run_gui(["--compare", "beta=1", "--exit-after", "1"]) == 2
+    assert "--compare goes with --scene or --demo" in capsys.readouterr().err
+    assert run_gui(["--demo", "--compare", "beta=1", "--export-compare", "b.ply"]) == 2
+    assert "give --exit-after too" in capsys.readouterr().err

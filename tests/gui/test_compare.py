@@ -233,19 +233,8 @@ def test_panels_draw_the_second_cloud_in_its_colours(qtbot: Any) -> None:
     assert colour(12, 3) == (0, 0, 0) and p.overlay_label == ""
 
 
-def test_gui_main_compare_flags(qtbot: Any, tmp_path: Path, capsys: Any) -> None:
-    from app.gui_main import run_gui
+def test_gui_main_compare_and_export_compare(qtbot: Any, tmp_path: Path) -> None:
     from core.io.points import read_points
-
-    assert run_gui(["--demo", "--compare", "bogus=1", "--exit-after", "1"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "--compare bogus=1: unknown field 'bogus'" in err and "\n" not in err
-    assert run_gui(["--demo", "--compare", "beta=99", "--exit-after", "1"]) == 2
-    assert "beta must be in [0.0, 20.0], got 99.0" in capsys.readouterr().err
-    assert run_gui(["--demo", "--export-compare", "b.ply", "--exit-after", "1"]) == 2
-    assert "--export-compare goes with --compare" in capsys.readouterr().err
-    assert run_gui(["--compare", "beta=1", "--exit-after", "1"]) == 2
-    assert "--compare goes with --scene or --demo" in capsys.readouterr().err
 
     # the full window in its own process (its exit must not touch this test session's)
     a, b, shot = tmp_path / "a.ply", tmp_path / "b.ply", tmp_path / "cmp.png"
