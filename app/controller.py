@@ -39,6 +39,7 @@ class JobController(QtCore.QObject):
     fields_ready = QtCore.pyqtSignal(object)  # (I, H, W) float32
     published = QtCore.pyqtSignal()
     saved = QtCore.pyqtSignal(str)  # a save_job request was written to this path
+    partner_left = QtCore.pyqtSignal()  # stop_worker stopped the compare partner (see below)
 
     def __init__(self, parent: QtCore.QObject | None = None, autosave_s: float = 60.0) -> None:
         super().__init__(parent)
@@ -53,6 +54,9 @@ class JobController(QtCore.QObject):
         #: points shown without a job (a followed run's prediction): export falls back to them
         self.static_points: np.ndarray | None = None
         self.interrupt_save: Callable[[], Any] | None = None
+        #: compare mode's second run (app.compare.CompareController): Run/Pause/Step/Stop/
+        #: Reset and live changes drive it too; stop_worker stops it and ends compare mode
+        self.partner: Any = None
 
     # -- scene and fit ---------------------------------------------------------------------
     def load(self, scene: Any, config: Any = None, run: bool = True,
@@ -91,21 +95,30 @@ class JobController(QtCore.QObject):
         self.worker.request("save", str(path))
 
     def command(self, name: str, values: dict[str, Any] | None = None) -> None:
-        """run, pause, step, stop, or reset (applying ``values``, e.g. the panel's)."""
+        """run, pause, step, stop, or reset (applying ``values``, e.g. the panel's); in
+        compare mode the partner decides how the command drives both runs."""
+        if self.partner is not None:
+            self.partner.drive_both(self, name, values)
+        else:
+            self.own_command(name, values)
+
+    def own_command(self, name: str, values: dict[str, Any] | None = None) -> bool:
+        """:meth:`command` for this controller's worker alone; False when it was refused."""
         w = self.worker
         if w is None:
-            return
+            return False
         if name == "reset":
             try:
                 self.config = self.config.replace(**(values or {}))
             except (ValueError, TypeError) as exc:
                 self.errored.emit(f"reset: {exc}")
-                return
+                return False
             w.reset(self.config)
         elif name == "step":
             w.step_once()
         else:
             getattr(w, name)()
+        return True
 
     def set_live(self, changes: dict[str, Any]) -> None:
         """Forward live parameter changes (validated here, applied between steps)."""
@@ -116,6 +129,8 @@ class JobController(QtCore.QObject):
             return
         if self.worker is not None:
             self.worker.set_params(**changes)
+        if self.partner is not None:
+            self.partner.mirror_config(self.config)
 
     def take(self) -> Frame | None:
         return None if self.worker is None else self.worker.take()
@@ -155,12 +170,19 @@ class JobController(QtCore.QObject):
 
     def fit_cpu_s(self) -> float:
         """CPU seconds all fit workers have used (the rest of the process is the display)."""
-        return self._retired_cpu_s + (0.0 if self.worker is None else self.worker.cpu_s)
+        own = self._retired_cpu_s + (0.0 if self.worker is None else self.worker.cpu_s)
+        return own + (0.0 if self.partner is None else self.partner.fit_cpu_s())
 
     # -- shutdown --------------------------------------------------------------------------
     def stop_worker(self, wait_ms: int = 5000) -> bool:
-        """Ask the worker to quit and wait for its thread; True when it stopped."""
+        """Ask the worker (and a compare partner's) to quit and wait for the threads; True
+        when they stopped."""
         ok = True
+        if self.partner is not None:
+            partner, self.partner = self.partner, None
+            self._retired_cpu_s += partner.fit_cpu_s()
+            ok = partner.stop_worker(wait_ms)
+            self.partner_left.emit()
         if self.worker is not None and self.thread is not None:
             w, th = self.worker, self.thread
             self.worker = self.thread = None

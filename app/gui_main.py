@@ -10,6 +10,9 @@
     --exit-after S                 run for S seconds, then save --screenshot/--export, exit 0
                                    (--export waits up to 2 min more for a job's first cloud)
     --screenshot FILE, --export FILE
+    --compare SPEC                 also fit the scene with SPEC's settings, side by side
+                                   (comma-separated field=value overrides, preset=NAME too)
+    --export-compare FILE          write the second run's cloud (--exit-after), as --export
 
 A scene that cannot be read: with --exit-after the message goes to stderr and the exit code
 is 2; otherwise a dialog explains it and the welcome page stays. With --exit-after, any error
@@ -33,7 +36,7 @@ __all__ = ["build_parser", "run_gui"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .output_guard import reads, writes
+    from .output_guard import reads, value, writes
 
     p = argparse.ArgumentParser(prog="python main.py", description="DRWR Studio desktop window (no command)")
     p.add_argument("--demo", action="store_true", help="fit the bundled demo scene")
@@ -58,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "(--exit-after)"))
     writes(p.add_argument("--export", metavar="FILE", help="write the cloud (.ply/.obj/.xyz) "
                           "(--exit-after)"))
+    value(p.add_argument("--compare", metavar="SPEC", help="compare mode: a second run of the "
+                         "scene with SPEC's settings beside the first, e.g. preset=drwr-paper or "
+                         "beta=3,sigma=2 (comma-separated field=value overrides of the fit "
+                         "settings)"))
+    writes(p.add_argument("--export-compare", metavar="FILE", help="write the second run's "
+                          "cloud (.ply/.obj/.xyz) (--exit-after)"))
     return p
 
 
@@ -88,14 +97,20 @@ def _check_args(args: argparse.Namespace) -> str:
         return "give one of --scene/--demo, --dataset and --follow"
     if (args.train or args.run_dir) and not args.dataset:
         return "--train and --run-dir go with --dataset"
-    if (args.screenshot or args.export) and s is None:
-        return "--screenshot and --export are written at --exit-after; give --exit-after too"
+    if (args.screenshot or args.export or args.export_compare) and s is None:
+        return ("--screenshot, --export and --export-compare are written at --exit-after; "
+                "give --exit-after too")
+    if args.compare is not None and not (args.scene or args.demo):
+        return "--compare goes with --scene or --demo (a fit)"
+    if args.export_compare and args.compare is None:
+        return "--export-compare goes with --compare"
     return _check_outputs(args)
 
 
 def _check_outputs(args: argparse.Namespace) -> str:
-    """The first problem with --export/--screenshot/--run-dir, found before the window opens:
-    an output that clobbers an input, a wrong suffix, a folder that cannot take the file."""
+    """The first problem with --export/--export-compare/--screenshot/--run-dir, found before
+    the window opens: an output that clobbers an input, a wrong suffix, a folder that cannot
+    take the file."""
     from pathlib import Path
 
     from core.io.atomic import check_writable
@@ -105,11 +120,12 @@ def _check_outputs(args: argparse.Namespace) -> str:
 
     try:
         check_args(build_parser(), args, reader="the window")
-        if args.export and Path(args.export).suffix.lower() not in POINT_FORMATS:
-            return f"{args.export}: --export must end in {', '.join(POINT_FORMATS)}"
+        for flag, path in (("--export", args.export), ("--export-compare", args.export_compare)):
+            if path and Path(path).suffix.lower() not in POINT_FORMATS:
+                return f"{path}: {flag} must end in {', '.join(POINT_FORMATS)}"
         if args.screenshot and Path(args.screenshot).suffix.lower() != ".png":
             return f"{args.screenshot}: --screenshot must end in .png"
-        for path in (args.export, args.screenshot):
+        for path in (args.export, args.export_compare, args.screenshot):
             if path:
                 check_writable(path)
     except ValueError as exc:
@@ -121,10 +137,31 @@ def _check_outputs(args: argparse.Namespace) -> str:
     return ""
 
 
+def _fit_config(args: argparse.Namespace) -> Any:
+    """The window's FitConfig from --preset (the demo: drwr-paper) and --points."""
+    from core.fit.config import apply_preset
+
+    return apply_preset(args.preset or ("drwr-paper" if args.demo else "default"),
+                        points=args.points)
+
+
+def _check_compare(args: argparse.Namespace) -> str:
+    """The problem with --compare's SPEC, or '' (checked before any window opens)."""
+    if args.compare is None:
+        return ""
+    from .compare_spec import SpecError, compare_config
+
+    try:
+        compare_config(args.compare, _fit_config(args))
+    except ValueError as exc:  # SpecError, or --points out of range
+        return f"--compare {args.compare}: {exc}" if isinstance(exc, SpecError) else str(exc)
+    return ""
+
+
 def run_gui(argv: list[str]) -> int:
     """Run the window; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    problem = _check_args(args)
+    problem = _check_args(args) or _check_compare(args)
     if problem:
         print(f"drwr-studio: {problem}", file=sys.stderr)
         return 2
@@ -147,10 +184,7 @@ def _run(args: argparse.Namespace) -> int:
 
     headless = args.exit_after is not None
     try:
-        from core.fit.config import apply_preset
-
-        preset = args.preset or ("drwr-paper" if args.demo else "default")
-        config = apply_preset(preset, points=args.points)
+        config = _fit_config(args)
     except ValueError as exc:
         print(f"drwr-studio: {exc}", file=sys.stderr)
         return 2
@@ -190,12 +224,15 @@ def _run(args: argparse.Namespace) -> int:
             app.exit(1)
 
         win.controller.errored.connect(failed)
+        win.compare.errored.connect(failed)
     if args.demo:
         from core.io.demo import demo_scene
 
         win.start_fit(demo_scene(), config, run=True)
     elif scene is not None:
         win.start_fit(scene, config, run=args.run, recent=str(args.scene))
+    if args.compare is not None and win.controller.scene is not None:
+        win.compare.start(args.compare, run=args.run or args.demo)
     elif dataset is not None:
         from core.train.config import TrainConfig
 
@@ -220,8 +257,12 @@ def _run(args: argparse.Namespace) -> int:
         def finish() -> None:
             if result.get("ending"):
                 return
-            if (args.export and win.controller.latest_points() is None
+            second = win.compare.controller
+            if ((args.export and win.controller.latest_points() is None
                     and win.controller.state() in ("starting", "running")
+                    or args.export_compare and second is not None
+                    and second.latest_points() is None
+                    and second.state() in ("starting", "running"))
                     and waited["s"] < FIRST_CLOUD_GRACE_S):
                 # the job is still building its first cloud (a loaded machine): wait for it
                 waited["s"] += 0.5
@@ -230,10 +271,13 @@ def _run(args: argparse.Namespace) -> int:
             result["ending"] = True
             try:
                 win.refresh_now()
+                win.compare.refresh_now()
                 if args.screenshot:
                     win.save_screenshot(args.screenshot)
                 if args.export:
                     win.export_cloud(args.export)
+                if args.export_compare:
+                    win.compare.export(args.export_compare)
             except Exception as exc:
                 print(f"drwr-studio: {exc}", file=sys.stderr)
                 result["code"] = 1

@@ -81,12 +81,15 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self._build_layout()
         self._build_status()
         self.build_menus()
-        # surface tools: Shape dock, Export mesh; training mode: dataset, run folder
+        # surface tools: Shape dock, Export mesh; training mode: dataset, run folder;
+        # View → Compare with…
+        from .compare import install_compare
         from .shape_tab import install_shape_tab
         from .train_mode import install_train_mode
 
         self.shape_tab = install_shape_tab(self)
         self.train_mode = install_train_mode(self)
+        self.compare = install_compare(self)
 
         # wiring
         c = self.controller
@@ -116,7 +119,9 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
     # -- layout ----------------------------------------------------------------------------
     def _build_layout(self) -> None:
         left = QtWidgets.QSplitter(QtCore.Qt.Vertical)
-        left.addWidget(self.cloud_view)
+        self.views = QtWidgets.QSplitter(QtCore.Qt.Horizontal)  # compare mode adds a 2nd view
+        self.views.addWidget(self.cloud_view)
+        left.addWidget(self.views)
         left.addWidget(self.loss_plot)
         left.setStretchFactor(0, 3)
         left.setStretchFactor(1, 1)

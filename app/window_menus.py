@@ -63,7 +63,7 @@ class MenuMixin:
         self._add(m, "Save &turntable GIF…", self.turntable_dialog)
         m.addSeparator()
         self._add(m, "&Quit", self.close, "Ctrl+Q")
-        v = mb.addMenu("&View")
+        v = self.view_menu = mb.addMenu("&View")
         self._add(v, "&Reset camera", self.cloud_view.reset_camera, "R")
         self._add(v, "&Detach 3D view", self.cloud_view.detach)
         h = mb.addMenu("&Help")

@@ -57,7 +57,8 @@ class CloudView(QtWidgets.QWidget):
         self.color_mode = COLOR_MODES[0]
         self.point_size = 4
 
-        bar = QtWidgets.QHBoxLayout()
+        self.toolbar = QtWidgets.QWidget()  # a widget, so an owner can place it elsewhere
+        bar = QtWidgets.QHBoxLayout(self.toolbar)
         bar.setContentsMargins(4, 2, 4, 2)
         bar.addWidget(QtWidgets.QLabel("Colour"))
         self.color_box = QtWidgets.QComboBox()
@@ -99,7 +100,7 @@ class CloudView(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addLayout(bar)
+        lay.addWidget(self.toolbar)
         lay.addWidget(self.plotter.interactor, 1)
 
     # -- the cloud -------------------------------------------------------------------------
@@ -266,12 +267,23 @@ class CloudView(QtWidgets.QWidget):
         self._recolor()
         self.refresh()
 
+    def mark_camera_set(self) -> None:
+        """Keep the camera as it is when the first cloud arrives or ``plotter.camera`` is
+        first read (pyvista resets an unset camera then): a linked view's is set from outside."""
+        self._camera_set = True
+        self.plotter.camera_set = True
+
     def reset_camera(self) -> None:
         self.view_from("Front")
         self.plotter.camera.Azimuth(30)
         self.plotter.camera.Elevation(10)
         self.plotter.reset_camera_clipping_range()
         self.refresh()
+
+    def restore_toolbar(self) -> None:
+        """Put the toolbar back above the view (after an owner placed it elsewhere)."""
+        if self.toolbar.parentWidget() is not self:
+            self.layout().insertWidget(0, self.toolbar)
 
     # -- images ----------------------------------------------------------------------------
     def screenshot(self) -> np.ndarray:

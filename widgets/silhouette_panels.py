@@ -7,6 +7,10 @@ and the count of points outside. Composing costs well under a millisecond per pa
 paint is a single ``drawImage``: with pyqtgraph views each panel's paint ran ~3 ms of Python
 holding the GIL the fit thread needs. A scrollable grid; clicking a panel opens an enlarged,
 live copy of it. Plain numpy in.
+
+An overlay (a second cloud's projections, e.g. compare mode's second run) is drawn over the
+first in its own colours: inside dots amber, or green where both clouds' inside dots fall on
+the same pixel, outside dots magenta; the first cloud's outside dots stay visible.
 """
 
 from __future__ import annotations
@@ -19,8 +23,25 @@ __all__ = ["SilhouettePanels", "SilhouettePanel"]
 INSIDE = (80, 200, 255)
 OUTSIDE = (255, 60, 60)
 BACKGROUND = (0x1D, 0x20, 0x25)
-_INSIDE32, _OUTSIDE32 = (np.uint32(0xFF000000 | r << 16 | g << 8 | b)
-                         for r, g, b in (INSIDE, OUTSIDE))
+OVERLAY_INSIDE = (255, 170, 40)
+OVERLAY_OUTSIDE = (240, 80, 240)
+BOTH_INSIDE = (90, 230, 90)  # a pixel with inside dots of both clouds
+_INSIDE32, _OUTSIDE32, _OV_INSIDE32, _OV_OUTSIDE32, _BOTH32 = (
+    np.uint32(0xFF000000 | r << 16 | g << 8 | b)
+    for r, g, b in (INSIDE, OUTSIDE, OVERLAY_INSIDE, OVERLAY_OUTSIDE, BOTH_INSIDE))
+
+
+def _dot_pixels(uv: np.ndarray, scale: float, dot: int, h: int, w: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels of dots at uv (J,2) (field pixels) on an (h, w) image with ``scale`` display
+    pixels per field pixel: y, x (J, dot, dot) clipped indices and ok (J,) dots in view."""
+    xy = np.floor((uv + 0.5) * scale).astype(np.int64) - dot // 2
+    ok = np.isfinite(uv).all(1) & (xy[:, 0] > -dot) & (xy[:, 0] < w) \
+        & (xy[:, 1] > -dot) & (xy[:, 1] < h)
+    offs = np.arange(dot)
+    x = np.minimum(np.maximum(xy[:, 0, None, None] + offs, 0), w - 1)
+    y = np.minimum(np.maximum(xy[:, 1, None, None] + offs[:, None], 0), h - 1)
+    return np.broadcast_to(y, (len(uv), dot, dot)), np.broadcast_to(x, (len(uv), dot, dot)), ok
 
 
 class SilhouettePanel(QtWidgets.QWidget):
@@ -41,6 +62,9 @@ class SilhouettePanel(QtWidgets.QWidget):
         self._image: QtGui.QImage | None = None
         self._rgb: np.ndarray | None = None  # keeps the QImage's buffer alive (H, W) uint32
         self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self._overlay: tuple[np.ndarray, np.ndarray] | None = None
+        self.n_overlay_inside = self.n_overlay_outside = 0
+        self.overlay_label = ""
         self.setAttribute(QtCore.Qt.WA_OpaquePaintEvent)
         self.setToolTip(f"view {index}: smoothed silhouette with the projected points "
                         "(red = outside the mask). Click to enlarge.")
@@ -73,6 +97,27 @@ class SilhouettePanel(QtWidgets.QWidget):
         self._last = (np.asarray(uv, np.float32), np.asarray(inside, bool))
         self._redraw()
 
+    def set_overlay(self, uv: np.ndarray | None, inside: np.ndarray | None = None) -> None:
+        """A second cloud's projections (as :meth:`set_points`) drawn over the first in the
+        overlay colours; None removes it."""
+        self._overlay = None if uv is None else (np.asarray(uv, np.float32),
+                                                 np.asarray(inside, bool))
+        self._redraw()
+
+    def _draw_overlay(self, rgb: np.ndarray) -> None:
+        uv, inside = self._overlay
+        y, x, ok = _dot_pixels(uv, self._scale, self.dot, *rgb.shape)
+        sel = ok & inside
+        ys, xs = y[sel], x[sel]
+        under = rgb[ys, xs]  # first-cloud outside dots stay on top; shared pixels turn green
+        rgb[ys, xs] = np.where(under == _INSIDE32, _BOTH32,
+                               np.where(under == _OUTSIDE32, _OUTSIDE32, _OV_INSIDE32))
+        rgb[y[ok & ~inside], x[ok & ~inside]] = _OV_OUTSIDE32
+        self.n_overlay_inside = int(sel.sum())
+        self.n_overlay_outside = int((ok & ~inside).sum())
+        n_out = int((~inside).sum())
+        self.overlay_label = f"{n_out} out" if n_out else ""
+
     def _redraw(self) -> None:
         if self._base is None:
             return
@@ -92,6 +137,10 @@ class SilhouettePanel(QtWidgets.QWidget):
             self.n_outside = int((ok & ~inside).sum())
             n_out = int((~inside).sum())
             self.n_out_label = f"{n_out} out" if n_out else ""
+        self.overlay_label = ""
+        self.n_overlay_inside = self.n_overlay_outside = 0
+        if self._overlay is not None:
+            self._draw_overlay(rgb)
         self._rgb = np.ascontiguousarray(rgb)
         self._image = QtGui.QImage(self._rgb.data, W, H, 4 * W, QtGui.QImage.Format_RGB32)
         self.update()
@@ -106,13 +155,17 @@ class SilhouettePanel(QtWidgets.QWidget):
         self._draw_label(p, f"view {self.index}", QtGui.QColor(235, 235, 235), False)
         if self.n_out_label:
             self._draw_label(p, self.n_out_label, QtGui.QColor(255, 130, 130), True)
+        if self.overlay_label:
+            self._draw_label(p, self.overlay_label, QtGui.QColor(*OVERLAY_OUTSIDE), True,
+                             above=True)
         p.end()
 
     def _draw_label(self, p: QtGui.QPainter, text: str, colour: QtGui.QColor,
-                    bottom_right: bool) -> None:
+                    bottom_right: bool, above: bool = False) -> None:
         r = p.fontMetrics().boundingRect(text).adjusted(-3, -1, 3, 1)
-        if bottom_right:
-            r.moveBottomRight(self.rect().bottomRight() - QtCore.QPoint(1, 1))
+        if bottom_right:  # ``above``: one line higher (a second label in that corner)
+            lift = r.height() + 1 if above else 0
+            r.moveBottomRight(self.rect().bottomRight() - QtCore.QPoint(1, 1 + lift))
         else:
             r.moveTopLeft(QtCore.QPoint(1, 1))
         p.fillRect(r, QtGui.QColor(20, 22, 26, 160))
@@ -141,6 +194,7 @@ class SilhouettePanels(QtWidgets.QScrollArea):
         self.panels: list[SilhouettePanel] = []
         self._fields: np.ndarray | None = None
         self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self._overlay: tuple[np.ndarray, np.ndarray] | None = None
         self._zoom: tuple[QtWidgets.QDialog, SilhouettePanel] | None = None
         self._columns = 0
 
@@ -194,6 +248,18 @@ class SilhouettePanels(QtWidgets.QScrollArea):
             if i < len(uv):
                 self._zoom[1].set_points(uv[i], inside[i])
 
+    def set_overlay(self, uv: np.ndarray | None, inside: np.ndarray | None = None) -> None:
+        """uv (I,J,2), inside (I,J): a second cloud's projections drawn over every panel in the
+        overlay colours; None removes them."""
+        self._overlay = None if uv is None else (uv, inside)
+        for i, p in enumerate(self.panels):
+            p.set_overlay(None if uv is None or i >= len(uv) else uv[i],
+                          None if uv is None or i >= len(uv) else inside[i])
+        if self._zoom is not None:
+            i = self._zoom[1].index
+            self._zoom[1].set_overlay(None if uv is None or i >= len(uv) else uv[i],
+                                      None if uv is None or i >= len(uv) else inside[i])
+
     def enlarge(self, index: int) -> None:
         """Open a dialog with a large live copy of panel ``index``."""
         if self._fields is None or index >= len(self._fields):
@@ -208,6 +274,8 @@ class SilhouettePanels(QtWidgets.QScrollArea):
         big.set_field(self._fields[index])
         if self._last is not None:
             big.set_points(self._last[0][index], self._last[1][index])
+        if self._overlay is not None and index < len(self._overlay[0]):
+            big.set_overlay(self._overlay[0][index], self._overlay[1][index])
         lay = QtWidgets.QVBoxLayout(dlg)
         lay.addWidget(big)
         dlg.finished.connect(lambda _=0: self._close_zoom(dlg, big))
