@@ -92,10 +92,8 @@ def _convert(name: str, raw: str, default: Any) -> Any:
 
 
 def _changed_from_preset(base: Any) -> dict[str, Any]:
-    """The fields of FitConfig ``base`` that differ from its own preset's values."""
-    from core.fit.config import apply_preset
-
-    start = apply_preset(base.preset)
+    """The fields of config ``base`` that differ from its own preset's values."""
+    start = type(base).from_preset(base.preset)
     return {f.name: getattr(base, f.name) for f in fields(base)
             if f.name != "preset" and getattr(base, f.name) != getattr(start, f.name)}
 
@@ -109,14 +107,13 @@ def compare_config(spec: str, base: Any) -> Any:
     config = base
     preset = items.pop("preset", None)
     if preset is not None:
-        from core.fit.config import PRESETS, FitConfig, apply_preset
-
-        if cls is not FitConfig:
-            raise SpecError("preset= applies to fit settings only")
-        if preset not in PRESETS:
-            raise SpecError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+        presets = getattr(cls, "PRESETS", None)
+        if not presets or not hasattr(base, "preset"):
+            raise SpecError(f"preset= applies to settings with presets; {cls.__name__} has none")
+        if preset not in presets:
+            raise SpecError(f"unknown preset {preset!r}; presets: {', '.join(presets)}")
         try:
-            config = apply_preset(preset, **_changed_from_preset(base))
+            config = cls.from_preset(preset, **_changed_from_preset(base))
         except ValueError as exc:
             raise SpecError(str(exc)) from None
     values = {name: _convert(name, raw, defaults[name]) for name, raw in items.items()}

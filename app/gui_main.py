@@ -100,11 +100,14 @@ def _check_args(args: argparse.Namespace) -> str:
     if (args.screenshot or args.export or args.export_compare) and s is None:
         return ("--screenshot, --export and --export-compare are written at --exit-after; "
                 "give --exit-after too")
+    clash = _check_outputs(args)  # an output on an input is named first, whatever else
+    if clash:
+        return clash
     if args.compare is not None and not (args.scene or args.demo):
         return "--compare goes with --scene or --demo (a fit)"
     if args.export_compare and args.compare is None:
         return "--export-compare goes with --compare"
-    return _check_outputs(args)
+    return ""
 
 
 def _check_outputs(args: argparse.Namespace) -> str:

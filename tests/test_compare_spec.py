@@ -77,13 +77,14 @@ def test_unknown_field_lists_the_fields_and_other_configs_work() -> None:
         parse_spec("bogus=1", FitConfig)
     cfg = compare_config("batch_size=4,sigma=2", TrainConfig())
     assert (cfg.batch_size, cfg.sigma) == (4, 2.0) and type(cfg) is TrainConfig
-    with pytest.raises(SpecError, match="unknown field 'preset'"):
-        compare_config("preset=drwr-paper", TrainConfig())
+    paper = compare_config("preset=drwr-paper,batch_size=2", TrainConfig())
+    assert paper.preset == "drwr-paper" and paper.batch_size == 2
+    assert paper.loss_size == TrainConfig.from_preset("drwr-paper").loss_size
     for word, want in (("on", True), ("true", True), ("0", False), ("off", False)):
         assert compare_config(f"flag={word}", _Toy()).flag is want
     with pytest.raises(SpecError, match="flag must be true or false, got 'maybe'"):
         compare_config("flag=maybe", _Toy())
-    with pytest.raises(SpecError, match="preset= applies to fit settings only"):
+    with pytest.raises(SpecError, match="preset= applies to settings with presets"):
         compare_config("preset=b", _Toy())
     assert describe("beta=3,sigma=2") == "beta=3, sigma=2"
 
