@@ -51,7 +51,9 @@ def encode_mesh(vertices: np.ndarray, faces: np.ndarray, degree: int,
     times: dict[str, Any] = {}
     v, f = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
     done = ""
-    if repair:
+    if not repair:
+        require_genus0(v, f, what)  # the mesh as given (not as subdivided below) is judged
+    else:
         try:
             require_genus0(v, f, what)
         except TopologyError:

@@ -105,3 +105,13 @@ def test_amplitude_images(tmp_path):
     assert img.shape == (24, 44, 3) and img[0, 0].sum() == 0 and img[-1, 0].sum() > 0
     paths = write_images(code, tmp_path / "img")
     assert [p.name for p in paths] == ["geometry.png", "x.png", "y.png", "z.png"]
+
+
+def test_an_open_mesh_is_judged_as_given_not_as_subdivided():
+    """One triangle has 3 boundary edges; the message must not count those of the finer mesh
+    the encoder would fit (it subdivides coarse meshes before mapping)."""
+    from core.surface.spherical import TopologyError
+
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], float)
+    with pytest.raises(TopologyError, match=r"open \(3 boundary edges\)"):
+        encode_mesh(v, np.array([[0, 1, 2]]), degree=4, what="tri.obj")
