@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from core.drwr.nearest import nearest_index
 from core.drwr.repulsion import repulsion
 from core.drwr.silhouette import outside_distance, sample_maps
 from core.geometry.cameras import project
@@ -26,10 +27,10 @@ def coverage_distance(fg: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     -> (I, P): ``min_j |fg_p - uv_j|``. Its gradient pulls, for every sample, the nearest point
     towards it, so parts of the silhouette no point reaches (thin legs) draw points in; the
     silhouette term's counterpart (l1 takes points to the silhouette, this takes the silhouette
-    to the points), as the reverse half of a 2-D chamfer distance.
+    to the points), as the reverse half of a 2-D chamfer distance. The nearest point comes from
+    :func:`core.drwr.nearest.nearest_index` (exact, without the dense (I, P, J) distances).
     """
-    with torch.no_grad():  # nearest point per sample; the distance to it carries the gradient
-        near = torch.cdist(fg, uv.detach()).argmin(-1)  # (I, P)
+    near = nearest_index(fg, uv)  # (I, P); the distance to it carries the gradient
     nearest = torch.gather(uv, 1, near[..., None].expand(-1, -1, 2))  # (I, P, 2)
     return torch.sqrt((fg - nearest).pow(2).sum(-1) + 1e-8)
 
@@ -43,7 +44,7 @@ def project_rows(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torc
 
 def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
                   sd: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor, sigma: float,
-                  with_repulsion: bool = True, method: str = "auto",
+                  with_repulsion: bool = True, method: str = "cubic",
                   fg: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """DRWR terms of B clouds in V views each.
 
@@ -52,7 +53,8 @@ def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: tor
         K, R: (B, V, 3, 3); t: (B, V, 3) cameras of each object's supervising views.
         sd, mask, bias: (B, V, H, W) signed distance (px), binary mask, boundary bias δ
             (core.drwr.silhouette) of those views.
-        sigma: repulsion length scale in pixels. method: core.drwr.repulsion method.
+        sigma: repulsion length scale in pixels. method: core.drwr.repulsion method (default
+            "cubic": one small grid per row, core.drwr.repulsion_cubic).
         fg: optional (B, V, P, 2) pixel samples inside each silhouette for the coverage term.
 
     Returns (B, V, ...) tensors: ``uv`` (B,V,J,2), ``depth``, ``sil`` l1 in pixels, ``rep``
@@ -71,7 +73,9 @@ def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: tor
         w = torch.where(sample_maps(mask_, uv) > 0, w, torch.zeros_like(w))
         delta = sample_maps(bias_, uv)
         w = torch.where(depth > 0, w, torch.zeros_like(w))
-    rep = repulsion(uv, w, delta, sigma, method=method) if with_repulsion else torch.zeros_like(w)
+    box = (-1.0, -1.0, float(W), float(H))  # w > 0 only where the bilinear mask is > 0
+    rep = (repulsion(uv, w, delta, sigma, method=method, box=box) if with_repulsion
+           else torch.zeros_like(w))
     out = {"uv": uv, "depth": depth, "sil": sil, "rep": rep, "w": w}
     if fg is not None:
         out["cover"] = coverage_distance(fg.reshape(B * V, -1, 2), uv)
