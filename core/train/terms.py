@@ -17,7 +17,7 @@ from core.drwr.repulsion import repulsion
 from core.drwr.silhouette import outside_distance, sample_maps
 from core.geometry.cameras import project
 
-__all__ = ["batched_terms", "coverage_distance", "project_rows"]
+__all__ = ["batched_terms", "coverage_distance", "project_objects", "project_rows"]
 
 
 def coverage_distance(fg: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
@@ -42,6 +42,22 @@ def project_rows(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torc
     return project(points, K, R, t)
 
 
+def project_objects(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Project each object's points into its own views: points (B, J, 3), K, R (B, V, 3, 3),
+    t (B, V, 3) -> uv (B, V, J, 2) pixels, depth (B, V, J).
+
+    The same numbers as core.geometry.cameras.project row by row (pinhole K: last row
+    (0, 0, 1), no K[1, 0]), with K folded into the camera, ``P = K [R | t]``: one batched
+    product per object for all its views, no (B*V, J, 3) copy of the points."""
+    KR = K @ R  # (B, V, 3, 3)
+    Kt = (K @ t[..., None])[..., 0]  # (B, V, 3)
+    X = torch.einsum("bvij,bnj->bvni", KR, points) + Kt[:, :, None, :]  # (B, V, J, 3)
+    z = X[..., 2]
+    zs = torch.where(z.abs() < 1e-8, torch.full_like(z, 1e-8), z)
+    return X[..., :2] / zs[..., None], z
+
+
 def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
                   sd: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor, sigma: float,
                   with_repulsion: bool = True, method: str = "cubic",
@@ -64,15 +80,16 @@ def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: tor
     B, J, _ = points.shape
     V = K.shape[1]
     H, W = sd.shape[-2:]
-    rows = points[:, None].expand(B, V, J, 3).reshape(B * V, J, 3)
-    uv, depth = project_rows(rows, K.reshape(-1, 3, 3), R.reshape(-1, 3, 3), t.reshape(-1, 3))
+    uv, depth = project_objects(points, K, R, t)
+    uv, depth = uv.reshape(B * V, J, 2), depth.reshape(B * V, J)
     sd_, mask_, bias_ = (m.reshape(B * V, H, W) for m in (sd, mask, bias))
-    sil = outside_distance(sd_, uv)
-    with torch.no_grad():  # as in core.drwr.losses.drwr_terms
-        w = (2.0 * sample_maps(sd_, uv, zero_outside=False)).clamp(0.0, 1.0)
-        w = torch.where(sample_maps(mask_, uv) > 0, w, torch.zeros_like(w))
-        delta = sample_maps(bias_, uv)
-        w = torch.where(depth > 0, w, torch.zeros_like(w))
+    sdv = sample_maps(sd_, uv, zero_outside=False)  # (I, J), shared by l1 and w
+    sil = outside_distance(sd_, uv, sampled=sdv)
+    with torch.no_grad():  # as in core.drwr.losses.drwr_terms, mask and δ in one sampling
+        mb = sample_maps(torch.stack([mask_, bias_], 1), uv.detach())  # (I, 2, J)
+        w = (2.0 * sdv.detach()).clamp_(0.0, 1.0)
+        w = torch.where((mb[:, 0] > 0) & (depth.detach() > 0), w, torch.zeros_like(w))
+        delta = mb[:, 1]
     box = (-1.0, -1.0, float(W), float(H))  # w > 0 only where the bilinear mask is > 0
     rep = (repulsion(uv, w, delta, sigma, method=method, box=box) if with_repulsion
            else torch.zeros_like(w))

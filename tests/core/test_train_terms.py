@@ -10,7 +10,7 @@ from core.drwr.losses import drwr_terms
 from core.drwr.silhouette import SilhouetteMaps
 from core.geometry.cameras import project
 from core.io.mesh_scene import make_scene
-from core.train.terms import batched_terms, project_rows
+from core.train.terms import batched_terms, project_objects, project_rows
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +130,16 @@ def test_batched_cubic_repulsion_equals_per_object_and_exact(scenes):
                 assert (out["rep"][b] - ref["rep"]).abs().max() <= 1.2e-2 * scale
         gscale = grads[1].abs().max()
         assert (grads[0] - grads[1]).abs().max() <= 5e-2 * gscale
+
+
+def test_project_objects_matches_project():
+    g = torch.Generator().manual_seed(1)
+    scs = [make_scene("blob", views=3, res=16, gt_points=0, seed=k) for k in range(2)]
+    pts = torch.rand(2, 9, 3, generator=g, dtype=torch.float64) - 0.5
+    K, R, t = (torch.stack([_t(getattr(s, a)) for s in scs]) for a in ("K", "R", "t"))
+    uv, z = project_objects(pts, K, R, t)
+    assert uv.shape == (2, 3, 9, 2) and z.shape == (2, 3, 9)
+    for b in range(2):
+        uvb, zb = project(pts[b], K[b], R[b], t[b])
+        torch.testing.assert_close(uv[b], uvb, rtol=1e-12, atol=1e-10)
+        torch.testing.assert_close(z[b], zb, rtol=1e-12, atol=1e-12)
