@@ -71,7 +71,7 @@ def nearest_index(queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     lifted = np.empty((I * P, 3))
     lifted[:, :2] = qs - lo
     lifted[:, 2] = np.repeat(np.arange(I), P) * gap
-    tree = cKDTree(data, leafsize=32, balanced_tree=False, compact_nodes=False,
+    tree = cKDTree(data, leafsize=64, balanced_tree=False, compact_nodes=False,
                    copy_data=False)
     _, k = tree.query(lifted)
     j_of = np.nonzero(fin)[1]  # tree index -> column j
