@@ -55,26 +55,21 @@ def nearest_index(queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         return nearest_index_naive(queries, points)
     I, J, _ = points.shape
     P = queries.shape[1]
-    x = points.detach().to(torch.float64).numpy()
-    q = queries.detach().to(torch.float64).numpy()
-    fin = np.isfinite(x).all(-1)  # (I, J)
-    if not fin.any():
+    x = points.detach().to(torch.float64)
+    q = queries.detach().to(torch.float64).reshape(I * P, 2)
+    fin = torch.isfinite(x[..., 0]) & torch.isfinite(x[..., 1])  # (I, J)
+    keep = torch.nonzero(fin.reshape(-1)).squeeze(1)  # flat index of the finite points
+    if keep.numel() == 0:
         return torch.zeros(I, P, dtype=torch.long)
-    xs, qs = x[fin], q.reshape(-1, 2)
-    lo = np.minimum(xs.min(0), qs.min(0))
-    hi = np.maximum(xs.max(0), qs.max(0))
-    gap = 2.0 * float(np.hypot(*(hi - lo))) + 1.0  # more than any distance within a row
-    rows = np.broadcast_to(np.arange(I)[:, None], (I, J))[fin]
-    data = np.empty((xs.shape[0], 3))
-    data[:, :2] = xs - lo
-    data[:, 2] = rows * gap
-    lifted = np.empty((I * P, 3))
-    lifted[:, :2] = qs - lo
-    lifted[:, 2] = np.repeat(np.arange(I), P) * gap
+    xs = x.reshape(-1, 2).index_select(0, keep)
+    lo = torch.minimum(xs.amin(0), q.amin(0))
+    hi = torch.maximum(xs.amax(0), q.amax(0))
+    gap = 2.0 * float((hi - lo).norm()) + 1.0  # more than any distance within a row
+    data = torch.cat([xs - lo, (keep // J).to(torch.float64)[:, None] * gap], 1).numpy()
+    rowq = torch.arange(I, dtype=torch.float64).repeat_interleave(P)[:, None] * gap
+    lifted = torch.cat([q - lo, rowq], 1).numpy()
     tree = cKDTree(data, leafsize=64, balanced_tree=False, compact_nodes=False,
                    copy_data=False)
     _, k = tree.query(lifted)
-    j_of = np.nonzero(fin)[1]  # tree index -> column j
-    near = j_of[k].reshape(I, P)
-    near[~fin.any(1)] = 0  # a row without a finite point: the query met another row
-    return torch.from_numpy(near.astype(np.int64))
+    near = (keep[torch.from_numpy(k.astype(np.int64))] % J).view(I, P)  # tree index -> j
+    return near.masked_fill_(~fin.any(1, keepdim=True), 0)  # a row without a finite point
