@@ -221,15 +221,22 @@ def repulsion_cubic(
         raise ValueError(f"grid spacing must be in (0, sigma/2], got {spacing}")
     I, J = w.shape
     x = uv.detach()
-    sel = torch.isfinite(x).all(-1)  # (I, J) points that can carry weight
+    sel = torch.isfinite(x[..., 0]) & torch.isfinite(x[..., 1])  # (I, J) can carry weight
     if box is not None:
         u0, v0, u1, v1 = (float(b) for b in box)
         sel &= (x[..., 0] >= u0) & (x[..., 0] <= u1) & (x[..., 1] >= v0) & (x[..., 1] <= v1)
-    grid_sel = sel if w.requires_grad else sel & (w.detach() != 0)
+    # the points on the grids: all (w requires grad), else those with weight; the others'
+    # terms and gradients are exactly 0, so they are left out of the splat and the gather
+    keep = sel if w.requires_grad else sel & (w.detach() != 0)
+    idx = torch.nonzero(keep.reshape(-1)).squeeze(1)  # (M,)
+    rows = idx // J
+    uvk = uv.reshape(-1, 2).index_select(0, idx)  # (M, 2), carries the gradient
+    xk = uvk.detach()
     big = torch.finfo(dtype).max
-    lo = torch.where(grid_sel[..., None], x, big).amin(1)  # (I, 2)
-    hi = torch.where(grid_sel[..., None], x, -big).amax(1)
-    lo = torch.where(grid_sel.any(1, keepdim=True), lo, torch.zeros_like(lo))
+    r2 = rows[:, None].expand(-1, 2)
+    lo = x.new_full((I, 2), big).scatter_reduce_(0, r2, xk, "amin")  # each row's box
+    hi = x.new_full((I, 2), -big).scatter_reduce_(0, r2, xk, "amax")
+    lo = torch.where(lo <= hi, lo, torch.zeros_like(lo))  # a row without points
     hi = torch.maximum(hi, lo)
     org = torch.floor(lo / h).sub_(1.0).mul_(h)  # lattice-aligned, one cell of margin
     ext = ((hi - org) / h).amax(0).tolist()  # the one host sync: the grid's size
@@ -238,14 +245,8 @@ def repulsion_cubic(
         from core.drwr.repulsion_cells import repulsion_cells
 
         return repulsion_cells(uv, w * sel, delta, sigma)
-    # the points on the grids: all (w requires grad), else those with weight; the others'
-    # terms and gradients are exactly 0, so they are left out of the splat and the gather
-    keep = (sel if w.requires_grad else grid_sel).reshape(-1)
-    idx = torch.nonzero(keep).squeeze(1)  # (M,)
-    rows = idx // J
-    uvk = uv.reshape(-1, 2).index_select(0, idx)  # (M, 2), carries the gradient
     # grid coordinates (2, M): node k sits at org + (k - 2) h
-    t = ((uvk.detach() - org.index_select(0, rows)) / h + 2.0).t()
+    t = ((xk - org.index_select(0, rows)) / h + 2.0).t()
     t = torch.stack([t[0].clamp(2.0, gx - 3.0), t[1].clamp(2.0, gy - 3.0)])
     taps = _taps(sigma, h)
     G = _Geom(t, rows, I, gy, gx, h, taps)

@@ -90,7 +90,9 @@ def batched_terms(points: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: tor
         w = (2.0 * sdv.detach()).clamp_(0.0, 1.0)
         w = torch.where((mb[:, 0] > 0) & (depth.detach() > 0), w, torch.zeros_like(w))
         delta = mb[:, 1]
-    box = (-1.0, -1.0, float(W), float(H))  # w > 0 only where the bilinear mask is > 0
+    # w > 0 only where the bilinear mask is > 0: u in (-1, W), v in (-1, H); the cubic kernel
+    # grids only the points with weight, so it needs no box
+    box = None if method == "cubic" else (-1.0, -1.0, float(W), float(H))
     rep = (repulsion(uv, w, delta, sigma, method=method, box=box) if with_repulsion
            else torch.zeros_like(w))
     out = {"uv": uv, "depth": depth, "sil": sil, "rep": rep, "w": w}
