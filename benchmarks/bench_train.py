@@ -9,9 +9,11 @@ each with the batched DRWR terms (silhouette + repulsion, β > 0), backward, Ada
 procedural objects (tests/train_fixtures.py) written to a temporary drwr-dataset. Reported:
 median seconds per step over --steps steps after 3 warm-up steps, its split into the network
 (forward + backward of the model alone) and the DRWR terms (forward + backward alone),
-supervising images per second (B·V / s), input images per second (B / s), and the projected
-hours for 1e5 batches beside the DRWR paper's 36 h (their GPU, 128², 16k points). torch runs on
-one CPU thread unless --threads.
+the forward + backward of the DRWR paper's network at the same batch, input size and J
+(``paper_network``: the yardstick the DRWR terms are held to; measured in the same run, since
+the machine's load moves every absolute number), supervising images per second (B·V / s), input
+images per second (B / s), and the projected hours for 1e5 batches beside the DRWR paper's 36 h
+(their GPU, 128², 16k points). torch runs on one CPU thread unless --threads.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch
+from torch import nn
 
 from core.formats.datasets import read_dataset
 from core.train.config import TrainConfig
@@ -37,6 +40,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_results import results_path, write_results  # noqa: E402
 
 PAPER_HOURS = 36.0
+
+
+def paper_network(points: int, input_size: int) -> nn.Sequential:
+    """The DRWR paper's image -> J points network (its encoder and decoder layer by layer):
+    a 5x5 stride-2 convolution to 16 channels, four blocks of [3x3 stride 2, 3x3] at
+    32/64/128/256 channels, three fully connected layers of 1024 and one to J·3; ReLU between
+    layers, tanh at the end. x (B, 3, S, S) -> (B, J, 3); S a multiple of 32."""
+    layers: list[nn.Module] = [nn.Conv2d(3, 16, 5, stride=2, padding=2), nn.ReLU()]
+    for cin, cout in ((16, 32), (32, 64), (64, 128), (128, 256)):
+        layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.ReLU(),
+                   nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU()]
+    feat = 256 * (input_size // 32) ** 2
+    layers += [nn.Flatten(), nn.Linear(feat, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+               nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, points * 3), nn.Tanh(),
+               nn.Unflatten(1, (points, 3))]
+    return nn.Sequential(*layers)
 
 
 def _sync(dev: torch.device) -> None:
@@ -55,6 +74,21 @@ def _median_time(fn, steps: int, dev: torch.device) -> float:
         _sync(dev)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _median_times(fns, steps: int, dev: torch.device) -> list[float]:
+    """Median seconds of each of ``fns`` over ``steps`` rounds that call them in turn."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(steps):
+        for fn, ts in zip(fns, times):
+            _sync(dev)
+            t0 = time.perf_counter()
+            fn()
+            _sync(dev)
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
 
 
 def measure(res: int, points: int, batch: int, views: int, device: str, steps: int,
@@ -78,10 +112,15 @@ def measure(res: int, points: int, batch: int, views: int, device: str, steps: i
     def terms_only():
         tr.loss_terms(pts.clone().requires_grad_(True), batch_)["total"].backward()
 
-    t_net = _median_time(net_only, steps, dev)
-    t_terms = _median_time(terms_only, steps, dev)
+    paper = paper_network(points, res).to(dev)
+
+    def paper_only():
+        paper(batch_["input"]).sum().backward()
+
+    # interleaved, so that a change in the machine's load hits all three alike
+    t_net, t_terms, t_paper = _median_times((net_only, terms_only, paper_only), steps, dev)
     return {"device": str(dev), "res": res, "J": points, "B": batch, "V": views,
-            "s_step": t_step, "s_net": t_net, "s_terms": t_terms,
+            "s_step": t_step, "s_net": t_net, "s_terms": t_terms, "s_paper": t_paper,
             "sup_img_s": batch * views / t_step, "in_img_s": batch / t_step,
             "hours_1e5": t_step * 1e5 / 3600.0}
 
@@ -89,11 +128,13 @@ def measure(res: int, points: int, batch: int, views: int, device: str, steps: i
 def report(rows: list[dict], threads: int) -> str:
     lines = [f"torch {torch.__version__}, {threads} CPU thread(s)", "",
              "| device | res | J | batch x views | s/step | network s | DRWR terms s | "
+             "paper network s | terms / paper network | "
              "supervising img/s | input img/s | h per 1e5 batches (vs the paper's 36 h at 128², 16k points, GPU) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['device']} | {r['res']}² | {r['J']} | {r['B']} x {r['V']} | "
                      f"{r['s_step']:.3f} | {r['s_net']:.3f} | {r['s_terms']:.3f} | "
+                     f"{r['s_paper']:.3f} | {r['s_terms'] / r['s_paper']:.2f} | "
                      f"{r['sup_img_s']:.0f} | {r['in_img_s']:.1f} | {r['hours_1e5']:.1f} "
                      f"({r['hours_1e5'] / PAPER_HOURS:.2f}x) |")
     return "\n".join(lines)

@@ -20,6 +20,11 @@ Implementations (``method``):
 * ``"grid"`` -- :func:`repulsion_grid` (core.drwr.repulsion_grid): particle-mesh; splat,
   Gaussian blur, sample.  Cost ``O(I * J)`` plus the grid, whatever the density; kernel error
   ``<= 0.16 (h / sigma)^3`` (2.5e-3 at the default ``h = sigma / 4``).
+* ``"cubic"`` -- :func:`repulsion_cubic` (core.drwr.repulsion_cubic): particle-mesh with
+  cubic B-splines at ``h = sigma / 2`` on one small grid per row; about the grid's gradient
+  accuracy (kernel error ``<= 0.1 (h/sigma)^3``, gradient ``<= 0.12 (h/sigma)^2 / sigma``)
+  at a quarter of the cells.  What the
+  batched training terms use (core.train.terms).
 * ``"cells"`` -- :func:`repulsion_cells` (core.drwr.repulsion_cells): exact pairs within a
   cut-off (error ``<= 1e-9``); cost grows with the number of neighbours, i.e. with density.
 * ``"exact"`` -- :func:`repulsion_chunked` (core.drwr.repulsion_exact): all pairs, chunked,
@@ -40,6 +45,7 @@ import torch
 
 from core.drwr.repulsion_base import DEFAULT_TOL, EXP_CLAMP, cutoff_radius
 from core.drwr.repulsion_cells import repulsion_cells
+from core.drwr.repulsion_cubic import repulsion_cubic
 from core.drwr.repulsion_exact import repulsion_chunked, repulsion_naive
 from core.drwr.repulsion_grid import repulsion_grid
 
@@ -50,6 +56,7 @@ __all__ = [
     "repulsion_chunked",
     "repulsion_cells",
     "repulsion_grid",
+    "repulsion_cubic",
     "cutoff_radius",
     "EXP_CLAMP",
     "DEFAULT_TOL",
@@ -88,18 +95,21 @@ def repulsion(
     uv: torch.Tensor, w: torch.Tensor, delta: torch.Tensor, sigma: float, method: str = "auto",
     box: tuple[float, float, float, float] | None = None, **kwargs,
 ) -> torch.Tensor:
-    """Repulsion term (see module docstring). ``method``: "auto" | "grid" | "cells" | "exact"
-    | "naive" ("chunked" = "exact").  ``box`` (u0, v0, u1, v1) pixels outside which every w is
+    """Repulsion term (see module docstring). ``method``: "auto" | "grid" | "cubic" | "cells" |
+    "exact" | "naive" ("chunked" = "exact").  ``box`` (u0, v0, u1, v1) pixels outside which every w is
     0 (drwr_terms: the image): the grid covers it without a host sync, and "auto" estimates
     densities from it.  Extra keyword arguments go to the chosen implementation."""
     if method == "auto":
         method = choose_method(uv.shape[0], uv.shape[1], sigma, box)
     if method == "grid":
         return repulsion_grid(uv, w, delta, sigma, box=box, **kwargs)
+    if method == "cubic":
+        return repulsion_cubic(uv, w, delta, sigma, box=box, **kwargs)
     if method == "cells":
         return repulsion_cells(uv, w, delta, sigma, **kwargs)
     if method in ("exact", "chunked"):
         return repulsion_chunked(uv, w, delta, sigma, **kwargs)
     if method == "naive":
         return repulsion_naive(uv, w, delta, sigma)
-    raise ValueError(f"unknown repulsion method {method!r} (auto, grid, cells, exact, naive)")
+    raise ValueError(f"unknown repulsion method {method!r} (auto, grid, cubic, cells, exact, "
+                     "naive)")

@@ -99,15 +99,17 @@ def sample_maps(maps: torch.Tensor, uv: torch.Tensor, zero_outside: bool = True)
     return out[:, 0] if squeeze else out
 
 
-def outside_distance(sd: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+def outside_distance(sd: torch.Tensor, uv: torch.Tensor,
+                     sampled: torch.Tensor | None = None) -> torch.Tensor:
     """Pixels between uv and the silhouette: relu(-sd(uv)) with sd bilinear, extended beyond
     the image by the distance to it. sd (I, H, W), uv (I, J, 2) -> (I, J) >= 0.
 
     0 inside up to the pixel edges; slope 1 per pixel outside, so every outside point (also
     one far off the image) gets a gradient pointing back towards the silhouette.
+    ``sampled``: ``sample_maps(sd, uv, zero_outside=False)`` when the caller has it already.
     """
     _, H, W = sd.shape
-    val = sample_maps(sd, uv, zero_outside=False)
+    val = sample_maps(sd, uv, zero_outside=False) if sampled is None else sampled
     lo = uv.new_zeros(2)
     hi = uv.new_tensor([W - 1.0, H - 1.0])
     excess = torch.relu(lo - uv) + torch.relu(uv - hi)  # (I, J, 2)
