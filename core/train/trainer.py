@@ -113,6 +113,7 @@ class Trainer:
         self.val_cache = ViewCache(dataset, self.val_ids, cfg.input_size, cfg.R, gt_points=2048)
         self.input_kind = "rgb" if self.train_cache.has_images else "mask"
         self.files = RunFiles(run_dir) if run_dir is not None and self.info.main else None
+        self.last_val_pred = np.zeros((0, self.config.points, 3), np.float32)
         self._display: tuple[str, Any, SilhouetteMaps] | None = None
         self.display_id = self.val_ids[0]
         self._start()
@@ -152,6 +153,8 @@ class Trainer:
         self._extended = False
         self._loader_iter = None
         if self.files is not None:
+            self.files.close()
+            self.files.tensorboard = cfg.tensorboard
             self.files.write_config(config_dict(cfg), self.run_info())
 
     def run_info(self) -> dict[str, Any]:
@@ -291,7 +294,7 @@ class Trainer:
         truth, input view 0); {} when none has ground truth."""
         c = self.val_cache
         x = torch.from_numpy(c.inputs[:, 0].astype(np.float32) / 255.0)
-        pred = self.predict_inputs(x)
+        pred = self.last_val_pred = self.predict_inputs(x)
         cds, fs, cover, inside = [], [], [], []
         for k, (p, gt) in enumerate(zip(pred, c.gt)):
             n = int(c.n_views[k])
@@ -324,6 +327,7 @@ class Trainer:
             if improved or not math.isfinite(cd):
                 self.save(self.files.checkpoints / "best.pt")
             self.files.replot()
+            self.files.add_clouds(self.iteration, self.last_val_pred, last=self.done)
         return self.last_val
 
     # -- checkpoints ---------------------------------------------------------------------
@@ -335,6 +339,8 @@ class Trainer:
 
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint (model, optimiser, step, config, RNG) atomically."""
+        if self.files is not None:
+            self.files.flush()
         return write_checkpoint(path, self.state())
 
     save_state = save
