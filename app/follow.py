@@ -103,6 +103,7 @@ class RunFollower(QtCore.QObject):
     def __init__(self, win: Any, run: str | Path) -> None:
         super().__init__(win)
         self.win = win
+        self.mode = win.train_mode  # the TrainMode whose follower this is
         self.run = Path(run)
         self.tail = MetricsTail(self.run / "metrics.jsonl")
         self.names: tuple[str, ...] = ()
