@@ -3,9 +3,9 @@ colour means.
 
 Every colour of every ramp keeps a WCAG contrast ratio of at least :data:`MIN_CONTRAST`
 against the view's background (#1d2025): no point is drawn near-black, whatever its value
-(viridis, used before, starts at #440154, contrast 1.3 there, so the points inside every
-silhouette, loss 0, nearly vanished). Plain numpy and Qt; the 3D view builds its VTK lookup
-table from :func:`ramp`.
+(viridis starts at #440154, contrast 1.1 against it: points inside every silhouette, loss 0,
+nearly vanish in it). Plain numpy and Qt; the 3D view builds its VTK lookup table from
+:func:`ramp`.
 """
 
 from __future__ import annotations
