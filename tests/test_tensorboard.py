@@ -105,3 +105,27 @@ def test_clouds_are_logged_now_and_then(tmp_path):
     log.close()
     every = tboard.CLOUD_EVERY
     assert logged == [k % every == 0 or k == 12 for k in range(13)]
+
+
+def test_a_reset_training_starts_its_curves_again(dataset, tmp_path):
+    from core.formats.datasets import read_dataset
+    from core.train.config import TrainConfig
+    from core.train.trainer import Trainer
+
+    cfg = TrainConfig(points=64, input_size=32, width=4, hidden=32, batch_size=3,
+                      views_per_object=2, workers=0, val_every=100, warmup=2)
+    tr = Trainer(read_dataset(dataset), cfg, run_dir=tmp_path / "run")
+    for _ in range(3):
+        tr.step()
+    tr.reset()
+    for _ in range(2):
+        tr.step()
+    tr.validate_and_save()
+    tr.files.close()
+    acc = _events(tmp_path / "run")
+    assert [e.step for e in acc.Scalars("loss/total")] == [1, 2]  # the first 3 steps hidden
+    assert [e.step for e in acc.Scalars("val/cd")] == [2]
+    tr.reset(cfg.replace(tensorboard=False))  # the window's check box, applied on Reset
+    tr.step()
+    tr.files.close()
+    assert [e.step for e in _events(tmp_path / "run").Scalars("loss/total")] == [1, 2]

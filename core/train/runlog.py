@@ -100,7 +100,7 @@ class RunFiles:
         self.root = Path(root)
         self.tensorboard = tensorboard  # write TensorBoard events (opened on first use)
         self._tb: Any = None
-        self._tb_purge: int | None = None  # next event file: TensorBoard hides earlier events from here on
+        self._tb_purge: int | None = None  # the next event file hides older events from here
         self._tb_config: dict[str, Any] | None = None
         self.checkpoints = self.root / "checkpoints"
         self.metrics = self.root / "metrics.jsonl"

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CLOUD_EVERY", "CLOUDS_SHOWN", "SCALAR_TAGS", "TensorBoardLog", "open_tensorboard"]
+__all__ = ["CLOUD_EVERY", "CLOUDS_SHOWN", "FLUSH_S", "SCALAR_TAGS", "TensorBoardLog",
+           "open_tensorboard"]
 
 #: metrics.jsonl key -> TensorBoard tag
 SCALAR_TAGS = {"total": "loss/total", "silhouette": "loss/silhouette",
@@ -29,6 +30,7 @@ SCALAR_TAGS = {"total": "loss/total", "silhouette": "loss/silhouette",
                "val_inside": "val/inside"}
 CLOUD_EVERY = 5  # validations between two logged sets of predicted clouds
 CLOUDS_SHOWN = 4  # validation objects whose predictions are logged
+FLUSH_S = 5  # seconds between background flushes (a window closed mid-run loses at most these)
 _warned = False  # the missing-TensorBoard line is printed once per process
 _POINT_SIZE = {"material": {"cls": "PointsMaterial", "size": 0.03}}
 
@@ -41,13 +43,13 @@ class TensorBoardLog:
 
         self.dir = Path(root) / "tensorboard"
         self._writer_cls = SummaryWriter
-        self.writer = SummaryWriter(str(self.dir), purge_step=purge_step, flush_secs=30)
+        self.writer = SummaryWriter(str(self.dir), purge_step=purge_step, flush_secs=FLUSH_S)
         self.validations = 0
 
     def purge(self, step: int) -> None:
         """Later events replace those logged at ``step`` and beyond (a reset or a resume)."""
         self.writer.close()
-        self.writer = self._writer_cls(str(self.dir), purge_step=int(step), flush_secs=30)
+        self.writer = self._writer_cls(str(self.dir), purge_step=int(step), flush_secs=FLUSH_S)
         self.validations = 0
 
     def config(self, config: dict[str, Any]) -> None:
