@@ -32,6 +32,10 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()
             kw["choices"] = list(presets)
             help_ = (f"start from a named preset ({', '.join(presets)}; default: default); "
                      "flags given override its values")
+        elif isinstance(f.default, bool):  # a switch: --no-NAME turns a default-on field off
+            kw.update(action="store_const", const=not f.default)
+            state = "on by default; this flag turns it off" if f.default else "off by default"
+            help_ = f"{meta['help']} ({state})"
         else:
             help_ = f"{meta['help']} (default: {f.default})"
             if "choices" in meta:

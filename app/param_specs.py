@@ -39,7 +39,8 @@ def param_specs(config: Any = None, config_cls: type | None = None) -> list[dict
         v = getattr(cfg, f.name)
         spec = {"name": f.name, "label": LABELS.get(f.name, f.name), "help": m.get("help", ""),
                 "live": bool(m.get("live")), "default": v,
-                "kind": "int" if isinstance(v, int) else type(v).__name__}
+                "kind": "bool" if isinstance(v, bool) else
+                "int" if isinstance(v, int) else type(v).__name__}
         for k in ("min", "max", "log", "choices"):
             if k in m:
                 spec[k] = m[k]

@@ -94,7 +94,9 @@ class MenuMixin:
     # -- opening ---------------------------------------------------------------------------
     def on_welcome_action(self, name: str) -> None:
         {"demo": self.start_demo, "open_scene": self.open_scene_dialog,
-         "open_mesh": self.open_mesh_dialog}[name]()
+         "open_mesh": self.open_mesh_dialog,
+         "open_dataset": self.train_mode.open_dataset_dialog,
+         "follow_run": self.train_mode.open_run_dialog}[name]()
 
     def _load_async(self, build: Any, what: str, run: bool = True, recent: str = "") -> None:
         self.statusBar().showMessage(f"loading {what}…")

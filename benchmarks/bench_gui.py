@@ -4,7 +4,11 @@
    the GUI (the worker thread running with the main window shown), side by side, and their
    ratio (target: the GUI costs <= 10 %). Segments alternate so that other load on a shared
    machine hits both alike; medians are compared.
-2. 3D view frames per second at 100k points: update the PolyData in place + one synchronous
+2. Where a frame's time goes: CPU milliseconds (all threads of the process, GL driver's
+   included) of each part of the window's display path on the paused demo fit at the same J:
+   the worker's snapshot, the 3D view (update in place + one synchronous repaint), the
+   silhouette panels and the loss plot (each redrawn once).
+3. 3D view frames per second at 100k points: update the PolyData in place + one synchronous
    repaint, as the window does each tick.
 
 Needs an X display; without DISPLAY it starts Xvfb itself when it is installed.
@@ -94,6 +98,7 @@ def compare_its(points: int, seconds: float, rounds: int,
         win.timer.start()
         return (n1 - n0) / (t1 - t0), f1 - f0, t1 - t0
 
+    parts = frame_parts(win, gui_fitter)
     run_gui(2.0)  # warm-up
     head, gui, bare, frames, gui_time = [], [], [], 0, 0.0
     for k in range(rounds + 1):  # H G H G ... H: every GUI segment between two headless ones
@@ -106,7 +111,43 @@ def compare_its(points: int, seconds: float, rounds: int,
         gui_time += dt
         bare.append(run_gui(seconds, display=False)[0])
     win.close()
-    return head, gui, bare, frames / gui_time
+    return head, gui, bare, frames / gui_time, parts
+
+
+def frame_parts(win, job, n: int = 20) -> dict[str, float]:
+    """CPU ms per call of each part of a frame (see the module docstring), process-wide."""
+    import numpy as np
+    from PyQt5 import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    snap = job.snapshot()
+    rows = np.zeros((5, 1 + len(win.loss_plot.names)))
+
+    def cpu_ms(fn) -> float:
+        app.processEvents()
+        c0 = time.process_time()
+        for k in range(n):
+            fn(k)
+        return 1000 * (time.process_time() - c0) / n
+
+    def plot(k: int) -> None:
+        rows[:, 0] = np.arange(5) + 5 * k + 10**6
+        rows[:, 1:] = 1.0
+        win.loss_plot.add_rows(rows)
+        win.loss_plot.plot.repaint()
+
+    cv = win.cloud_view
+    return {
+        "worker snapshot (job.snapshot)": cpu_ms(lambda k: job.snapshot()),
+        "3D view: update + repaint": cpu_ms(lambda k: (cv.set_points(snap.points + 1e-4 * k,
+                                                                     snap.point_loss),
+                                                       cv.plotter.interactor.repaint())),
+        "3D view: plotter.render() alone": cpu_ms(lambda k: cv.plotter.render()),
+        "silhouette panels: update + repaint": cpu_ms(
+            lambda k: (win.panels.set_projections(snap.uv + 0.01 * k, snap.inside),
+                       win.panels.repaint())),
+        "loss plot: 5 rows + repaint": cpu_ms(plot),
+    }
 
 
 def view_fps(n: int, frames: int = 40) -> float:
@@ -160,7 +201,7 @@ def main() -> None:
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="drwr-xdg-"))
     xvfb = ensure_display()
     try:
-        head, gui, bare, fps_gui = compare_its(args.points, args.seconds, args.rounds,
+        head, gui, bare, fps_gui, parts = compare_its(args.points, args.seconds, args.rounds,
                                            args.draw_share)
         fps = view_fps(args.view_points)
     finally:
@@ -186,6 +227,11 @@ def main() -> None:
           f"{ratios[0]:.3f}-{ratios[-1]:.3f}; cost {100 * (1 - r):+.1f} %, target <= 10 %)")
     print(f"  GUI / no draw  = {d:.3f}  (range {dratios[0]:.3f}-{dratios[-1]:.3f}; what drawing "
           "alone costs, same thread)")
+    print(f"where a frame's time goes (CPU ms per call, all threads; J={args.points}, window "
+          "1400x900; the window draws the 3D view each frame, the panels and the plot at most "
+          "once a second):")
+    for name, ms in parts.items():
+        print(f"  {name:40s} {ms:6.2f} ms")
     print(f"3D view, {args.view_points} points: {fps:.1f} fps (in-place update + render)")
 
 

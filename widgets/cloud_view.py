@@ -13,6 +13,8 @@ import pyvista as pv
 from PyQt5 import QtCore, QtWidgets
 from pyvistaqt import QtInteractor
 
+from widgets.color_bar import RAMPS, ColorBar, ramp
+
 __all__ = ["CloudView", "COLOR_MODES", "BACKGROUND"]
 
 # software GL: multisampling costs ~3x (see GUI-TESTING.md)
@@ -21,6 +23,8 @@ pv.global_theme.multi_samples = 0
 
 COLOR_MODES = ("silhouette loss", "depth", "plain")
 BACKGROUND = "#1d2025"
+PLAIN = "#e8e8e8"
+LOSS_FULL = 1.0  # silhouette loss (pixels outside, mean over views) drawn at least full red
 LAYERS = {  # name: (label, tooltip)
     "gt": ("Ground truth", "show the scene's ground-truth surface points (grey)"),
     "hull": ("Visual hull", "show the visual hull of the silhouettes (computed on first use)"),
@@ -31,6 +35,12 @@ VIEWS = {  # name: (direction from the centre to the eye, up)
     "Side": ((1.0, 0.0, 0.25), (0.0, 0.0, 1.0)),
     "Top": ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0)),
 }
+
+
+def _lookup_table(name: str) -> pv.LookupTable:
+    """A VTK lookup table of ramp ``name`` (widgets.color_bar)."""
+    rgba = np.concatenate([ramp(name, 256), np.full((256, 1), 255, np.uint8)], 1)
+    return pv.LookupTable(values=rgba)
 
 
 class CloudView(QtWidgets.QWidget):
@@ -56,6 +66,8 @@ class CloudView(QtWidgets.QWidget):
         self._camera_set = False
         self.color_mode = COLOR_MODES[0]
         self.point_size = 4
+        self._luts = {name: _lookup_table(name) for name in RAMPS}
+        self.color_bar = ColorBar()
 
         self.toolbar = QtWidgets.QWidget()  # a widget, so an owner can place it elsewhere
         bar = QtWidgets.QHBoxLayout(self.toolbar)
@@ -102,6 +114,8 @@ class CloudView(QtWidgets.QWidget):
         lay.setSpacing(0)
         lay.addWidget(self.toolbar)
         lay.addWidget(self.plotter.interactor, 1)
+        lay.addWidget(self.color_bar)
+        self.color_bar.hide()
 
     # -- the cloud -------------------------------------------------------------------------
     def set_points(self, points: np.ndarray, values: np.ndarray | None = None) -> None:
@@ -132,9 +146,11 @@ class CloudView(QtWidgets.QWidget):
             self._detached_actor = self._add_cloud(self._detached)
 
     def _add_cloud(self, plotter: object) -> object:
-        return plotter.add_mesh(self.cloud, scalars="c", cmap="viridis", point_size=self.point_size,
-                                style="points", show_scalar_bar=False, reset_camera=False,
-                                render=False, lighting=False)
+        actor = plotter.add_mesh(self.cloud, scalars="c", point_size=self.point_size,
+                                 style="points", show_scalar_bar=False, reset_camera=False,
+                                 render=False, lighting=False)
+        actor.mapper.lookup_table = self._luts.get(self.color_mode, self._luts["depth"])
+        return actor
 
     def _actors(self) -> list:
         return [a for a in (self._actor, self._detached_actor) if a is not None]
@@ -146,7 +162,8 @@ class CloudView(QtWidgets.QWidget):
         if mode == "plain" or (mode == "silhouette loss" and self._values is None):
             for a in self._actors():
                 a.mapper.scalar_visibility = False
-                a.prop.color = "#e8e8e8"
+                a.prop.color = PLAIN
+            self.color_bar.set_ramp(None)
             return
         if mode == "depth":
             eye = np.asarray(self.plotter.camera.position, np.float32)
@@ -157,11 +174,18 @@ class CloudView(QtWidgets.QWidget):
         arr[:] = vals
         self.cloud.GetPointData().GetArray("c").Modified()
         lo, hi = (float(np.min(vals)), float(np.percentile(vals, 98))) if len(vals) else (0, 1)
+        if mode == "silhouette loss":  # 0 = inside every silhouette; full red from LOSS_FULL px
+            lo, hi = 0.0, max(hi, LOSS_FULL)
         if hi <= lo:
             hi = lo + 1e-6
+        lut = self._luts[mode]
         for a in self._actors():
+            if a.mapper.GetLookupTable() is not lut:
+                a.mapper.lookup_table = lut
             a.mapper.scalar_visibility = True
             a.mapper.scalar_range = (lo, hi)
+        self.color_bar.set_ramp(mode)
+        self.color_bar.set_range(lo, hi)
 
     def set_color_mode(self, mode: str) -> None:
         self.color_mode = mode

@@ -1,4 +1,5 @@
-"""Loss curves (whatever losses the job names; log y) and the chamfer distance on a right axis.
+"""Loss curves (whatever losses the job names; log y) and the chamfer distance on a right axis;
+the legend is a row below the plot, outside the curves.
 
 A series that has been zero at every row so far is not drawn (nor listed in the legend): on a
 log axis it would be a line at the clamp value, e.g. the repulsion with β = 0."""
@@ -61,7 +62,11 @@ class LossPlot(QtWidgets.QWidget):
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.setLabel("bottom", "iteration")
         pi.setLabel("left", "loss")
-        pi.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=(20, 20, 25, 180))
+        # the legend is one row under the x axis, in the plot's layout: never over the curves
+        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=8, horSpacing=14,
+                                    verSpacing=-4, frame=False)
+        pi.layout.addItem(self.legend, 4, 1)
+        pi.legend = self.legend  # curves made with ``name=`` enter it, removeItem drops them
         self.names: tuple[str, ...] = ()
         self._curves: dict[str, pg.PlotDataItem] = {}  # only the series drawn (not all zero)
         # chamfer on a second view box sharing x

@@ -1,7 +1,8 @@
 """Parameter controls generated from plain field descriptions.
 
 Each description is a dict: name, help, default, and for numbers min, max, optional log
-(log-scaled slider) and kind ("int"/"float"); or choices (a combobox). ``live`` fields emit
+(log-scaled slider) and kind ("int"/"float"); or choices (a combobox); or kind "bool" (a
+check box). ``live`` fields emit
 ``live_changed({name: value, ...})`` debounced by ~150 ms; the others are read with
 :meth:`ParamPanel.values` when the owner resets the fit.
 """
@@ -124,6 +125,10 @@ class ParamPanel(QtWidgets.QWidget):
                 ctl.addItems([str(c) for c in s["choices"]])
                 ctl.setCurrentText(str(s.get("default")))
                 ctl.currentTextChanged.connect(lambda v, n=name: self._edited(n, v))
+            elif s.get("kind") == "bool":
+                ctl = QtWidgets.QCheckBox()
+                ctl.setChecked(bool(s.get("default")))
+                ctl.toggled.connect(lambda v, n=name: self._edited(n, bool(v)))
             else:
                 ctl = NumberControl(s)
                 ctl.changed.connect(lambda v, n=name: self._edited(n, v))
@@ -143,6 +148,8 @@ class ParamPanel(QtWidgets.QWidget):
         ctl = self.controls[name]
         if isinstance(ctl, QtWidgets.QComboBox):
             return ctl.currentText()
+        if isinstance(ctl, QtWidgets.QCheckBox):
+            return ctl.isChecked()
         return ctl.value()
 
     def values(self) -> dict[str, Any]:
@@ -157,6 +164,9 @@ class ParamPanel(QtWidgets.QWidget):
             if isinstance(ctl, QtWidgets.QComboBox):
                 with QtCore.QSignalBlocker(ctl):
                     ctl.setCurrentText(str(v))
+            elif isinstance(ctl, QtWidgets.QCheckBox):
+                with QtCore.QSignalBlocker(ctl):
+                    ctl.setChecked(bool(v))
             else:
                 ctl.set_value(v)
         self._applied.update({n: v for n, v in values.items() if n in self.controls})

@@ -1,4 +1,5 @@
-"""The start page: a title, "Run demo", open buttons and the recent files."""
+"""The start page: a title, "Run demo", open buttons (a scene, a mesh, a dataset to train on,
+a run folder to follow) and the recent files."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ NONE_YET = "#a8adb4"  # the "(none yet)" placeholder: dimmer than a path, still 
 
 
 class WelcomePage(QtWidgets.QWidget):
-    """``action(name)`` for demo, open_scene, open_mesh; ``recent(path)`` for a recent file."""
+    """``action(name)`` for demo, open_scene, open_mesh, open_dataset (train on it) and
+    follow_run (watch a run folder); ``recent(path)`` for a recent file."""
 
     action = QtCore.pyqtSignal(str)
     recent = QtCore.pyqtSignal(str)
@@ -42,15 +44,21 @@ class WelcomePage(QtWidgets.QWidget):
         sub.setObjectName("subtitle")
         box.addWidget(sub)
         box.addSpacing(12)
+        self.buttons: dict[str, QtWidgets.QPushButton] = {}
         for name, text, tip in (
             ("demo", "Run demo", "fit the bundled chair scene (8 views, 64×64)"),
             ("open_scene", "Open scene folder…", "a drwr-scene folder: masks + cameras"),
             ("open_mesh", "Open mesh…", "render silhouettes of a mesh, then fit it"),
+            ("open_dataset", "Open dataset for training…", "a drwr-dataset folder: train an "
+             "image → point cloud network on it and watch its predictions"),
+            ("follow_run", "Follow a run…", "a training run folder (e.g. one that `train` "
+             "writes elsewhere): its curves and latest prediction, refreshed as it goes"),
         ):
             b = QtWidgets.QPushButton(text)
             b.setToolTip(tip)
             b.setMinimumHeight(32)
             b.clicked.connect(lambda _=False, n=name: self.action.emit(n))
+            self.buttons[name] = b
             box.addWidget(b)
         box.addSpacing(12)
         box.addWidget(QtWidgets.QLabel("Recent files"))

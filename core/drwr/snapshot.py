@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.drwr.losses import drwr_terms
-from core.drwr.silhouette import SilhouetteMaps
-from core.geometry.cameras import project_np
+from core.drwr.silhouette import SilhouetteMaps, outside_distance
+from core.geometry.cameras import project, project_np
 from core.io.scene import Scene
 from core.job import Snapshot
 from core.hull.inside import nearest_pixels
@@ -39,7 +38,8 @@ def make_snapshot(points: torch.Tensor, scene: Scene, maps: SilhouetteMaps,
     ``maps`` are the scene's silhouette maps (for the per-point loss, the mean over views of
     the silhouette term l1); ``cameras`` the scene's K, R (I,3,3), t (I,3) as tensors on the
     points' device (built from the scene when None). uv/depth/inside come from
-    :func:`inside_per_view`.
+    :func:`inside_per_view`. ``sigma`` (the repulsion's length scale) does not enter the
+    silhouette term; it is accepted so that callers pass a job's DRWR settings unchanged.
     """
     with torch.no_grad():
         if cameras is None:
@@ -47,9 +47,12 @@ def make_snapshot(points: torch.Tensor, scene: Scene, maps: SilhouetteMaps,
             cameras = tuple(torch.as_tensor(a, dtype=torch.float32, device=dev)  # type: ignore
                             for a in (scene.K, scene.R, scene.t))
         K, R, t = cameras
-        terms = drwr_terms(points, K, R, t, maps, None, sigma, with_repulsion=False)
+        # the silhouette term l1 of core.drwr.losses.drwr_terms, alone: a snapshot needs no
+        # repulsion weights (computing them took over half of a snapshot's time)
+        uv_t, _ = project(points, K, R, t)
+        sil = outside_distance(maps.sd, uv_t)  # (I, J) pixels outside
         pts = points.detach().cpu().numpy().astype(np.float32, copy=True)
-        point_loss = terms["sil"].mean(0).cpu().numpy().astype(np.float32)
+        point_loss = sil.mean(0).cpu().numpy().astype(np.float32)
     uv, z, inside = inside_per_view(pts, scene)
     return Snapshot(iteration=iteration, points=pts, uv=uv.astype(np.float32), inside=inside,
                     depth=z.astype(np.float32), point_loss=point_loss,

@@ -83,6 +83,10 @@ class TrainConfig(JobConfig):
                    max=2**31 - 1, live=False)
     device: str = _f("auto", "compute device: auto (CUDA when present), cpu or cuda",
                      choices=("auto", "cpu", "cuda"), live=False)
+    tensorboard: bool = _f(True, "write TensorBoard event files into the run folder "
+                           "(<run>/tensorboard: loss terms, learning rate, validation metrics "
+                           "and predicted clouds; tensorboard --logdir runs/ compares runs)",
+                           live=False, flag="no-tensorboard")
     workers: int = _f(1, "DataLoader worker processes (0 = load in the training process)",
                       min=0, max=64, live=False)
     preset: str = _f("default", "named preset the other values started from (PRESETS)",

@@ -19,23 +19,45 @@ The medoid is the same whatever the view; retrieval and the network are scored v
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from core.io.dataset import DrwrDataset
 from core.io.scene import Scene, SceneError
-from core.metrics import chamfer, fscore
+from core.metrics import chamfer, fscore, silhouette_cover
 from core.train.baselines import SilhouetteRetrieval, category_medoids
 
-__all__ = ["evaluate_split", "format_table", "METHODS", "PROTOCOLS", "FSCORE_TAU",
-           "DEFAULT_POINTS"]
+__all__ = ["evaluate_split", "score_predictions", "format_table", "METHODS", "PROTOCOLS",
+           "FSCORE_TAU", "DEFAULT_POINTS"]
 
 METHODS = ("network", "medoid", "retrieval")
 PROTOCOLS = ("view", "dpc", "drwr")
 FSCORE_TAU = 0.01
 DEFAULT_POINTS = 2048
 PredictFn = Callable[[Scene, int], np.ndarray]
+
+
+def score_predictions(pred: np.ndarray, cache: Any) -> dict[str, float]:
+    """Scores of predictions pred (N, J, 3) for the N objects of a view cache (its K, R, t,
+    mask, n_views and gt): silhouette coverage and inside fraction (core.metrics.
+    silhouette_cover) always; CD×100, F-score@0.01 and the number of objects scored when some
+    object has ground truth."""
+    cds, fs, cover, inside = [], [], [], []
+    for k, (p, gt) in enumerate(zip(pred, cache.gt)):
+        n = int(cache.n_views[k])
+        cv, ins = silhouette_cover(p, cache.K[k, :n], cache.R[k, :n], cache.t[k, :n],
+                                   cache.mask[k, :n] > 0)
+        cover.append(cv)
+        inside.append(ins)
+        if gt is not None:
+            cds.append(chamfer(p, gt)["cd"])
+            fs.append(fscore(p, gt, 0.01))
+    out = {"val_coverage": float(np.mean(cover)), "val_inside": float(np.mean(inside))}
+    if cds:
+        out.update(val_cd=float(np.mean(cds)), val_fscore=float(np.mean(fs)),
+                   val_objects=len(cds))
+    return out
 
 
 def _predict(fn: PredictFn, scene: Scene, view: int, obj_id: str) -> np.ndarray:

@@ -35,12 +35,13 @@ def data_key(dataset: Any, val_ids: Sequence[str]) -> str:
 def run_data(dataset: Any, val_objects: int) -> dict[str, Any]:
     """The data record of a training of ``dataset`` (a core.io.dataset.DrwrDataset) that
     validates on its first ``val_objects`` validation objects (the train split's when it has
-    none): dataset, data_key, train_objects, val_split, image_size (H, W)."""
+    none): dataset, data_key, train_objects, val_split, data_image_size (H, W: the dataset's
+    images; a run's ``image_size`` is the grid it trains on, which a preset may make smaller)."""
     val_split = "val" if dataset.ids("val") else "train"
     train_ids = dataset.ids("train")
     return {"dataset": str(dataset.root), "train_objects": len(train_ids),
             "data_key": data_key(dataset, dataset.ids(val_split)[:val_objects]),
-            "val_split": val_split, "image_size": list(dataset.image_size)}
+            "val_split": val_split, "data_image_size": list(dataset.image_size)}
 
 
 def _plain(v: Any) -> Any:
@@ -66,7 +67,8 @@ def resume_problem(path: str | Path, saved: dict[str, Any], now: dict[str, Any])
     elif "dataset" in saved and "dataset" in now:
         if Path(saved["dataset"]).resolve() != Path(now["dataset"]).resolve():
             diffs.append("another dataset folder")
-    for key, name, show in (("image_size", "image size", _size), ("input_kind", "input kind", str),
+    for key, name, show in (("data_image_size", "image size", _size),
+                            ("input_kind", "input kind", str),
                             ("val_split", "validation split", str)):
         if key in saved and key in now and _plain(saved[key]) != _plain(now[key]):
             diffs.append(f"{name} {show(now[key])} here, {show(saved[key])} in the run")

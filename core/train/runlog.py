@@ -1,5 +1,6 @@
-"""The files of a run folder: ``config.json``, ``metrics.jsonl``, ``training.png`` and
-``checkpoints/{latest,best}.pt`` (written by rank 0 only; see core.train.trainer).
+"""The files of a run folder: ``config.json``, ``metrics.jsonl``, ``training.png``,
+``checkpoints/{latest,best}.pt`` and, unless turned off, TensorBoard event files in
+``tensorboard/`` (core.train.tboard) (written by rank 0 only; see core.train.trainer).
 
 metrics.jsonl holds one JSON object per line: training steps ``{"step", "total",
 "silhouette", "repulsion", "coverage", "lr", "time"}`` and validations ``{"step", "val_cd",
@@ -160,8 +161,12 @@ def plot_metrics(records: list[dict[str, Any]], out: str | Path, size=(900, 360)
 class RunFiles:
     """Appends metrics and writes the plot and config of one run folder."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, tensorboard: bool = False) -> None:
         self.root = Path(root)
+        self.tensorboard = tensorboard  # write TensorBoard events (opened on first use)
+        self._tb: Any = None
+        self._tb_purge: int | None = None  # the next event file hides older events from here
+        self._tb_config: dict[str, Any] | None = None
         self.checkpoints = self.root / "checkpoints"
         self.metrics = self.root / "metrics.jsonl"
         self.plot = self.root / "training.png"
@@ -170,6 +175,19 @@ class RunFiles:
     def write_config(self, config: dict[str, Any], extra: dict[str, Any]) -> None:
         text = json.dumps({**config, "_run": extra}, indent=1)
         atomic_write(self.root / "config.json", lambda tmp: tmp.write_text(text))
+        self._tb_config = {**config, "_run": extra}
+
+    def _board(self) -> Any:
+        """The open TensorBoardLog, or None (turned off, or TensorBoard not installed)."""
+        if self._tb is None and self.tensorboard:
+            from core.train.tboard import open_tensorboard
+
+            self._tb = open_tensorboard(self.root, self._tb_purge)
+            if self._tb is None:
+                self.tensorboard = False  # warned once
+            elif self._tb_config is not None:
+                self._tb.config(self._tb_config)
+        return self._tb if self.tensorboard else None
 
     def append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record) + "\n").encode()
@@ -182,15 +200,38 @@ class RunFiles:
                 f.write(line)
         except OSError as exc:  # a full disk...: name the file
             raise OSError(exc.errno, exc.strerror or str(exc), str(self.metrics)) from None
+        tb = self._board()
+        if tb is not None:
+            tb.record(record)
+
+    def add_clouds(self, step: int, clouds: np.ndarray, last: bool = False) -> None:
+        """Validation predictions (N, J, 3) into TensorBoard now and then (core.train.tboard);
+        flushes the event file."""
+        tb = self._board()
+        if tb is not None:
+            tb.clouds(step, clouds, last)
+            tb.flush()
+
+    def flush(self) -> None:
+        if self._tb is not None:
+            self._tb.flush()
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
 
     def truncate_after(self, step: int) -> None:
         """Drop records beyond ``step`` (a resumed run continues from its checkpoint), in
         one atomic rewrite. MetricsError naming the file and line, and nothing rewritten,
-        when a line is damaged (only a record cut at the very end is dropped)."""
+        when a line is damaged (only a record cut at the very end is dropped). TensorBoard
+        drops the events beyond ``step`` from its next file on."""
         keep = ([r for r in read_metrics(self.metrics, strict=True) if r["step"] <= step]
                 if step > 0 else [])  # a new run: nothing to keep
         text = "".join(json.dumps(r) + "\n" for r in keep)
         atomic_write(self.metrics, lambda tmp: tmp.write_text(text))
+        self.close()
+        self._tb_purge = step + 1
 
     def replot(self) -> None:
         plot_metrics(read_metrics(self.metrics), self.plot)

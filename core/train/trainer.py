@@ -28,7 +28,7 @@ from core.drwr.silhouette import SilhouetteMaps
 from core.drwr.snapshot import make_snapshot
 from core.io.dataset import DrwrDataset
 from core.job import FIELDS, JobDiverged, Snapshot, loss_progress
-from core.metrics import chamfer, fscore, silhouette_cover
+from core.train.evaluate import score_predictions
 from core.train.checkpoint import (
     read_checkpoint,
     rng_state,
@@ -95,6 +95,7 @@ class Trainer:
         self.val_cache = ViewCache(dataset, self.val_ids, cfg.input_size, cfg.R, gt_points=2048)
         self.input_kind = "rgb" if self.train_cache.has_images else "mask"
         self.files = RunFiles(run_dir) if run_dir is not None and self.info.main else None
+        self.last_val_pred = np.zeros((0, self.config.points, 3), np.float32)
         self._display: tuple[str, Any, SilhouetteMaps] | None = None
         self.display_id = self.val_ids[0]
         self._start(write_config=not resume)  # a resumed run writes it once loaded
@@ -135,8 +136,11 @@ class Trainer:
         self._validated_at = -1
         self._extended = False
         self._loader_iter = None
-        if self.files is not None and write_config:
-            self.files.write_config(config_dict(cfg), self.run_info())
+        if self.files is not None:
+            self.files.close()
+            self.files.tensorboard = cfg.tensorboard
+            if write_config:
+                self.files.write_config(config_dict(cfg), self.run_info())
 
     def run_info(self) -> dict[str, Any]:
         return {**run_data(self.ds, self.config.val_objects),
@@ -287,25 +291,12 @@ class Trainer:
         return torch.cat(out).numpy().astype(np.float32)
 
     def evaluate(self) -> dict[str, float]:
-        """Validation CD×100 and F-score@0.01 (means over the validation objects with ground
-        truth, input view 0); {} when none has ground truth."""
+        """Validation scores (core.train.evaluate.score_predictions) of the predictions from
+        input view 0 of every validation object."""
         c = self.val_cache
         x = torch.from_numpy(c.inputs[:, 0].astype(np.float32) / 255.0)
-        pred = self.predict_inputs(x)
-        cds, fs, cover, inside = [], [], [], []
-        for k, (p, gt) in enumerate(zip(pred, c.gt)):
-            n = int(c.n_views[k])
-            cv, ins = silhouette_cover(p, c.K[k, :n], c.R[k, :n], c.t[k, :n], c.mask[k, :n] > 0)
-            cover.append(cv)
-            inside.append(ins)
-            if gt is not None:
-                cds.append(chamfer(p, gt)["cd"])
-                fs.append(fscore(p, gt, 0.01))
-        out = {"val_coverage": float(np.mean(cover)), "val_inside": float(np.mean(inside))}
-        if cds:
-            out.update(val_cd=float(np.mean(cds)), val_fscore=float(np.mean(fs)),
-                       val_objects=len(cds))
-        return out
+        self.last_val_pred = self.predict_inputs(x)
+        return score_predictions(self.last_val_pred, c)
 
     def validate_and_save(self) -> dict[str, float]:
         """Rank 0: validate, log, plot, write latest.pt (and best.pt when the CD improved)."""
@@ -324,6 +315,7 @@ class Trainer:
                 self.save(self.files.checkpoints / "best.pt")  # resumes before this step
             self.save(self.files.checkpoints / "latest.pt")
             self.files.replot()
+            self.files.add_clouds(self.iteration, self.last_val_pred, last=self.done)
         return self.last_val
 
     # -- checkpoints ---------------------------------------------------------------------
@@ -335,6 +327,8 @@ class Trainer:
 
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint (model, optimiser, step, config, RNG) atomically."""
+        if self.files is not None:
+            self.files.flush()
         return write_checkpoint(path, self.state())
 
     save_state = save

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.drwr.losses import drwr_terms
 from core.geometry.cameras import project_np
 from core.fit.config import LIVE_FIELDS, FitConfig
 from core.fit.fitter import FitDiverged, Fitter, Snapshot, pull_stragglers
@@ -131,6 +132,11 @@ def test_snapshot_shapes_and_dtypes(scene):
     assert np.array_equal(s.inside, lookup)  # the metrics' rule, exactly
     assert np.array_equal(s.inside.all(0), inside_all(s.points, scene))
     assert (s.point_loss >= 0).all()
+    # the per-point loss is DRWR's silhouette term l1, the mean over all views
+    with torch.no_grad():
+        terms = drwr_terms(torch.from_numpy(s.points), f.K, f.R, f.t, f.maps, None,
+                           f.config.sigma, with_repulsion=False)
+    np.testing.assert_allclose(s.point_loss, terms["sil"].mean(0).numpy(), rtol=1e-6, atol=1e-7)
     # a frozen copy: changing it changes nothing in the fitter
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.iteration = 5  # type: ignore[misc]

@@ -36,3 +36,12 @@ def test_a_checkpoint_without_a_data_key_compares_folders(tmp_path):
     assert "another dataset folder" in resume_problem("ck.pt", old,
                                                       run_data(_ds(tmp_path / "e"), 64))
     assert data_key(_ds(tmp_path), ["c"]) != data_key(_ds(tmp_path), [])
+
+
+def test_a_run_on_a_coarser_loss_grid_compares_the_datasets_image_size(tmp_path):
+    """A preset may train on a grid smaller than the images (drwr-paper: 32² losses of 64²
+    images); the run records that grid as image_size, and a resume on the same data goes on."""
+    saved = {**run_data(_ds(tmp_path / "d", size=(64, 64)), 64), "image_size": [32, 32]}
+    assert resume_problem("ck.pt", saved, run_data(_ds(tmp_path / "d", size=(64, 64)), 64)) is None
+    msg = resume_problem("ck.pt", saved, run_data(_ds(tmp_path / "d", size=(48, 48)), 64))
+    assert "image size 48x48 here, 64x64 in the run" in msg
