@@ -24,9 +24,9 @@ EVERY_S = 1.0
 
 def score_cloud(points: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """{"cd": Chamfer ×100, "fscore": F-score at 0.01} of points (J,3) against gt (M,3)."""
-    from core.metrics import evaluate
+    from core.metrics import cloud_metrics
 
-    m = evaluate(points, gt)
+    m = cloud_metrics(points, gt)
     return {"cd": float(m["cd"]), "fscore": float(m["fscore_0.01"])}
 
 

@@ -43,7 +43,7 @@ from core.fit.config import apply_preset  # noqa: E402
 from core.fit.fitter import Fitter  # noqa: E402
 from core.hull.visual_hull import visual_hull, voxel_hull  # noqa: E402
 from core.io.mesh_scene import make_scene  # noqa: E402
-from core.metrics import evaluate  # noqa: E402
+from core.metrics import cloud_metrics  # noqa: E402
 from core.evalsets.dev_shapes import DEV_SHAPES, get_dev_shape  # noqa: E402
 from core.evalsets.novel_shapes import NOVEL_SHAPES  # noqa: E402
 from core.evalsets import HELDOUT_SHAPES, named_mesh  # noqa: E402
@@ -91,7 +91,7 @@ def run_one(scene, method: str, J: int, paper_iters: int | None) -> dict:
         fitter = Fitter(scene, apply_preset(method, **over))
         pts = fitter.run()
     dt = time.perf_counter() - t0
-    m = evaluate(pts, scene)
+    m = cloud_metrics(pts, scene)
     return {"cd": m["cd"], "pg": m["cd_pred_gt"], "gp": m["cd_gt_pred"], "f1": m["fscore_0.01"],
             "inside": m["inside_fraction"], "time": dt}
 

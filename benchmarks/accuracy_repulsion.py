@@ -3,7 +3,7 @@
 For every held-out shape (core.evalsets.HELDOUT_SHAPES; cameras as in
 benchmarks/accuracy.py setting 1: I=8 views, 64², fibonacci layout with a per-shape random
 rotation), run ``--preset drwr-paper --iterations 200`` (J=2000, box start, β=3, σ=1.5 px,
-same seed) once per kernel (``FitConfig.repulsion``) and report CD×100 (core.metrics.evaluate)
+same seed) once per kernel (``FitConfig.repulsion``) and report CD×100 (core.metrics.cloud_metrics)
 and the relative CD difference of each kernel against the reference kernel (``cells``: exact
 pairs to 1e-9, so it stands in for ``exact`` at a fraction of the cost; ``--methods`` can add
 ``exact``).  Target: grid within 1 % of the reference on every shape.
@@ -27,7 +27,7 @@ from core.fit.config import apply_preset  # noqa: E402
 from core.fit.fitter import Fitter  # noqa: E402
 from core.evalsets import HELDOUT_SHAPES, named_mesh  # noqa: E402
 from core.io.mesh_scene import make_scene  # noqa: E402
-from core.metrics import evaluate  # noqa: E402
+from core.metrics import cloud_metrics  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_results import results_path, write_results  # noqa: E402
@@ -66,7 +66,7 @@ def main() -> int:
             t0 = time.perf_counter()
             pts = Fitter(scene, cfg).run()
             sec[m] = time.perf_counter() - t0
-            cd[m] = float(evaluate(pts, scene)["cd"])  # already x100
+            cd[m] = float(cloud_metrics(pts, scene)["cd"])  # already x100
         rel = {m: (cd[m] - cd[ref]) / cd[ref] for m in methods if m != ref}
         worst = max([worst] + [abs(v) for v in rel.values()])
         row = (f"| {name} | " + " | ".join(f"{cd[m]:.4f}" for m in methods) + " | "

@@ -131,7 +131,7 @@ def child_time(job: dict) -> dict:
 def child_quality(job: dict) -> dict:
     import torch
 
-    from core.metrics import evaluate
+    from core.metrics import cloud_metrics
 
     I, J, device, method = job["I"], job["J"], job["device"], job["method"]
     scene, fitter = _setup(I, J, device, method, iterations=job["steps"],
@@ -141,7 +141,7 @@ def child_quality(job: dict) -> dict:
     if fitter.device.type == "cuda":
         torch.cuda.synchronize()
     dt = time.perf_counter() - t0
-    m = evaluate(fitter.points_np(), scene)
+    m = cloud_metrics(fitter.points_np(), scene)
     return {"cd": float(m["cd"]), "inside": float(m["inside_fraction"]), "seconds": dt,
             "steps": fitter.iteration}
 

@@ -22,7 +22,7 @@ from core.fit.config import apply_preset  # noqa: E402
 from core.fit.fitter import Fitter  # noqa: E402
 from core.hull.visual_hull import voxel_hull  # noqa: E402
 from core.io.mesh_scene import make_scene  # noqa: E402
-from core.metrics import evaluate  # noqa: E402
+from core.metrics import cloud_metrics  # noqa: E402
 from core.evalsets import HELDOUT_SHAPES, named_mesh  # noqa: E402
 from core.geometry.shapes import SHAPES  # noqa: E402
 
@@ -49,7 +49,7 @@ def main() -> int:
     pv.global_theme.anti_aliasing = None
     pl = pv.Plotter(shape=(1, 3), off_screen=True, window_size=(1500, 520))
     for k, (name, pts) in enumerate(clouds.items()):
-        m = evaluate(pts, scene)
+        m = cloud_metrics(pts, scene)
         label = f"{name}\nCD×100 {m['cd']:.2f}  inside {m['inside_fraction']:.2f}"
         print(label.replace("\n", ": "))
         pl.subplot(0, k)

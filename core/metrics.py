@@ -14,8 +14,8 @@ from core.geometry.cameras import project_np
 from core.hull.inside import footprint, inside_all, nearest_pixels
 from core.io.scene import Scene
 
-__all__ = ["chamfer", "fscore", "inside_fraction", "silhouette_iou", "silhouette_cover", "evaluate",
-           "FSCORE_TAUS"]
+__all__ = ["chamfer", "fscore", "inside_fraction", "silhouette_iou", "silhouette_cover",
+           "cloud_metrics", "FSCORE_TAUS"]
 
 FSCORE_TAUS = (0.01, 0.02)  # in scene units (normalised objects: bbox diagonal 1)
 
@@ -116,7 +116,7 @@ def silhouette_cover(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.nda
     return float(cover.mean()), float(inside.mean())
 
 
-def evaluate(pred: np.ndarray, ref: Scene | np.ndarray) -> dict[str, object]:
+def cloud_metrics(pred: np.ndarray, ref: Scene | np.ndarray) -> dict[str, object]:
     """All metrics of pred (N,3) against a Scene or a ground-truth cloud (M,3).
 
     Keys: cd, cd_pred_gt, cd_gt_pred, fscore_0.01, fscore_0.02 (when ground truth exists);

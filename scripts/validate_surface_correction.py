@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.hull.snap import snap_inside
     from core.hull.visual_hull import carving_maps
     from core.io.mesh_scene import sample_surface
-    from core.metrics import evaluate
+    from core.metrics import cloud_metrics
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", required=True, help="comma list of .npz files")
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         maps = carving_maps(scene.masks, level=0.5)
 
         def cd(P):
-            return evaluate(snap_inside(farthest_point_sample(P, a.points, 0), scene), scene)["cd"]
+            return cloud_metrics(snap_inside(farthest_point_sample(P, a.points, 0), scene), scene)["cd"]
 
         plain = cd(cand)
         row = [f"{i}: {spec['source']:10s} {spec['views']:2d} {spec['layout']:9s} "
@@ -115,21 +115,21 @@ def _fit_ratios(a) -> int:
     from core.correction import depth as correction
     from core.hull.visual_hull import voxel_hull
     from core.io.scene import SceneError
-    from core.metrics import evaluate
+    from core.metrics import cloud_metrics
 
     files = a.weights.split(",")
     ratios: dict[str, list[float]] = {w: [] for w in files}
     for i, spec, scene in _validation_scenes(a):
         J = 2000 if spec["res"] <= 96 else (8000 if spec["views"] >= 16 else 4000)
         try:
-            base = evaluate(voxel_hull(scene, 128, J), scene)["cd"]
+            base = cloud_metrics(voxel_hull(scene, 128, J), scene)["cd"]
         except SceneError:
             continue
         row = [f"{i}: {spec['source']:10s} {spec['views']:2d} {spec['layout']:9s} "
                f"{spec['res']:3d}px J={J} voxel hull {base:.3f}"]
         for w in files:
             correction.WEIGHTS = Path(w).resolve()
-            cd = evaluate(Fitter(scene, apply_preset("default", points=J)).run(), scene)["cd"]
+            cd = cloud_metrics(Fitter(scene, apply_preset("default", points=J)).run(), scene)["cd"]
             ratios[w].append(cd / base)
             row.append(f"{cd / base:.3f}")
         print(" ".join(row), flush=True)

@@ -21,7 +21,7 @@ import pytest
 import trimesh
 
 import main as main_module
-from core.metrics import evaluate
+from core.metrics import cloud_metrics
 from core.io.points import read_points, write_ply
 from core.io.scene import read_scene
 
@@ -156,7 +156,7 @@ def test_fit(runs, work, scene_dir):
     assert math.isfinite(m["cd"]) and 0 < m["cd"] < 10
     assert m["inside_fraction"] > 0.9
     # the reported metrics are those of the written cloud
-    again = evaluate(pts, read_scene(scene_dir))
+    again = cloud_metrics(pts, read_scene(scene_dir))
     assert again["cd"] == pytest.approx(m["cd"], rel=1e-4)
 
 

@@ -72,7 +72,7 @@ PROTOCOL_LINES = {
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.formats.datasets import read_dataset
-    from core.train.evaluate import evaluate_split, format_table
+    from core.train.scoring import score_split, format_table
 
     paths = list(args.paths)
     if args.baselines_only:
@@ -89,7 +89,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     predict = _load_predictor(run) if run else None
     if args.points is not None and args.points < 1:
         raise UserError(f"--points must be >= 1, got {args.points}")
-    result = evaluate_split(ds, args.split, predict, view=args.view, n_points=args.points,
+    result = score_split(ds, args.split, predict, view=args.view, n_points=args.points,
                             progress=not args.quiet, protocol=args.protocol)
     result.update({"dataset": str(data), "run": run})
     print(PROTOCOL_LINES[args.protocol].format(view=args.view))

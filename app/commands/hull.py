@@ -18,7 +18,7 @@ from app.cli import (
 def cmd_hull(args: argparse.Namespace) -> int:
     from core.hull.visual_hull import visual_hull
     from core.formats.loaders import load_scene
-    from core.metrics import evaluate
+    from core.metrics import cloud_metrics
 
     out = check_output(args.out)  # before the work: a bad --out fails at once
     scene = load_scene(args.scene, res=args.res, views=parse_views(args.views))
@@ -28,7 +28,7 @@ def cmd_hull(args: argparse.Namespace) -> int:
     pts = scene.to_original(hull.points)
     atomic_write(out, pts)
     print(f"wrote {len(pts)} visual-hull points to {out} ({elapsed:.1f} s)")
-    m = evaluate(pts, metrics_reference(scene))
+    m = cloud_metrics(pts, metrics_reference(scene))
     print_metrics(m)
     write_json(args.metrics_json, {"scene": str(args.scene), "time_s": elapsed, "metrics": m})
     return 0

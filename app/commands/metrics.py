@@ -30,7 +30,7 @@ def _cloud(path: str | Path) -> np.ndarray:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     from core.formats.loaders import load_scene
-    from core.metrics import evaluate
+    from core.metrics import cloud_metrics
 
     pred = _cloud(args.pred)
     ref_path = Path(args.ref)
@@ -40,7 +40,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             raise UserError(f"{ref_path}: the scene's ground truth has no points")
     else:
         ref = _cloud(ref_path)
-    m = evaluate(pred, ref)
+    m = cloud_metrics(pred, ref)
     print_metrics(m)
     write_json(args.json, m)
     return 0

@@ -2,7 +2,7 @@
 
 The Fitter is a :class:`core.job.Job`: the GUI worker and the CLI driver loop run it through
 that protocol only (``step()``, ``set_params()`` returning what it invalidated, ``extend()``,
-``snapshot()``, ``evaluate()``, ``save()``, ``save_state()``/``load_state()``).
+``snapshot()``, ``cloud_metrics()``, ``save()``, ``save_state()``/``load_state()``).
 """
 
 from __future__ import annotations
@@ -303,13 +303,13 @@ class Fitter:
                              lr=self.current_lr())
 
     def evaluate(self) -> dict[str, object]:
-        """Metrics (core.metrics.evaluate) of the cloud in the dataset's original frame,
+        """Metrics (core.metrics.cloud_metrics) of the cloud in the dataset's original frame,
         against the scene there: inside fraction and silhouette IoU always, Chamfer and
         F-scores when the scene has ground truth."""
         from core.formats import original_scene
-        from core.metrics import evaluate
+        from core.metrics import cloud_metrics
 
-        return evaluate(self.scene.to_original(self.points_np()), original_scene(self.scene))
+        return cloud_metrics(self.scene.to_original(self.points_np()), original_scene(self.scene))
 
     def save(self, path: str | Path) -> Path:
         """Write the cloud in the dataset's original frame (``scene.to_original``) to

@@ -1,7 +1,7 @@
 """Metrics of a mesh against a scene: surface Chamfer beside the cloud's, silhouette IoU per view.
 
 The mesh's surface is sampled uniformly by area (``MESH_SAMPLES`` points, fixed seed) and
-scored with the same :func:`core.metrics.evaluate` as clouds (DPC Chamfer x100, F-scores); its
+scored with the same :func:`core.metrics.cloud_metrics` as clouds (DPC Chamfer x100, F-scores); its
 silhouettes are rendered exactly (:func:`core.geometry.rasterize.render_silhouettes`: a pixel
 is covered iff its centre falls in a projected triangle) and compared with the masks.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from core.geometry.rasterize import render_silhouettes
 from core.io.mesh_scene import sample_surface
 from core.io.scene import Scene
-from core.metrics import evaluate
+from core.metrics import cloud_metrics
 
 __all__ = ["MESH_SAMPLES", "mesh_metrics", "mesh_silhouette_iou", "surface_distance"]
 
@@ -48,10 +48,10 @@ def mesh_metrics(vertices: np.ndarray, faces: np.ndarray, scene: Scene,
     out: dict[str, object] = {}
     if scene.gt_points is not None:
         pts = sample_surface(vertices, faces, samples, seed)
-        m = evaluate(pts, np.asarray(scene.gt_points))
+        m = cloud_metrics(pts, np.asarray(scene.gt_points))
         out.update({f"mesh_{k}": v for k, v in m.items()})
         if cloud is not None:
-            out["cloud_cd"] = evaluate(np.asarray(cloud, np.float64),
+            out["cloud_cd"] = cloud_metrics(np.asarray(cloud, np.float64),
                                        np.asarray(scene.gt_points))["cd"]
     iou, cover, inside = mesh_silhouette_iou(vertices, faces, scene)
     out["mesh_iou_per_view"] = [float(x) for x in iou]

@@ -28,7 +28,7 @@ from core.drwr.silhouette import SilhouetteMaps
 from core.drwr.snapshot import make_snapshot
 from core.io.dataset import DrwrDataset
 from core.job import FIELDS, JobDiverged, Snapshot, loss_progress
-from core.train.evaluate import score_predictions
+from core.train.scoring import score_predictions
 from core.train.checkpoint import (
     read_checkpoint,
     rng_state,
@@ -291,7 +291,7 @@ class Trainer:
         return torch.cat(out).numpy().astype(np.float32)
 
     def evaluate(self) -> dict[str, float]:
-        """Validation scores (core.train.evaluate.score_predictions) of the predictions from
+        """Validation scores (core.train.scoring.score_predictions) of the predictions from
         input view 0 of every validation object."""
         c = self.val_cache
         x = torch.from_numpy(c.inputs[:, 0].astype(np.float32) / 255.0)

@@ -1,4 +1,4 @@
-"""Category medoid, silhouette retrieval and evaluate_split against naive references."""
+"""Category medoid, silhouette retrieval and score_split against naive references."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from core.formats.datasets import read_dataset
 from core.metrics import chamfer, fscore
 from core.train.baselines import (SilhouetteRetrieval, category_medoids, pairwise_chamfer,
                                   subsample)
-from core.train.evaluate import evaluate_split, format_table
+from core.train.scoring import score_split, format_table
 from core.train.synth import make_dataset
 
 N = 150  # points per cloud: small, so the naive references stay fast
@@ -81,7 +81,7 @@ def test_retrieval_downsamples_big_masks(ds):
 
 
 def test_evaluate_split_baselines_and_fake_network(ds):
-    res = evaluate_split(ds, "test", None, view=1, n_points=N)
+    res = score_split(ds, "test", None, view=1, n_points=N)
     assert res["methods"] == ["medoid", "retrieval"] and len(res["objects"]) == 2
     med = category_medoids(ds, n_points=N)
     for row in res["objects"]:
@@ -102,7 +102,7 @@ def test_evaluate_split_baselines_and_fake_network(ds):
         seen.append((scene.name, view))
         return scene.gt_points
 
-    res = evaluate_split(ds, "test", perfect, view=2)
+    res = score_split(ds, "test", perfect, view=2)
     assert seen == [(i, 2) for i in ds.ids("test")]  # once per object
     assert res["n_points"] == 400  # baselines as dense as the network's prediction
     assert res["overall"]["network"] == {"cd": 0.0, "fscore": 1.0, "n": 2}
@@ -113,11 +113,11 @@ def test_evaluate_split_baselines_and_fake_network(ds):
 
 def test_evaluate_split_errors(ds):
     with pytest.raises(ValueError, match="predicted an array of shape \\(5,\\), not \\(J, 3\\)"):
-        evaluate_split(ds, "test", lambda s, v: np.zeros(5), n_points=N)
+        score_split(ds, "test", lambda s, v: np.zeros(5), n_points=N)
     with pytest.raises(ValueError, match="split 'nope' is empty or missing"):
-        evaluate_split(ds, "nope")
+        score_split(ds, "nope")
     with pytest.raises(Exception, match="view 7 does not exist"):
-        evaluate_split(ds, "test", view=7, n_points=N)
+        score_split(ds, "test", view=7, n_points=N)
 
 
 def test_medoid_subset_for_big_categories(ds):

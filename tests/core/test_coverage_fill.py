@@ -16,7 +16,7 @@ from core.correction.depth import margin_at
 from core.correction.hull_field import HullField
 from core.hull.snap import pixel_size
 from core.io.mesh_scene import make_scene, sample_surface
-from core.metrics import evaluate
+from core.metrics import cloud_metrics
 from core.hull.inside import inside_all
 
 
@@ -52,7 +52,7 @@ def test_no_fill_at_level_zero(thin_disc):
 
 def test_fill_covers_more_of_the_object_and_stays_inside(thin_disc, monkeypatch):
     def fit():
-        return evaluate(Fitter(thin_disc, apply_preset("default", points=1000,
+        return cloud_metrics(Fitter(thin_disc, apply_preset("default", points=1000,
                                                        iterations=5)).run(), thin_disc)
 
     with_fill = fit()

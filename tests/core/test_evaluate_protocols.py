@@ -10,7 +10,7 @@ from app.cli import run_cli
 from core.formats.datasets import read_dataset
 from core.metrics import chamfer, fscore
 from core.train.baselines import SilhouetteRetrieval
-from core.train.evaluate import evaluate_split
+from core.train.scoring import score_split
 from core.train.synth import make_dataset
 
 N = 150
@@ -35,9 +35,9 @@ def _per_view(scene, view):
 
 
 def test_dpc_averages_over_views_drwr_keeps_the_best(ds):
-    dpc = evaluate_split(ds, "test", shifted, protocol="dpc", n_points=N)
-    drwr = evaluate_split(ds, "test", shifted, protocol="drwr", n_points=N)
-    one = evaluate_split(ds, "test", shifted, protocol="view", view=2, n_points=N)
+    dpc = score_split(ds, "test", shifted, protocol="dpc", n_points=N)
+    drwr = score_split(ds, "test", shifted, protocol="drwr", n_points=N)
+    one = score_split(ds, "test", shifted, protocol="view", view=2, n_points=N)
     retrieval = SilhouetteRetrieval(n_points=N).fit(ds)
     for a, b, c in zip(dpc["objects"], drwr["objects"], one["objects"]):
         s = ds.scene(a["id"])
@@ -55,7 +55,7 @@ def test_dpc_averages_over_views_drwr_keeps_the_best(ds):
     assert dpc["protocol"] == "dpc" and drwr["overall"]["network"]["cd"] < 1e-9
     assert dpc["overall"]["network"]["cd"] > one["overall"]["network"]["cd"] / 2 > 0
     with pytest.raises(ValueError, match="unknown protocol 'best'"):
-        evaluate_split(ds, "test", shifted, protocol="best")
+        score_split(ds, "test", shifted, protocol="best")
 
 
 def test_cli_protocol_line(ds, capsys):

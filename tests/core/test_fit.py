@@ -333,7 +333,7 @@ def test_save_writes_the_original_frame_atomically_and_never_nan(scene, tmp_path
 
 def test_evaluate_against_ground_truth_in_the_original_frame():
     from core.io.mesh_scene import make_scene
-    from core.metrics import evaluate
+    from core.metrics import cloud_metrics
 
     s = make_scene("blob", views=4, res=32, gt_points=500, seed=0)
     T = np.diag([3.0, 3.0, 3.0, 1.0])
@@ -342,7 +342,7 @@ def test_evaluate_against_ground_truth_in_the_original_frame():
     f = Fitter(s, cfg(points=100, init="hull"))
     m = f.evaluate()
     s0 = make_scene("blob", views=4, res=32, gt_points=500, seed=0)
-    want = evaluate(f.points_np(), s0)
+    want = cloud_metrics(f.points_np(), s0)
     assert m["cd"] == pytest.approx(3.0 * want["cd"], rel=1e-6)  # distances scale by 3
     assert m["inside_fraction"] == pytest.approx(want["inside_fraction"])
 

@@ -71,7 +71,7 @@ def test_default_fit_keeps_the_silhouettes_of_a_solid_at_few_views(monkeypatch):
     import core.correction.hull_field as prior
     from core.fit.config import apply_preset
     from core.fit.fitter import Fitter
-    from core.metrics import evaluate
+    from core.metrics import cloud_metrics
 
     from core.correction.recipe import scene_mesh, scene_spec
 
@@ -85,7 +85,7 @@ def test_default_fit_keeps_the_silhouettes_of_a_solid_at_few_views(monkeypatch):
     def fit(guard):
         monkeypatch.setattr(prior.HullField, "surface_points",
                             partialmethod(surface_points, guard=guard))
-        return evaluate(Fitter(scene, apply_preset("default", points=2000)).run(), scene)
+        return cloud_metrics(Fitter(scene, apply_preset("default", points=2000)).run(), scene)
 
     bundled = fit(True)
     assert min(bundled["iou_per_view"]) > 0.92 and bundled["inside_fraction"] == 1.0

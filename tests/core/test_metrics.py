@@ -7,7 +7,7 @@ import pytest
 import trimesh
 
 from core.io.mesh_scene import make_scene
-from core.metrics import chamfer, evaluate, fscore, inside_fraction, silhouette_iou
+from core.metrics import chamfer, cloud_metrics, fscore, inside_fraction, silhouette_iou
 
 
 def grid_points(n: int = 10, spacing: float = 0.1) -> np.ndarray:
@@ -93,16 +93,16 @@ def test_silhouette_iou(sphere_scene):
 
 def test_evaluate_scene_and_array(sphere_scene):
     gt = sphere_scene.gt_points
-    e = evaluate(gt, sphere_scene)
+    e = cloud_metrics(gt, sphere_scene)
     assert e["cd"] == 0.0 and e["fscore_0.01"] == 1.0 and e["fscore_0.02"] == 1.0
     assert 0.3 < e["inside_fraction"] < 1.0  # rim points sit on mask boundaries
-    assert evaluate(0.9 * gt, sphere_scene)["inside_fraction"] == 1.0  # > 1 px inside
+    assert cloud_metrics(0.9 * gt, sphere_scene)["inside_fraction"] == 1.0  # > 1 px inside
     assert len(e["iou_per_view"]) == 6
     assert e["iou_mean"] == pytest.approx(np.mean(e["iou_per_view"]))
-    e2 = evaluate(gt + [0.002, 0, 0], gt)
+    e2 = cloud_metrics(gt + [0.002, 0, 0], gt)
     assert set(e2) == {"cd", "cd_pred_gt", "cd_gt_pred", "fscore_0.01", "fscore_0.02"}
     assert 0 < e2["cd"] <= 0.2 + 1e-9
     sphere_scene_no_gt = sphere_scene.subset(list(range(6)))
     sphere_scene_no_gt.gt_points = None
-    e3 = evaluate(gt, sphere_scene_no_gt)
+    e3 = cloud_metrics(gt, sphere_scene_no_gt)
     assert set(e3) == {"inside_fraction", "iou_mean", "iou_per_view"}

@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 
 from core.hull.visual_hull import carving_maps, hull_volume
 from core.io.mesh_scene import make_scene, sample_surface
-from core.metrics import evaluate
+from core.metrics import cloud_metrics
 from core.evalsets import HELDOUT_SHAPES, named_mesh
 from core.geometry.shapes import SHAPES
 from core.hull.snap import snap_inside
@@ -115,7 +115,7 @@ def test_bundled_weights_exist_and_load():
 def _cd(scene, correct: bool, n: int = 1500) -> float:
     """CD x100 of the fit's start (hull surface points, optionally corrected) after the snap."""
     prior = HullField(scene, 128, level=0.5)
-    return evaluate(snap_inside(prior.surface_points(n, 0, correct=correct), scene), scene)["cd"]
+    return cloud_metrics(snap_inside(prior.surface_points(n, 0, correct=correct), scene), scene)["cd"]
 
 
 def test_learned_correction_flattens_the_held_out_stool_seat():

@@ -28,7 +28,7 @@ from core.io.scene import Scene, SceneError
 from core.metrics import chamfer, fscore, silhouette_cover
 from core.train.baselines import SilhouetteRetrieval, category_medoids
 
-__all__ = ["evaluate_split", "score_predictions", "format_table", "METHODS", "PROTOCOLS",
+__all__ = ["score_split", "score_predictions", "format_table", "METHODS", "PROTOCOLS",
            "FSCORE_TAU", "DEFAULT_POINTS"]
 
 METHODS = ("network", "medoid", "retrieval")
@@ -91,7 +91,7 @@ def _mean(rows: list[dict], method: str) -> dict[str, float] | None:
             "fscore": float(np.mean([v["fscore"] for v in vals])), "n": len(vals)}
 
 
-def evaluate_split(ds: DrwrDataset, split: str = "test", predict_fn: PredictFn | None = None,
+def score_split(ds: DrwrDataset, split: str = "test", predict_fn: PredictFn | None = None,
                    view: int = 0, n_points: int | None = None, progress: bool = False,
                    protocol: str = "view") -> dict:
     """Per-object, per-category and overall CD ×100 and F-score@0.01 of the network (when
@@ -181,7 +181,7 @@ def _cells(entry: dict, methods: list[str]) -> str:
 
 
 def format_table(result: dict, per_object: bool = True) -> str:
-    """Plain-text tables (per object, per category, overall) of :func:`evaluate_split`."""
+    """Plain-text tables (per object, per category, overall) of :func:`score_split`."""
     methods = result["methods"]
     head = "  ".join(f"{m + ' CD':>9} {'F@.01':>6}" for m in methods)
     lines = []
