@@ -91,13 +91,19 @@ class _Batches:
 
 
 class Trainer:
-    """Trains a :class:`core.train.model.PointNet2D` on a :class:`DrwrDataset` (see module)."""
+    """Trains a :class:`core.train.model.PointNet2D` on a :class:`DrwrDataset` (see module).
+
+    The training split's maps are built once into ``cache_dir`` (``"auto"``: the user cache,
+    core.train.view_store.default_cache_root; None: kept in memory) and read in place, so
+    memory does not grow with the number of training objects; the validation objects' maps
+    are kept in memory."""
 
     loss_names = ("total", "silhouette", "repulsion", "coverage")
 
     def __init__(self, dataset: DrwrDataset, config: TrainConfig | None = None,
                  run_dir: str | Path | None = None, dist_info: DistInfo | None = None,
-                 progress: Callable | None = None, resume: bool = False) -> None:
+                 progress: Callable | None = None, resume: bool = False,
+                 cache_dir: str | Path | None = "auto") -> None:
         self.config = config or TrainConfig()
         self.config.validate()
         self.ds = dataset
@@ -105,7 +111,8 @@ class Trainer:
         self.device = resolve_device(self.config.device, self.info.local_rank)
         cfg = self.config
         train_ids = dataset.ids("train")
-        self.train_cache = ViewCache(dataset, train_ids, cfg.input_size, cfg.R, progress=progress)
+        self.train_cache = ViewCache(dataset, train_ids, cfg.input_size, cfg.R, progress=progress,
+                                     cache_dir=cache_dir)
         self.val_split = "val" if dataset.ids("val") else "train"
         self.val_ids = dataset.ids(self.val_split)[: cfg.val_objects]
         self.val_cache = ViewCache(dataset, self.val_ids, cfg.input_size, cfg.R, gt_points=2048)
@@ -288,12 +295,12 @@ class Trainer:
         """Validation CD×100 and F-score@0.01 (means over the validation objects with ground
         truth, input view 0); {} when none has ground truth."""
         c = self.val_cache
-        x = torch.from_numpy(c.inputs[:, 0].astype(np.float32) / 255.0)
+        x = torch.from_numpy(c.inputs[c.first[:-1]].astype(np.float32) / 255.0)
         pred = self.predict_inputs(x)
         cds, fs, cover, inside = [], [], [], []
         for k, (p, gt) in enumerate(zip(pred, c.gt)):
-            n = int(c.n_views[k])
-            cv, ins = silhouette_cover(p, c.K[k, :n], c.R[k, :n], c.t[k, :n], c.mask[k, :n] > 0)
+            r = c.rows(k)
+            cv, ins = silhouette_cover(p, c.K[r], c.R[r], c.t[r], c.mask[r] > 0)
             cover.append(cv)
             inside.append(ins)
             if gt is not None:
