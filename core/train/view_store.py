@@ -18,7 +18,8 @@ R is added as ``bias-R<R>.bin``. The key hashes the dataset folder, the split's 
 size and the size and modification time of every file in each object's folder
 (``<dataset>/<id>/``), so a changed dataset gets a new folder; objects stored elsewhere (DPC
 renders) are recognised by id only. A lock file lets one process build while others (torchrun
-ranks) wait for it. Deleting the root at any time is safe.
+ranks) wait for it. A build deletes the stores of datasets whose folder is gone; deleting the
+root by hand is safe whenever no training runs.
 """
 
 from __future__ import annotations
@@ -257,9 +258,12 @@ class _Sink:
         else:
             self.parts[name].append(a)
 
-    def close(self) -> dict[str, np.ndarray]:
+    def close(self) -> None:
         for f in self.files.values():
             f.close()
+
+    def joined(self) -> dict[str, np.ndarray]:
+        """The arrays kept in memory, joined."""
         return {k: np.concatenate(v) for k, v in self.parts.items()}
 
 
@@ -283,11 +287,31 @@ def build_arrays(ds: DrwrDataset, ids: list[str], input_size: int, R: int, gt_po
                     os.replace(tmp, folder)
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
+                _prune(folder.parent)
                 store = ViewArrays.open(folder)
                 store.built = True
                 return store
         return ViewArrays.open(folder)
     return _build(ds, ids, input_size, R, gt_points, None, workers, progress)
+
+
+def _prune(root: Path) -> None:
+    """Delete the stores in ``root`` whose dataset folder is gone (skipping any in use)."""
+    for meta in root.glob("*/meta.json"):
+        try:
+            gone = not Path(json.loads(meta.read_text())["dataset"]).exists()
+        except (OSError, ValueError, KeyError):
+            continue
+        lock = meta.parent.with_suffix(".lock")
+        if not gone or fcntl is None:
+            continue
+        with open(lock, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue
+            shutil.rmtree(meta.parent, ignore_errors=True)
+            lock.unlink(missing_ok=True)
 
 
 def _build(ds: DrwrDataset, ids: list[str], S: int, R: int, gt_points: int,
@@ -297,42 +321,45 @@ def _build(ds: DrwrDataset, ids: list[str], S: int, R: int, gt_points: int,
     objects = (o for part in _ordered(_chunk_maps, chunks, job, workers) for o in part)
     it = progress(_Sized(objects, len(ids))) if progress else objects
     try:
-        return _store(it, S, R, gt_points, ids, folder)
+        return _store(it, S, R, gt_points, ids, folder, str(Path(ds.root).resolve()))
     finally:
         objects.close()  # stops the workers when the parent fails
 
 
 def _store(it: Iterable[dict[str, Any]], S: int, R: int, gt_points: int, ids: list[str],
-           folder: Path | None) -> ViewArrays:
+           folder: Path | None, dataset: str) -> ViewArrays:
     """Write the objects' arrays in order, drawing ``fg`` and the ground-truth subsets."""
     sink = _Sink(folder)
-    rng = np.random.default_rng(0)
-    size, n_views, has_images, gts = None, [], True, []
-    for o in it:
-        size = size or o["res"]
-        if o["res"] != size:
-            raise SceneError(f"{o['name']}: image size {o['res']} differs from the first "
-                             f"object's {size}")
-        n_views.append(len(o["mask"]))
-        has_images &= o["has_images"]
-        fg = np.zeros((len(o["mask"]), FG_SAMPLES, 2), np.float32)
-        for i, m in enumerate(o["mask"]):  # the same draws, in the same order, as one loop
-            rr, cc = np.nonzero(m)
-            pick = rng.integers(len(rr), size=FG_SAMPLES)
-            fg[i] = np.stack([cc[pick], rr[pick]], 1)
-        for name in (*_MAPS, "bias"):
-            sink.add(name, o[name])
-        sink.add("fg", fg)
-        gt = o["gt"]
-        if gt is not None and len(gt) > gt_points:
-            gt = gt[rng.choice(len(gt), gt_points, replace=False)]
-        gts.append(None if gt is None else np.asarray(gt, np.float32))
-    arrays = sink.close()
+    try:
+        rng = np.random.default_rng(0)
+        size, n_views, has_images, gts = None, [], True, []
+        for o in it:
+            size = size or o["res"]
+            if o["res"] != size:
+                raise SceneError(f"{o['name']}: image size {o['res']} differs from the first "
+                                 f"object's {size}")
+            n_views.append(len(o["mask"]))
+            has_images &= o["has_images"]
+            fg = np.zeros((len(o["mask"]), FG_SAMPLES, 2), np.float32)
+            for i, m in enumerate(o["mask"]):  # the same draws, in the same order, as one loop
+                rr, cc = np.nonzero(m)
+                pick = rng.integers(len(rr), size=FG_SAMPLES)
+                fg[i] = np.stack([cc[pick], rr[pick]], 1)
+            for name in (*_MAPS, "bias"):
+                sink.add(name, o[name])
+            sink.add("fg", fg)
+            gt = o["gt"]
+            if gt is not None and len(gt) > gt_points:
+                gt = gt[rng.choice(len(gt), gt_points, replace=False)]
+            gts.append(None if gt is None else np.asarray(gt, np.float32))
+    finally:
+        sink.close()
+    arrays = sink.joined()
     shapes = dict(sink.shapes)
     shapes.pop("bias")  # stored per R (ViewArrays.bias)
-    meta = {"version": CACHE_VERSION, "input_size": S, "size": list(size or (0, 0)),
-            "has_images": bool(has_images), "ids": ids, "n_views": n_views,
-            "arrays": shapes, "R": R}
+    meta = {"version": CACHE_VERSION, "dataset": dataset, "input_size": S,
+            "size": list(size or (0, 0)), "has_images": bool(has_images), "ids": ids,
+            "n_views": n_views, "arrays": shapes, "R": R}
     if folder is None:
         return ViewArrays(meta, arrays, gts, None, True)
     (folder / "bias.bin").rename(folder / f"bias-R{R}.bin")

@@ -138,3 +138,16 @@ def test_training_on_stored_maps_gives_the_same_losses(ds, tmp_path):
     assert runs[0] == runs[1]
     tr = Trainer(ds, cfg.replace(workers=1), cache_dir=tmp_path / "views")  # loader worker
     assert [tr.step() for _ in range(4)] == runs[0]
+
+
+def test_a_build_deletes_the_stores_of_deleted_datasets(tmp_path):
+    stores = []
+    for name in ("gone", "kept", "new"):
+        root = make_tiny_dataset(tmp_path / name, per_category=2, views=2, res=16,
+                                 gt_points=50, holdout=(0, 0))
+        d = read_dataset(root)
+        if name == "new":
+            shutil.rmtree(tmp_path / "gone")
+        stores.append(ViewCache(d, d.ids("train"), 16, R=1, cache_dir=tmp_path / "c",
+                                workers=0).folder)
+    assert [s.is_dir() for s in stores] == [False, True, True]
