@@ -30,6 +30,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -155,10 +156,24 @@ def _ordered(fn: Callable, tasks: list, job: dict[str, Any], workers: int) -> It
             yield from map(fn, tasks)
             return
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(workers, len(tasks))) as pool:
+        pool = ctx.Pool(min(workers, len(tasks)), initializer=_worker_signals)
+        try:
             yield from pool.imap(fn, tasks)
+            pool.close()  # workers finish and exit on their own
+        except BaseException:  # failure, Ctrl-C, or the consumer stopped early
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     finally:
         _JOB.clear()
+
+
+def _worker_signals() -> None:
+    """Builders leave Ctrl-C to the parent and die at once on SIGTERM (the parent's own
+    handlers, inherited by fork, would otherwise run in them)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class _Sized:
