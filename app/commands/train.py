@@ -62,7 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserError(f"{out}: already holds a training run; add --resume to continue it or "
                         "choose another --out")
     cfg = _config(args, latest)
-    ds = read_dataset(args.dataset)
+    ds = read_dataset(args.dataset, check_scenes=False)  # objects are checked as they are read
     info, _ = init_distributed(cfg.device)
     main = info.main
     load_bar = tqdm if main and not args.quiet else None

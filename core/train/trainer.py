@@ -29,6 +29,7 @@ from core.drwr.silhouette import SilhouetteMaps
 from core.drwr.snapshot import make_snapshot
 from core.geometry.cameras import project_np
 from core.io.dataset import DrwrDataset
+from core.io.scene import SceneError
 from core.job import JobDiverged, Snapshot
 from core.metrics import chamfer, fscore, nearest_pixels
 from core.train.checkpoint import (
@@ -92,11 +93,7 @@ class _Batches:
 
 class Trainer:
     """Trains a :class:`core.train.model.PointNet2D` on a :class:`DrwrDataset` (see module).
-
-    The training split's maps are built once into ``cache_dir`` (``"auto"``: the user cache,
-    core.train.view_store.default_cache_root; None: kept in memory) and read in place, so
-    memory does not grow with the number of training objects; the validation objects' maps
-    are kept in memory."""
+    The training views' maps live in ``cache_dir`` (core.train.data.ViewCache; None: memory)."""
 
     loss_names = ("total", "silhouette", "repulsion", "coverage")
 
@@ -116,6 +113,9 @@ class Trainer:
         self.val_split = "val" if dataset.ids("val") else "train"
         self.val_ids = dataset.ids(self.val_split)[: cfg.val_objects]
         self.val_cache = ViewCache(dataset, self.val_ids, cfg.input_size, cfg.R, gt_points=2048)
+        if self.val_cache.size != self.train_cache.size:
+            raise SceneError(f"{self.val_ids[0]}: image size {self.val_cache.size} differs from "
+                             f"the training objects' {self.train_cache.size}")
         self.input_kind = "rgb" if self.train_cache.has_images else "mask"
         self.files = RunFiles(run_dir) if run_dir is not None and self.info.main else None
         self._display: tuple[str, Any, SilhouetteMaps] | None = None

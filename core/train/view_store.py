@@ -125,6 +125,10 @@ def _object_maps(oid: str) -> dict[str, Any]:
     ds, S, R, keep_gt = _JOB["ds"], _JOB["S"], _JOB["R"], _JOB["gt"]
     s = ds.scene(oid)
     n = s.n_views
+    for k, im in enumerate(s.images or []):
+        if np.shape(im)[:2] != s.resolution:
+            raise SceneError(f"{s.path or oid}: image {k} is {np.shape(im)[1]}x"
+                             f"{np.shape(im)[0]}, its mask {s.resolution[1]}x{s.resolution[0]}")
     return {"res": s.resolution, "name": s.path or s.name, "has_images": s.images is not None,
             "inputs": np.stack([input_image(s, i, (S, S)).transpose(2, 0, 1) for i in range(n)]),
             "K": np.asarray(s.K, np.float32), "R": np.asarray(s.R, np.float32),
