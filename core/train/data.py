@@ -67,7 +67,8 @@ class ViewCache:
     ``cache_dir`` None keeps the arrays in memory; a folder stores them in
     ``<cache_dir>/<key>`` (see core.train.view_store; "auto" = default_cache_root()), reused
     by later runs on the same files and read in place; ``gt_points`` must then be 0.
-    ``workers`` processes build them (default: one per CPU, at most 4); ``progress`` wraps
+    ``workers`` processes build them (default view_store.build_workers(): one per CPU, at
+    most 4, none off the main thread); ``progress`` wraps
     the per-object iterable of a build (a progress bar).
     """
 

@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,10 @@ def default_cache_root() -> Path:
 
 
 def build_workers() -> int:
-    """Worker processes for building: one per CPU, at most 4 (0 where fork is missing)."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    """Worker processes for building: one per CPU, at most 4; 0 (build here) where fork is
+    missing or off the main thread (the window's worker thread: no fork beside Qt's threads)."""
+    if ("fork" not in multiprocessing.get_all_start_methods()
+            or threading.current_thread() is not threading.main_thread()):
         return 0
     return max(1, min(4, os.cpu_count() or 1))
 

@@ -151,3 +151,15 @@ def test_a_build_deletes_the_stores_of_deleted_datasets(tmp_path):
         stores.append(ViewCache(d, d.ids("train"), 16, R=1, cache_dir=tmp_path / "c",
                                 workers=0).folder)
     assert [s.is_dir() for s in stores] == [False, True, True]
+
+
+def test_builders_are_forked_only_from_the_main_thread():
+    import threading
+
+    from core.train.view_store import build_workers
+
+    seen = []
+    th = threading.Thread(target=lambda: seen.append(build_workers()))
+    th.start()
+    th.join()
+    assert seen == [0] and build_workers() >= 1
