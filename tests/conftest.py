@@ -17,6 +17,7 @@ _tmp = tempfile.mkdtemp(prefix="drwr-test-")
 os.environ.setdefault("XDG_RUNTIME_DIR", os.path.join(_tmp, "runtime"))
 os.makedirs(os.environ["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_tmp, "config")  # QSettings of the tests
+os.environ["XDG_CACHE_HOME"] = os.path.join(_tmp, "cache")  # training view caches
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("LP_NUM_THREADS", "1")
 

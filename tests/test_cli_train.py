@@ -107,13 +107,24 @@ def _mixed_sizes(root):
         Image.open(p).resize((30, 30)).save(p)
 
 
+def _mixed_val_sizes(root):  # table_000 is a validation object
+    for p in (root / "table_000").glob("*/*.png"):
+        Image.open(p).resize((30, 30)).save(p)
+
+
+def _image_not_mask_size(root):
+    for p in (root / "table_002" / "images").glob("*.png"):
+        Image.open(p).resize((30, 30)).save(p)
+
+
 def _empty_train(root):
     _edit_index(root, lambda m: m["splits"].__setitem__("train", []))
 
 
 @pytest.mark.parametrize("breaker, words", [
     (_missing_folder, "chair_002"), (_two_splits, "two splits|in splits"),
-    (_mixed_sizes, "table_002"), (_empty_train, "train"),
+    (_mixed_sizes, "table_002"), (_mixed_val_sizes, "table_000"),
+    (_image_not_mask_size, "table_002.*image 0 is 30x30"), (_empty_train, "train"),
 ])
 def test_bad_datasets_give_one_line(dataset, tmp_path, capsys, breaker, words):
     import re

@@ -39,15 +39,14 @@ PredictFn = Callable[[Scene, int], np.ndarray]
 
 
 def score_predictions(pred: np.ndarray, cache: Any) -> dict[str, float]:
-    """Scores of predictions pred (N, J, 3) for the N objects of a view cache (its K, R, t,
-    mask, n_views and gt): silhouette coverage and inside fraction (core.metrics.
-    silhouette_cover) always; CD×100, F-score@0.01 and the number of objects scored when some
-    object has ground truth."""
+    """Scores of predictions pred (N, J, 3) for the N objects of a view cache
+    (core.train.data.ViewCache: rows(k), K, R, t, mask, gt): silhouette coverage and inside
+    fraction (core.metrics.silhouette_cover) always; CD×100, F-score@0.01 and the number of
+    objects scored when some object has ground truth."""
     cds, fs, cover, inside = [], [], [], []
     for k, (p, gt) in enumerate(zip(pred, cache.gt)):
-        n = int(cache.n_views[k])
-        cv, ins = silhouette_cover(p, cache.K[k, :n], cache.R[k, :n], cache.t[k, :n],
-                                   cache.mask[k, :n] > 0)
+        r = cache.rows(k)
+        cv, ins = silhouette_cover(p, cache.K[r], cache.R[r], cache.t[r], cache.mask[r] > 0)
         cover.append(cv)
         inside.append(ins)
         if gt is not None:

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from core.drwr.silhouette import SilhouetteMaps
 from core.drwr.snapshot import make_snapshot
 from core.io.dataset import DrwrDataset
+from core.io.scene import SceneError
 from core.job import FIELDS, JobDiverged, Snapshot, loss_progress
 from core.train.scoring import score_predictions
 from core.train.checkpoint import (
@@ -72,7 +73,8 @@ class _Batches:
 
 
 class Trainer:
-    """Trains a network of core.train.model on a :class:`DrwrDataset` (see module)."""
+    """Trains a :class:`core.train.model.PointNet2D` on a :class:`DrwrDataset` (see module).
+    The training views' maps live in ``cache_dir`` (core.train.data.ViewCache; None: memory)."""
 
     loss_names = ("total", "silhouette", "repulsion", "coverage")
     unit = "step"
@@ -80,7 +82,8 @@ class Trainer:
 
     def __init__(self, dataset: DrwrDataset, config: TrainConfig | None = None,
                  run_dir: str | Path | None = None, dist_info: DistInfo | None = None,
-                 progress: Callable | None = None, resume: bool = False) -> None:
+                 progress: Callable | None = None, resume: bool = False,
+                 cache_dir: str | Path | None = "auto") -> None:
         self.config = config or TrainConfig()
         self.config.validate()
         self.ds = dataset
@@ -89,10 +92,13 @@ class Trainer:
         cfg = self.config
         train_ids = dataset.ids("train")
         self.train_cache = ViewCache(dataset, train_ids, cfg.input_size, cfg.R, progress=progress,
-                                     loss_size=cfg.loss_size)
+                                     cache_dir=cache_dir, loss_size=cfg.loss_size)
         self.val_split = "val" if dataset.ids("val") else "train"
         self.val_ids = dataset.ids(self.val_split)[: cfg.val_objects]
         self.val_cache = ViewCache(dataset, self.val_ids, cfg.input_size, cfg.R, gt_points=2048)
+        if self.val_cache.image_size != self.train_cache.image_size:
+            raise SceneError(f"{self.val_ids[0]}: image size {self.val_cache.image_size} differs "
+                             f"from the training objects' {self.train_cache.image_size}")
         self.input_kind = "rgb" if self.train_cache.has_images else "mask"
         self.files = RunFiles(run_dir) if run_dir is not None and self.info.main else None
         self.last_val_pred = np.zeros((0, self.config.points, 3), np.float32)
@@ -294,7 +300,7 @@ class Trainer:
         """Validation scores (core.train.scoring.score_predictions) of the predictions from
         input view 0 of every validation object."""
         c = self.val_cache
-        x = torch.from_numpy(c.inputs[:, 0].astype(np.float32) / 255.0)
+        x = torch.from_numpy(c.inputs[c.first[:-1]].astype(np.float32) / 255.0)
         self.last_val_pred = self.predict_inputs(x)
         return score_predictions(self.last_val_pred, c)
 

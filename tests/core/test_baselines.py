@@ -80,7 +80,7 @@ def test_retrieval_downsamples_big_masks(ds):
         r.ious(np.ones((7, 7), bool))
 
 
-def test_evaluate_split_baselines_and_fake_network(ds):
+def test_score_split_baselines_and_fake_network(ds):
     res = score_split(ds, "test", None, view=1, n_points=N)
     assert res["methods"] == ["medoid", "retrieval"] and len(res["objects"]) == 2
     med = category_medoids(ds, n_points=N)
@@ -111,7 +111,7 @@ def test_evaluate_split_baselines_and_fake_network(ds):
     assert "network CD" in table and "chair_0004" in table and "mean of categories" in table
 
 
-def test_evaluate_split_errors(ds):
+def test_score_split_errors(ds):
     with pytest.raises(ValueError, match="predicted an array of shape \\(5,\\), not \\(J, 3\\)"):
         score_split(ds, "test", lambda s, v: np.zeros(5), n_points=N)
     with pytest.raises(ValueError, match="split 'nope' is empty or missing"):

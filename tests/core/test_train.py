@@ -32,11 +32,11 @@ def test_view_cache_holds_the_maps_of_every_view(ds):
     ids = ds.ids("train")
     c = ViewCache(ds, ids, 32, R=2)
     sc = ds.scene(ids[1])
-    np.testing.assert_array_equal(c.sd[1, :3], signed_distance(sc.masks))
-    np.testing.assert_allclose(c.bias[1, :3], boundary_bias(sc.masks, 2))
+    np.testing.assert_array_equal(c.sd[c.rows(1)], signed_distance(sc.masks))
+    np.testing.assert_allclose(c.bias[c.rows(1)], boundary_bias(sc.masks, 2))
     c.set_R(4)
-    np.testing.assert_allclose(c.bias[1, :3], boundary_bias(sc.masks, 4))
-    assert c.inputs.shape == (len(ids), 3, 3, 32, 32) and c.has_images
+    np.testing.assert_allclose(c.bias[c.rows(1)], boundary_bias(sc.masks, 4))
+    assert c.inputs.shape == (3 * len(ids), 3, 32, 32) and c.has_images
 
 
 def test_items_are_deterministic_per_key(ds):

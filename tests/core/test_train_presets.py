@@ -11,7 +11,7 @@ import torch
 
 from core.geometry.cameras import project_np
 from core.train.config import PRESETS, TrainConfig, config_from_dict
-from core.train.data import loss_grid
+from core.train.view_inputs import loss_grid
 from core.train.model import PaperNet, build_model, build_optimizer, n_parameters
 
 
