@@ -60,8 +60,9 @@ def ensure_dataset(path: Path, spec: TransferSpec) -> tuple[Path, bool]:
     if index.is_file():
         meta = json.loads(index.read_text())
         want = _spec_extra(spec)
+        cats = sorted({meta["categories"][i] for i in meta["splits"]["train"]})
         if {k: meta.get("extra", {}).get(k) for k in want} == want and \
-                sorted({meta["categories"][i] for i in meta["splits"]["train"]}) == sorted(spec.categories):
+                cats == sorted(spec.categories):
             return path, True
         raise SystemExit(f"error: {path}: holds a dataset of another spec; give another --work")
     write_transfer_dataset(path, spec, progress=True)
@@ -105,7 +106,8 @@ def halves(result: dict, cat: str | None, method: str) -> tuple[float, float, fl
 def table(result: dict) -> tuple[str, float, bool]:
     """Markdown rows per category and overall; (text, network / medoid overall, network
     better than retrieval in every category)."""
-    head = ("| test | n | network CD×100 (pred→gt / gt→pred) | medoid CD×100 (pred→gt / gt→pred) "
+    head = ("| test | n | network CD×100 (pred→gt / gt→pred) "
+            "| medoid CD×100 (pred→gt / gt→pred) "
             "| retrieval CD×100 (pred→gt / gt→pred) |\n|---|---|---|---|---|\n")
     lines, every = [], True
     cats = sorted({r["category"] for r in result["objects"]})
@@ -182,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.split:
         split = tuple(int(x) for x in a.split.split(","))
         specs = {n: replace(s, split=split) for n, s in specs.items()}
-    intro = ("CD×100 is `core.metrics.chamfer`'s: the mean of its two halves, pred→gt (accuracy) "
-             "and gt→pred (completeness), each a mean Euclidean nearest-neighbour distance ×100 "
-             "(DPC protocol); mean over the test objects, input view 0, no alignment. Defaults "
+    intro = ("CD×100 is `core.metrics.chamfer`'s: the mean of its two halves, pred→gt "
+             "(accuracy) and gt→pred (completeness), each a mean Euclidean nearest-neighbour "
+             "distance ×100 (DPC protocol); mean over the test objects, input view 0, no "
+             "alignment. Defaults "
              "only: nothing was tuned on these datasets, and the test split is scored once.\n")
     if a.note:
         intro += "\n" + a.note + "\n"

@@ -78,7 +78,8 @@ class TransferSpec:
         if bad or not self.categories:
             raise ValueError(f"categories must be among {', '.join(CATEGORIES)}, got {bad}")
         if len(self.split) != 3 or min(self.split) < 0 or self.split[0] < 1:
-            raise ValueError(f"split must be train,val,test counts with train >= 1, got {self.split}")
+            raise ValueError(f"split must be train,val,test counts with train >= 1, "
+                             f"got {self.split}")
         if self.points < 1:
             raise ValueError(f"points must be >= 1, got {self.points}")
 
@@ -94,7 +95,8 @@ def _cameras(n: int, res: int, band: tuple[float, float], rng: np.random.Generat
 
 
 def _colour(rng: np.random.Generator) -> np.ndarray:
-    return np.array(colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.35, 0.9)))
+    return np.array(colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.2, 0.9),
+                                        rng.uniform(0.35, 0.9)))
 
 
 def _face_colours(parts: list[Part], shading: str, rng: np.random.Generator) -> np.ndarray:
@@ -181,7 +183,8 @@ def write_transfer_dataset(out: str | Path, spec: TransferSpec, progress: bool =
             scene = make_object(c, k, spec)
             name = scene.name
             write_scene(scene, out / name)
-            split = "train" if k < spec.split[0] else "val" if k < spec.split[0] + spec.split[1] else "test"
+            n_tr, n_va = spec.split[0], spec.split[1]
+            split = "train" if k < n_tr else "val" if k < n_tr + n_va else "test"
             splits[split].append(name)
             cats[name] = c
             if progress:

@@ -80,10 +80,12 @@ def chair(rng: np.random.Generator) -> list[Part]:
         parts += [Part("seat", seat), Part("base", base),
                   Part("pole", rod((0, 0, 0.02), (0, 0, h), _u(rng, 0.02, 0.04)))]
         bh = _u(rng, 0.12, 0.3)
-        pad = ellipsoid((0.03, rad * _u(rng, 0.7, 1.0), bh / 2), (-rad * 0.9, 0, h + th + 0.1 + bh / 2))
+        pad = ellipsoid((0.03, rad * _u(rng, 0.7, 1.0), bh / 2),
+                        (-rad * 0.9, 0, h + th + 0.1 + bh / 2))
         parts.append(Part("back", pad))
         for y in (-0.4 * rad, 0.4 * rad):
-            parts.append(Part("back", rod((-rad * 0.8, y, h + th * 0.5), (-rad * 0.9, y, h + th + 0.12), 0.012)))
+            parts.append(Part("back", rod((-rad * 0.8, y, h + th * 0.5),
+                                            (-rad * 0.9, y, h + th + 0.12), 0.012)))
     else:  # armchair: thick blocks
         th = _u(rng, 0.1, 0.2)
         foot = _u(rng, 0.03, 0.1)
@@ -92,8 +94,8 @@ def chair(rng: np.random.Generator) -> list[Part]:
         bh = _u(rng, 0.3, 0.55)
         parts.append(Part("back", box((0.12, w, bh), (-d / 2 - 0.06, 0, foot + bh / 2))))
         for s in (-1, 1):
-            parts.append(Part("arm", box((d + 0.12, arm_w, th + arm_h),
-                                         (-0.06, s * (w / 2 + arm_w / 2), foot + (th + arm_h) / 2))))
+            arm_at = (-0.06, s * (w / 2 + arm_w / 2), foot + (th + arm_h) / 2)
+            parts.append(Part("arm", box((d + 0.12, arm_w, th + arm_h), arm_at)))
             for x in (-d / 2, d / 2 - 0.05):
                 parts.append(Part("feet", ellipsoid((0.03, 0.03, foot / 2 + 0.005),
                                                     (x, s * (w / 2 - 0.03), foot / 2))))
@@ -114,16 +116,17 @@ def table(rng: np.random.Generator) -> list[Part]:
         parts.append(Part("top", revolve([(0, h - th), (rad, h - th), (rad, h), (0, h)])))
         if style == "tulip":
             b = _u(rng, 0.3, 0.7) * rad
-            parts.append(Part("base", revolve([(0, 0), (b, 0), (b * 0.3, 0.08),
-                                                (0.04, h * 0.6), (0.12 * rad, h - th), (0, h - th)])))
+            parts.append(Part("base", revolve([(0, 0), (b, 0), (b * 0.3, 0.08), (0.04, h * 0.6),
+                                                (0.12 * rad, h - th), (0, h - th)])))
         else:
             for k in range(3):
                 a = 2 * math.pi * k / 3 + _u(rng, -0.2, 0.2)
                 top = (0.6 * rad * math.cos(a), 0.6 * rad * math.sin(a), h - th)
                 foot = (0.85 * rad * math.cos(a), 0.85 * rad * math.sin(a), 0.0)
                 parts.append(Part("legs", rod(foot, top, _u(rng, 0.012, 0.025))))
-            parts.append(Part("shelf", revolve([(0, h * 0.3), (0.55 * rad, h * 0.3),
-                                                 (0.55 * rad, h * 0.3 + 0.015), (0, h * 0.3 + 0.015)])))
+            zs = h * 0.3
+            parts.append(Part("shelf", revolve([(0, zs), (0.55 * rad, zs),
+                                                 (0.55 * rad, zs + 0.015), (0, zs + 0.015)])))
         return parts
     length, width = _u(rng, 0.7, 1.4), _u(rng, 0.3, 0.8)
     parts.append(Part("top", box((length, width, th), (0, 0, h - th / 2))))
@@ -171,15 +174,17 @@ def airplane(rng: np.random.Generator) -> list[Part]:
     parts = [Part("fuselage", ellipsoid((L / 2, fr, fr * _u(rng, 0.9, 1.3)), (0, 0, 0)))]
     if style == "delta":
         span, chord = _u(rng, 0.3, 0.5), _u(rng, 0.45, 0.7)
-        wing = _hull([(chord * 0.3, 0, 0.008), (chord * 0.3, 0, -0.008), (-chord * 0.7, span, 0.004),
-                      (-chord * 0.7, span, -0.004), (-chord * 0.7, -span, 0.004), (-chord * 0.7, -span, -0.004),
+        wing = _hull([(chord * 0.3, 0, 0.008), (chord * 0.3, 0, -0.008),
+                      (-chord * 0.7, span, 0.004), (-chord * 0.7, span, -0.004),
+                      (-chord * 0.7, -span, 0.004), (-chord * 0.7, -span, -0.004),
                       (-chord * 0.8, 0, 0.008), (-chord * 0.8, 0, -0.008)])
         wing.apply_translation((-0.05 * L, 0, -0.3 * fr))
         fin_h = _u(rng, 0.15, 0.3)
         fin = _hull([(-0.25 * L, -0.006, 0), (-0.5 * L, -0.006, 0), (-0.48 * L, -0.006, fin_h),
                      (-0.25 * L, 0.006, 0), (-0.5 * L, 0.006, 0), (-0.48 * L, 0.006, fin_h)])
         return parts + [Part("wing", wing), Part("tail", fin)]
-    span = {"prop": _u(rng, 0.4, 0.6), "glider": _u(rng, 0.8, 1.2), "airliner": _u(rng, 0.45, 0.7)}[style]
+    span = {"prop": _u(rng, 0.4, 0.6), "glider": _u(rng, 0.8, 1.2),
+            "airliner": _u(rng, 0.45, 0.7)}[style]
     chord = span * _u(rng, 0.12, 0.3) * (0.6 if style == "glider" else 1.0)
     sweep = math.radians(_u(rng, 20, 38)) if style == "airliner" else math.radians(_u(rng, -3, 6))
     dihedral = math.radians(_u(rng, 0, 7))
@@ -188,8 +193,9 @@ def airplane(rng: np.random.Generator) -> list[Part]:
     for s in (-1, 1):
         parts.append(Part("wing", _wing(root_x, chord, span, chord * _u(rng, 0.35, 1.0), sweep,
                                         dihedral, z, 0.014, s)))
-        parts.append(Part("tail", _wing(-0.45 * L, chord * 0.6, span * _u(rng, 0.25, 0.4), chord * 0.35,
-                                        sweep * 0.8, 0, 0.0 if style != "glider" else 0.2, 0.01, s)))
+        parts.append(Part("tail", _wing(-0.45 * L, chord * 0.6, span * _u(rng, 0.25, 0.4),
+                                        chord * 0.35, sweep * 0.8, 0,
+                                        0.0 if style != "glider" else 0.2, 0.01, s)))
     fin_h = _u(rng, 0.12, 0.25) if style != "glider" else 0.2
     fin = _hull([(-0.3 * L, -0.005, 0), (-0.5 * L, -0.005, 0), (-0.52 * L, -0.005, fin_h),
                  (-0.42 * L, -0.005, fin_h), (-0.3 * L, 0.005, 0), (-0.5 * L, 0.005, 0),
@@ -197,7 +203,8 @@ def airplane(rng: np.random.Generator) -> list[Part]:
     parts.append(Part("tail", fin))
     if style == "prop":
         pr = _u(rng, 0.1, 0.2)
-        parts.append(Part("engine", ellipsoid((0.01, pr, pr), (L / 2 + 0.01, 0, 0), subdivisions=2)))
+        parts.append(Part("engine", ellipsoid((0.01, pr, pr), (L / 2 + 0.01, 0, 0),
+                                              subdivisions=2)))
     elif style == "airliner":
         n = int(rng.choice([1, 2]))
         for s in (-1, 1):
@@ -221,7 +228,8 @@ def car(rng: np.random.Generator) -> list[Part]:
     if style == "sports":
         bh = _u(rng, 0.08, 0.14)
         parts.append(Part("body", ellipsoid((L / 2, W / 2, bh), (0, 0, wr + 0.02))))
-        parts.append(Part("cabin", ellipsoid((L * 0.18, W * 0.35, bh * 0.9), (-0.05 * L, 0, wr + bh * 0.9))))
+        parts.append(Part("cabin", ellipsoid((L * 0.18, W * 0.35, bh * 0.9),
+                                             (-0.05 * L, 0, wr + bh * 0.9))))
     else:
         bh = _u(rng, 0.12, 0.2) if style == "sedan" else _u(rng, 0.3, 0.45)
         parts.append(Part("body", box((L, W, bh), (0, 0, wr + bh / 2))))
@@ -230,15 +238,18 @@ def car(rng: np.random.Generator) -> list[Part]:
             top = cl * _u(rng, 0.5, 0.8)
             z0 = wr + bh
             cab = _hull([(cl / 2, -W * 0.45, z0), (-cl / 2, -W * 0.45, z0), (cl / 2, W * 0.45, z0),
-                         (-cl / 2, W * 0.45, z0), (top / 2, -W * 0.4, z0 + ch), (-top / 2, -W * 0.4, z0 + ch),
+                         (-cl / 2, W * 0.45, z0), (top / 2, -W * 0.4, z0 + ch),
+                         (-top / 2, -W * 0.4, z0 + ch),
                          (top / 2, W * 0.4, z0 + ch), (-top / 2, W * 0.4, z0 + ch)])
             cab.apply_translation((-_u(rng, 0.0, 0.15) * L, 0, 0))
             parts.append(Part("cabin", cab))
         else:
-            parts.append(Part("cabin", ellipsoid((0.12 * L, W * 0.45, bh * 0.3), (L / 2, 0, wr + bh * 0.3))))
+            parts.append(Part("cabin", ellipsoid((0.12 * L, W * 0.45, bh * 0.3),
+                                                 (L / 2, 0, wr + bh * 0.3))))
     for x in (-0.33 * L, 0.33 * L):
         for s in (-1, 1):
-            parts.append(Part("wheels", rod((x, s * (W / 2 - 0.04), wr), (x, s * (W / 2 + 0.02), wr),
+            parts.append(Part("wheels", rod((x, s * (W / 2 - 0.04), wr),
+                                            (x, s * (W / 2 + 0.02), wr),
                                             wr, sections=20)))
     return parts
 

@@ -27,7 +27,8 @@ def _spec(**kw) -> TransferSpec:
 def test_writes_a_dataset_the_reader_reads(tmp_path):
     write_transfer_dataset(tmp_path / "d", _spec())
     ds = read_dataset(tmp_path / "d")
-    assert {s: len(ds.ids(s)) for s in ("train", "val", "test")} == {"train": 8, "val": 4, "test": 4}
+    sizes = {s: len(ds.ids(s)) for s in ("train", "val", "test")}
+    assert sizes == {"train": 8, "val": 4, "test": 4}
     assert sorted(set(ds.categories.values())) == ["airplane", "car", "chair", "table"]
     assert ds.image_size == (32, 32)
     for obj_id in ds.all_ids():
