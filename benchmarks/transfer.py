@@ -47,6 +47,12 @@ SPECS = {
 METHODS = ("network", "medoid", "retrieval")
 
 
+def _fail(msg: str) -> None:
+    """One line ``error: <msg>`` on stderr and exit status 2."""
+    print(f"error: {msg}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _spec_extra(spec: TransferSpec) -> dict:
     return {"make": "benchmarks/transfer_data.py", "views": spec.views, "res": spec.res,
             "elevation": spec.elevation, "shading": spec.shading, "seed": spec.seed,
@@ -64,7 +70,7 @@ def ensure_dataset(path: Path, spec: TransferSpec) -> tuple[Path, bool]:
         if {k: meta.get("extra", {}).get(k) for k in want} == want and \
                 cats == sorted(spec.categories):
             return path, True
-        raise SystemExit(f"error: {path}: holds a dataset of another spec; give another --work")
+        _fail(f"{path}: holds a dataset of another spec; give another --work")
     write_transfer_dataset(path, spec, progress=True)
     return path, False
 
@@ -76,7 +82,7 @@ def _run(cmd: list[str]) -> float:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
     if rc:
-        raise SystemExit(f"error: command failed with status {rc}: {shlex.join(cmd)}")
+        _fail(f"command failed with status {rc}: {shlex.join(cmd)}")
     return time.perf_counter() - t0
 
 
@@ -128,7 +134,7 @@ def measure(name: str, spec: TransferSpec, work: Path, minutes: float) -> str:
     data, reused = ensure_dataset(work / f"data_{name}", spec)
     run = work / f"run_{name}"
     if run.exists() and any(run.iterdir()):
-        raise SystemExit(f"error: {run}: run folder exists; give another --work")
+        _fail(f"{run}: run folder exists; give another --work")
     meta = json.loads((data / "dataset.json").read_text())
     sizes = {s: len(ids) for s, ids in meta["splits"].items()}
     py = sys.executable
@@ -182,7 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     a.work.mkdir(parents=True, exist_ok=True)
     specs = {n: SPECS[n] for n in a.datasets}
     if a.split:
-        split = tuple(int(x) for x in a.split.split(","))
+        try:
+            split = tuple(int(x) for x in a.split.split(","))
+            replace(SPECS["A"], split=split).check()
+        except ValueError:
+            ap.error(f"--split must be three counts T,V,E with T >= 1, got {a.split!r}")
         specs = {n: replace(s, split=split) for n, s in specs.items()}
     intro = ("CD×100 is `core.metrics.chamfer`'s: the mean of its two halves, pred→gt "
              "(accuracy) and gt→pred (completeness), each a mean Euclidean nearest-neighbour "
