@@ -111,10 +111,14 @@ def _train(args: argparse.Namespace) -> int:
             print(f"{'stored' if trainer.train_cache.store.built else 'reusing'} the training "
                   f"views' maps in {where}", file=sys.stderr)
         if main:
+            eff = trainer.run_info()["effective_batch"]
             print(f"training on {len(trainer.train_cache)} objects ({trainer.input_kind} inputs, "
                   f"{'x'.join(map(str, trainer.train_cache.size))}), validating on "
                   f"{len(trainer.val_ids)} of '{trainer.val_split}'; {trainer.device}, "
-                  f"{info.world} process(es), effective batch {cfg.batch_size * info.world}",
+                  f"{info.world} process(es), effective batch {eff}"
+                  + (f" (--batch-size {cfg.batch_size} is more than the "
+                     f"{len(trainer.train_cache)} training objects)"
+                     if eff < cfg.batch_size * info.world else ""),
                   file=sys.stderr)
         return trainer
 

@@ -139,8 +139,7 @@ class Trainer:
         self.last_losses: dict[str, float] = {}
         self.last_val: dict[str, float] = {}
         self.last_step_time = 0.0
-        self._validated_at = -1
-        self._extended = False
+        self._validated_at, self._extended = -1, False
         self._loader_iter = None
         if self.files is not None:
             self.files.close()
@@ -152,7 +151,8 @@ class Trainer:
         return {**run_data(self.ds, self.config.val_objects),
                 "image_size": list(self.train_cache.size), "input_kind": self.input_kind,
                 "val_split": self.val_split, "world_size": self.info.world,
-                "effective_batch": self.config.batch_size * self.info.world}
+                "effective_batch": self.info.world * min(  # a process's batch: at most its share
+                    self.config.batch_size, -(-len(self.train_cache) // self.info.world))}
 
     @property
     def done(self) -> bool:

@@ -343,6 +343,7 @@ def _store(it: Iterable[dict[str, Any]], S: int, R: int, gt_points: int, ids: li
     try:
         rng = np.random.default_rng(0)
         size, grid, n_views, has_images, gts = None, None, [], True, []
+        with_images, without = 0, None  # the input is one kind: images for all, or masks
         for o in it:
             size = size or o["res"]  # the images'; ``grid`` the maps' (a loss grid's)
             grid = grid or tuple(o["mask"].shape[1:])
@@ -351,6 +352,11 @@ def _store(it: Iterable[dict[str, Any]], S: int, R: int, gt_points: int, ids: li
                                  f"object's {size}")
             n_views.append(len(o["mask"]))
             has_images &= o["has_images"]
+            with_images += o["has_images"]
+            without = without or (None if o["has_images"] else o["name"])
+            if with_images and without is not None:
+                raise SceneError(f"{without}: has no images while other objects do; give every "
+                                 "object images, or none (the network's input is one kind)")
             fg = np.zeros((len(o["mask"]), FG_SAMPLES, 2), np.float32)
             for i, m in enumerate(o["mask"]):  # the same draws, in the same order, as one loop
                 rr, cc = np.nonzero(m)
