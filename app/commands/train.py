@@ -234,12 +234,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "shape)")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--cache-dir", default="auto", metavar="DIR", help="folder for the training "
-                   "views' maps, built once (in parallel) and reused by later runs on the same "
-                   "dataset files, read in place so memory does not grow with the dataset "
-                   "(default auto: $XDG_CACHE_HOME or ~/.cache, then drwr-studio/views; about "
-                   "10 bytes per image pixel of each view, 170 KB per 128² view; safe to "
-                   "delete); 'none' keeps them in memory")
+    # a cache, not a result: its own hashed subfolder, never a file the user gave
+    value(t.add_argument("--cache-dir", default="auto", metavar="DIR", help="folder for the "
+                         "training views' maps, built once (in parallel) and reused by later runs "
+                         "on the same dataset files, read in place so memory does not grow with "
+                         "the dataset (default auto: $XDG_CACHE_HOME or ~/.cache, then "
+                         "drwr-studio/views; about 10 bytes per image pixel of each view, 170 KB "
+                         "per 128² view; safe to delete); 'none' keeps them in memory"))
     add_config_flags(t, config_cls=TrainConfig, title="training parameters")
     t.set_defaults(func=cmd_train)
 
