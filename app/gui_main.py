@@ -10,6 +10,9 @@
     --exit-after S                 run for S seconds, then save --screenshot/--export, exit 0
                                    (--export waits up to 2 min more for a job's first cloud)
     --screenshot FILE, --export FILE
+    --look-through N               put the 3D view at view N's camera once the cloud is drawn
+    --record FILE.gif|.mp4         record the 3D view, one frame per drawn snapshot; finished
+                                   at exit (.mp4 needs imageio-ffmpeg)
 
 A scene that cannot be read: with --exit-after the message goes to stderr and the exit code
 is 2; otherwise a dialog explains it and the welcome page stays. With --exit-after, any error
@@ -52,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run for SECONDS, save --screenshot/--export, then exit")
     p.add_argument("--screenshot", metavar="FILE", help="PNG of the whole window (--exit-after)")
     p.add_argument("--export", metavar="FILE", help="write the cloud (.ply/.obj) (--exit-after)")
+    p.add_argument("--look-through", type=int, metavar="N", help="show the 3D view through "
+                   "view N's camera, its silhouette behind the cloud (any camera move leaves)")
+    p.add_argument("--record", metavar="FILE", help="record the 3D view as the cloud forms to "
+                   "a .gif or .mp4 (finished at exit; .mp4 needs imageio-ffmpeg)")
     return p
 
 
@@ -84,6 +91,12 @@ def _check_args(args: argparse.Namespace) -> str:
         return "--train and --run-dir go with --dataset"
     if (args.screenshot or args.export) and s is None:
         return "--screenshot and --export are written at --exit-after; give --exit-after too"
+    if args.look_through is not None and args.look_through < 0:
+        return f"--look-through takes a view number from 0, got {args.look_through}"
+    if args.record:
+        from .recorder import check_record_path
+
+        return check_record_path(args.record)
     return ""
 
 
@@ -140,6 +153,19 @@ def _run(args: argparse.Namespace) -> int:
             print(f"drwr-studio: {exc}", file=sys.stderr)
             return 2
         QtWidgets.QMessageBox.critical(None, "DRWR Studio", str(exc))
+    if args.demo:
+        from core.io.demo import demo_scene
+
+        scene = demo_scene()
+    if args.look_through is not None and scene is not None \
+            and args.look_through >= scene.n_views:
+        msg = (f"--look-through {args.look_through}: the scene has {scene.n_views} views "
+               f"(0 to {scene.n_views - 1})")
+        if headless:
+            print(f"drwr-studio: {msg}", file=sys.stderr)
+            return 2
+        QtWidgets.QMessageBox.critical(None, "DRWR Studio", msg)
+        args.look_through = None
     win = MainWindow(show_dialogs=not headless)
     win.controller.config = config
     win.params.set_values({f: getattr(config, f) for f in win.params.controls})
@@ -157,9 +183,7 @@ def _run(args: argparse.Namespace) -> int:
 
         win.controller.errored.connect(failed)
     if args.demo:
-        from core.io.demo import demo_scene
-
-        win.start_fit(demo_scene(), config, run=True)
+        win.start_fit(scene, config, run=True)
     elif scene is not None:
         win.start_fit(scene, config, run=args.run, recent=str(args.scene))
     elif dataset is not None:
@@ -171,6 +195,10 @@ def _run(args: argparse.Namespace) -> int:
         win.train_mode.start(dataset, run=args.train, config=tcfg, run_dir=args.run_dir)
     elif follow is not None:
         win.train_mode.follow(follow)
+    if args.look_through is not None:
+        win.look_through.look_when_drawn(args.look_through)
+    if args.record:
+        win.recording.start(args.record)
     if headless:
         waited = {"s": 0.0}
 
@@ -203,7 +231,22 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
+    if args.record:
+        _report_recording(win, result)
     return result["code"] if (headless or "signal" in result) else code
+
+
+def _report_recording(win: Any, result: dict[str, Any]) -> None:
+    """Say what --record wrote (the window finished it when it closed)."""
+    win.recording.stop()  # when the window was not closed
+    last = win.recording.last
+    if last is None:
+        print(f"drwr-studio: {win.last_error or 'the recording failed'}", file=sys.stderr)
+        result["code"] = result.get("code") or 1
+    elif last[1]:
+        print(f"drwr-studio: recorded {last[1]} frames to {last[0]}")
+    else:
+        print("drwr-studio: nothing was recorded (no frame was drawn)", file=sys.stderr)
 
 
 def _training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
