@@ -181,8 +181,10 @@ class RecordControl:
     def _on_frame(self, _frame: Any) -> None:
         if self.recorder is None or not self.win.timeline.is_live():
             return
+        view = self.win.cloud_view
         try:
-            self.recorder.add(self.win.cloud_view.screenshot())
+            view.plotter.render()  # now: a screenshot reads the last render (the frame before)
+            self.recorder.add(view.screenshot())
         except Exception as exc:  # a full disk: stop, keep the window running
             rec, self.recorder = self.recorder, None
             rec.close()

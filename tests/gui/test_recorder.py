@@ -89,3 +89,28 @@ def test_record_flag_writes_the_gif_at_exit(qtbot: Any, tmp_path: Any, capsys: A
     assert f"recorded {n} frames to {path}" in out and n >= 1
     assert run_gui(["--demo", "--record", str(tmp_path / "rec.avi"), "--exit-after", "1"]) == 2
     assert "rec.avi" in capsys.readouterr().err
+
+
+def test_a_recorded_frame_shows_the_cloud_drawn_in_that_frame(window: Any, qtbot: Any,
+                                                              tmp_path: Any) -> None:
+    import dataclasses
+
+    load_demo(window, qtbot, run=False)
+    window.cloud_view.set_color_mode("plain")
+    frame = window._last_frame
+    snap = frame.snapshot
+    path = tmp_path / "two.gif"
+    window.recording.start(str(path))
+    for k, scale in enumerate((1.0, 0.05)):  # the whole cloud, then a tiny cluster
+        pts = (snap.points * scale).astype(np.float32)
+        window.draw_frame(dataclasses.replace(
+            frame, snapshot=dataclasses.replace(snap, points=pts, iteration=snap.iteration + k)))
+    assert window.recording.stop() == (path, 2)
+    im = Image.open(path)
+    widths = []
+    for i in range(2):
+        im.seek(i)
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+        lit = np.nonzero((rgb > 150).all(2))[1]  # light grey points on the dark background
+        widths.append(lit.max() - lit.min())
+    assert widths[1] < 0.3 * widths[0], widths
