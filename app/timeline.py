@@ -20,6 +20,9 @@ __all__ = ["SnapshotHistory", "Timeline", "install_timeline", "MAX_KEPT", "MAX_B
 
 MAX_KEPT = 240
 MAX_BYTES = 256 * 2**20
+#: while live, the slider and its label follow the history at most this often (a repaint per
+#: drawn frame would cost the fit time on a shared CPU)
+BAR_SYNC_MS = 300
 
 
 def snapshot_bytes(snap: Any) -> int:
@@ -84,6 +87,8 @@ class Timeline(QtCore.QObject):
         self._shown: Any = None  # the kept snapshot on screen (None: live)
         self._scene: Any = None
         self.bar.moved.connect(lambda pos: win._safe(self.show, pos))
+        self._sync_timer = QtCore.QTimer(self, singleShot=True, interval=BAR_SYNC_MS)
+        self._sync_timer.timeout.connect(self._sync_bar)
         win.controller.scene_changed.connect(lambda _s: self.clear())
 
     def is_live(self) -> bool:
@@ -107,17 +112,23 @@ class Timeline(QtCore.QObject):
             self.clear()  # another scene or object, or a reset
             self._scene = scene
         self.history.add(snap)
-        position = None
-        if self._shown is not None:  # keep showing the same snapshot wherever it went
-            position = next((i for i in range(len(self.history))
-                             if self.history[i] is self._shown), None)
-            if position is None:  # thinned away: the nearest kept one
-                position = self._nearest(self._shown.iteration)
-                self._shown = self.history[position]
+        if self._shown is None:  # live: the bar follows soon
+            if not self._sync_timer.isActive():
+                self._sync_timer.start()
+            return True
+        # keep showing the same snapshot wherever it went
+        position = next((i for i in range(len(self.history))
+                         if self.history[i] is self._shown), None)
+        if position is None:  # thinned away: the nearest kept one
+            position = self._nearest(self._shown.iteration)
+            self._shown = self.history[position]
         self.bar.set_count(len(self.history), position)
+        return False
+
+    def _sync_bar(self) -> None:
         if self._shown is None:
+            self.bar.set_count(len(self.history))
             self.bar.show_text(f"live · {len(self.history)} kept")
-        return self._shown is None
 
     def _nearest(self, iteration: int) -> int:
         its = self.history.iterations()
@@ -126,7 +137,7 @@ class Timeline(QtCore.QObject):
     def show(self, position: int) -> None:
         """Show kept snapshot ``position`` (``len(history)`` or more: live)."""
         win = self.win
-        if position >= len(self.history):
+        if position >= min(len(self.history), self.bar.slider.maximum()):
             self._shown = None
             self.cursor.set_iteration(None)
             self.bar.show_text(f"live · {len(self.history)} kept")

@@ -66,8 +66,10 @@ def test_window_records_each_frame_drawn_live_until_closed(window: Any, qtbot: A
     window.recording.start(str(path))
     assert "Stop" in window.record_action.text()
     start = window.frames_drawn
-    qtbot.waitUntil(lambda: window.frames_drawn >= start + 4, timeout=30000)
-    window.timeline.bar.set_position(0)  # an earlier snapshot on screen: not recorded
+    qtbot.waitUntil(lambda: window.frames_drawn >= start + 4
+                    and window.timeline.bar.slider.maximum() > 0, timeout=30000)
+    window.timeline.bar.set_position(0)
+    assert not window.timeline.is_live()  # an earlier snapshot on screen: not recorded
     drawn = window.frames_drawn
     qtbot.waitUntil(lambda: window.frames_drawn >= drawn + 2, timeout=30000)
     window.timeline.bar.go_live()
@@ -76,19 +78,6 @@ def test_window_records_each_frame_drawn_live_until_closed(window: Any, qtbot: A
     path_, n = window.recording.last
     assert path_ == path and n == live >= 4
     assert Image.open(path).n_frames == n
-
-
-def test_record_flag_writes_the_gif_at_exit(qtbot: Any, tmp_path: Any, capsys: Any) -> None:
-    from app.gui_main import run_gui
-
-    path = tmp_path / "rec.gif"
-    code = run_gui(["--demo", "--points", "300", "--record", str(path), "--exit-after", "3"])
-    assert code == 0
-    out = capsys.readouterr().out
-    n = Image.open(path).n_frames
-    assert f"recorded {n} frames to {path}" in out and n >= 1
-    assert run_gui(["--demo", "--record", str(tmp_path / "rec.avi"), "--exit-after", "1"]) == 2
-    assert "rec.avi" in capsys.readouterr().err
 
 
 def test_a_recorded_frame_shows_the_cloud_drawn_in_that_frame(window: Any, qtbot: Any,
@@ -114,3 +103,16 @@ def test_a_recorded_frame_shows_the_cloud_drawn_in_that_frame(window: Any, qtbot
         lit = np.nonzero((rgb > 150).all(2))[1]  # light grey points on the dark background
         widths.append(lit.max() - lit.min())
     assert widths[1] < 0.3 * widths[0], widths
+
+
+def test_record_flag_writes_the_gif_at_exit(qtbot: Any, tmp_path: Any, capsys: Any) -> None:
+    from app.gui_main import run_gui
+
+    path = tmp_path / "rec.gif"
+    code = run_gui(["--demo", "--points", "300", "--record", str(path), "--exit-after", "3"])
+    assert code == 0
+    out = capsys.readouterr().out
+    n = Image.open(path).n_frames
+    assert f"recorded {n} frames to {path}" in out and n >= 1
+    assert run_gui(["--demo", "--record", str(tmp_path / "rec.avi"), "--exit-after", "1"]) == 2
+    assert "rec.avi" in capsys.readouterr().err

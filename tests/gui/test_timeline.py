@@ -43,8 +43,8 @@ def test_history_keeps_every_kth_within_its_bounds() -> None:
 def test_slider_shows_an_earlier_snapshot_then_live(window: Any, qtbot: Any) -> None:
     load_demo(window, qtbot, run=True)
     tl = window.timeline
-    qtbot.waitUntil(lambda: len(tl.history) >= 4 and window._last_frame.snapshot.iteration
-                    > tl.history[0].iteration, timeout=20000)
+    qtbot.waitUntil(lambda: tl.bar.slider.maximum() >= 4 and window._last_frame.snapshot
+                    .iteration > tl.history[0].iteration, timeout=20000)
     tl.bar.set_position(0)  # drag to the start
     first = tl.history[0]
     assert not tl.is_live() and tl.shown_iteration() == first.iteration
