@@ -13,6 +13,9 @@
     --compare SPEC                 also fit the scene with SPEC's settings, side by side
                                    (comma-separated field=value overrides, preset=NAME too)
     --export-compare FILE          write the second run's cloud (--exit-after), as --export
+    --look-through N               put the 3D view at view N's camera once the cloud is drawn
+    --record FILE.gif|.mp4         record the 3D view, one frame per drawn snapshot; finished
+                                   at exit (.mp4 needs imageio-ffmpeg)
 
 A scene that cannot be read: with --exit-after the message goes to stderr and the exit code
 is 2; otherwise a dialog explains it and the welcome page stays. With --exit-after, any error
@@ -67,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "settings)"))
     writes(p.add_argument("--export-compare", metavar="FILE", help="write the second run's "
                           "cloud (.ply/.obj/.xyz) (--exit-after)"))
+    p.add_argument("--look-through", type=int, metavar="N", help="show the 3D view through "
+                   "view N's camera, its silhouette behind the cloud (any camera move leaves)")
+    writes(p.add_argument("--record", metavar="FILE", help="record the 3D view as the cloud "
+                          "forms to a .gif or .mp4 (finished at exit; .mp4 needs imageio-ffmpeg)"))
     return p
 
 
@@ -107,6 +114,12 @@ def _check_args(args: argparse.Namespace) -> str:
         return "--compare goes with --scene or --demo (a fit)"
     if args.export_compare and args.compare is None:
         return "--export-compare goes with --compare"
+    if args.look_through is not None and args.look_through < 0:
+        return f"--look-through takes a view number from 0, got {args.look_through}"
+    if args.record:
+        from .recorder import check_record_path
+
+        return check_record_path(args.record)
     return ""
 
 
@@ -211,6 +224,19 @@ def _run(args: argparse.Namespace) -> int:
             print(f"drwr-studio: {exc}", file=sys.stderr)
             return 2
         QtWidgets.QMessageBox.critical(None, "DRWR Studio", str(exc))
+    if args.demo:
+        from core.io.demo import demo_scene
+
+        scene = demo_scene()
+    if args.look_through is not None and scene is not None \
+            and args.look_through >= scene.n_views:
+        msg = (f"--look-through {args.look_through}: the scene has {scene.n_views} views "
+               f"(0 to {scene.n_views - 1})")
+        if headless:
+            print(f"drwr-studio: {msg}", file=sys.stderr)
+            return 2
+        QtWidgets.QMessageBox.critical(None, "DRWR Studio", msg)
+        args.look_through = None
     win = MainWindow(show_dialogs=not headless)
     win.controller.config = config
     win.params.set_values({f: getattr(config, f) for f in win.params.controls})
@@ -229,9 +255,7 @@ def _run(args: argparse.Namespace) -> int:
         win.controller.errored.connect(failed)
         win.compare.errored.connect(failed)
     if args.demo:
-        from core.io.demo import demo_scene
-
-        win.start_fit(demo_scene(), config, run=True)
+        win.start_fit(scene, config, run=True)
     elif scene is not None:
         win.start_fit(scene, config, run=args.run, recent=str(args.scene))
     if args.compare is not None and win.controller.scene is not None:
@@ -254,6 +278,10 @@ def _run(args: argparse.Namespace) -> int:
             win.show_error(str(exc))
     elif follow is not None:
         win.train_mode.follow(follow)
+    if args.look_through is not None:
+        win.look_through.look_when_drawn(args.look_through)
+    if args.record:
+        win.recording.start(args.record)
     if headless:
         waited = {"s": 0.0}
 
@@ -293,7 +321,22 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
+    if args.record:
+        _report_recording(win, result)
     return result["code"] if (headless or "signal" in result) else code
+
+
+def _report_recording(win: Any, result: dict[str, Any]) -> None:
+    """Say what --record wrote (the window finished it when it closed)."""
+    win.recording.stop()  # when the window was not closed
+    last = win.recording.last
+    if last is None:
+        print(f"drwr-studio: {win.last_error or 'the recording failed'}", file=sys.stderr)
+        result["code"] = result.get("code") or 1
+    elif last[1]:
+        print(f"drwr-studio: recorded {last[1]} frames to {last[0]}")
+    else:
+        print("drwr-studio: nothing was recorded (no frame was drawn)", file=sys.stderr)
 
 
 def _training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:

@@ -90,6 +90,14 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self.shape_tab = install_shape_tab(self)
         self.train_mode = install_train_mode(self)
         self.compare = install_compare(self)
+        # history slider, looking through a view's camera, recording the 3D view
+        from .look_through import install_look_through
+        from .recorder import install_recorder
+        from .timeline import install_timeline
+
+        self.timeline = install_timeline(self)
+        self.look_through = install_look_through(self)
+        self.recording = install_recorder(self)
 
         # wiring
         c = self.controller
@@ -271,7 +279,8 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         if snap.iteration < self.last_iteration:  # after a reset
             self.loss_plot.clear()
             self._pending_rows = []
-        self.cloud_view.set_points(snap.points, snap.point_loss)  # renders in the next paint
+        if self.timeline.record(frame):  # False while the timeline shows an earlier one
+            self.cloud_view.set_points(snap.points, snap.point_loss)  # renders in the next paint
         if tuple(frame.names) != self.loss_plot.names:  # the first frame of another job
             self.loss_plot.set_names(tuple(frame.names))
             self._pending_rows = []
@@ -295,7 +304,8 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         if self._last_frame is None:
             return
         snap = self._last_frame.snapshot
-        self.panels.set_projections(snap.uv, snap.inside)
+        if self.timeline.is_live():
+            self.panels.set_projections(snap.uv, snap.inside)
         if self._pending_rows:
             self.loss_plot.add_rows(np.concatenate(self._pending_rows))
             self._pending_rows = []
@@ -357,6 +367,7 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self.timer.stop()
         self.controller.stop_worker()
+        self._safe(self.recording.stop)  # the recording is finished at exit
         self.cloud_view.close_view()
         super().closeEvent(ev)
 

@@ -61,6 +61,8 @@ class MenuMixin:
         self._add(m, "&Export cloud…", self.export_dialog, "Ctrl+E")
         self._add(m, "Save &screenshot…", self.screenshot_dialog, "Ctrl+Shift+S")
         self._add(m, "Save &turntable GIF…", self.turntable_dialog)
+        self.record_action = self._add(m, "&Record 3D view…",
+                                       lambda: self.recording.toggle_dialog())
         m.addSeparator()
         self._add(m, "&Quit", self.close, "Ctrl+Q")
         v = self.view_menu = mb.addMenu("&View")

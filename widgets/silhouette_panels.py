@@ -6,11 +6,13 @@ inside the mask in one colour, outside ones red (drawn last, on top), plus the v
 and the count of points outside. Composing costs well under a millisecond per panel, and the
 paint is a single ``drawImage``: with pyqtgraph views each panel's paint ran ~3 ms of Python
 holding the GIL the fit thread needs. A scrollable grid; clicking a panel opens an enlarged,
-live copy of it. Plain numpy in.
+live copy of it (once the double-click interval has passed without a second click);
+double-clicking it emits ``double_clicked(index)`` instead.
 
 An overlay (a second cloud's projections, e.g. compare mode's second run) is drawn over the
 first in its own colours: inside dots amber, or green where both clouds' inside dots fall on
-the same pixel, outside dots magenta; the first cloud's outside dots stay visible.
+the same pixel, outside dots magenta; the first cloud's outside dots stay visible. Plain numpy
+in.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class SilhouettePanel(QtWidgets.QWidget):
     """One view: field image + inside/outside projection dots, composed in numpy."""
 
     clicked = QtCore.pyqtSignal(int)
+    double_clicked = QtCore.pyqtSignal(int)
 
     def __init__(self, index: int, size: int = 150, dot: float = 3.0,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -67,7 +70,12 @@ class SilhouettePanel(QtWidgets.QWidget):
         self.overlay_label = ""
         self.setAttribute(QtCore.Qt.WA_OpaquePaintEvent)
         self.setToolTip(f"view {index}: smoothed silhouette with the projected points "
-                        "(red = outside the mask). Click to enlarge.")
+                        "(red = outside the mask). Click to enlarge; double-click to look "
+                        "through this camera in the 3D view.")
+        # a click is reported once no second click followed it (that is a double-click)
+        self._click_timer = QtCore.QTimer(self, singleShot=True)
+        self._click_timer.setInterval(QtWidgets.QApplication.doubleClickInterval())
+        self._click_timer.timeout.connect(lambda: self.clicked.emit(self.index))
         self.set_size(size)
 
     def set_size(self, size: int) -> None:
@@ -173,12 +181,19 @@ class SilhouettePanel(QtWidgets.QWidget):
         p.drawText(r, QtCore.Qt.AlignCenter, text)
 
     def mousePressEvent(self, ev: object) -> None:  # noqa: N802 (Qt name)
-        self.clicked.emit(self.index)
+        self._click_timer.start()
         super().mousePressEvent(ev)
+
+    def mouseDoubleClickEvent(self, ev: object) -> None:  # noqa: N802 (Qt name)
+        self._click_timer.stop()
+        self.double_clicked.emit(self.index)
 
 
 class SilhouettePanels(QtWidgets.QScrollArea):
-    """A scrollable grid of :class:`SilhouettePanel`, one per view."""
+    """A scrollable grid of :class:`SilhouettePanel`, one per view. ``double_clicked(index)``:
+    a panel was double-clicked."""
+
+    double_clicked = QtCore.pyqtSignal(int)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, panel_size: int = 140) -> None:
         super().__init__(parent)
@@ -216,6 +231,7 @@ class SilhouettePanels(QtWidgets.QScrollArea):
         for i in range(n):
             p = SilhouettePanel(i, self.panel_size)
             p.clicked.connect(self.enlarge)
+            p.double_clicked.connect(self.double_clicked)
             self.panels.append(p)
         self._columns = 0
         self._relayout()
