@@ -36,3 +36,12 @@ def tiny() -> Scene:
 def folder(tiny, tmp_path) -> Path:
     """``tiny`` written as a drwr-scene folder in the test's temporary directory."""
     return write_scene(tiny, tmp_path / "scene")
+
+
+def one_error_line(capsys, *needles: str) -> str:
+    """The captured stderr is one line ``error: ...`` holding every needle; returns it."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    for n in needles:
+        assert n in err, err
+    return err

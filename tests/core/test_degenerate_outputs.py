@@ -16,14 +16,7 @@ from core.io.scene import SceneError
 from core.surface.mesh import mesh_from_cloud
 from core.surface.mesh_io import load_surface, write_mesh
 from core.surface.sh import ShapeCode, decode, save_code
-
-
-def _one_line(capsys, *needles: str) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    for n in needles:
-        assert n in err, err
-    return err
+from tests.core.conftest import one_error_line
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +35,7 @@ def test_sh_decode_refuses_a_degree_below_one(code_file, tmp_path, capsys, degre
     out = tmp_path / "d.obj"
     rc = main_module.main(["sh-decode", str(code_file), "--out", str(out), "--degree", degree])
     assert rc == 2 and not out.exists()
-    _one_line(capsys, "--degree must be >= 1")
+    one_error_line(capsys, "--degree must be >= 1")
 
 
 def test_sh_decode_refuses_a_nan_coefficient(code_file, tmp_path, capsys):
@@ -52,7 +45,7 @@ def test_sh_decode_refuses_a_nan_coefficient(code_file, tmp_path, capsys):
     out = tmp_path / "d.obj"
     rc = main_module.main(["sh-decode", str(bad), "--out", str(out)])
     assert rc == 2 and not out.exists()
-    _one_line(capsys, f"{bad}: 1 coefficients are not finite")
+    one_error_line(capsys, f"{bad}: 1 coefficients are not finite")
 
 
 def test_decode_rejects_a_negative_degree(code_file):
@@ -68,7 +61,7 @@ def test_sh_decode_of_a_degree_zero_code_writes_nothing(tmp_path, capsys):
     out = tmp_path / "d.obj"
     assert main_module.main(["sh-decode", str(c), "--out", str(out)]) == 2
     assert not out.exists()
-    _one_line(capsys, f"{out}: the mesh encloses no volume")
+    one_error_line(capsys, f"{out}: the mesh encloses no volume")
 
 
 def test_sh_decode_of_a_mirrored_code_is_refused_as_inside_out(code_file, tmp_path, capsys):
@@ -77,7 +70,7 @@ def test_sh_decode_of_a_mirrored_code_is_refused_as_inside_out(code_file, tmp_pa
     out = tmp_path / "d.obj"
     assert main_module.main(["sh-decode", str(bad), "--out", str(out)]) == 2
     assert not out.exists()
-    _one_line(capsys, f"{out}: the mesh is inside out")
+    one_error_line(capsys, f"{out}: the mesh is inside out")
 
 
 def test_sh_encode_refuses_a_nan_vertex(tmp_path, capsys):
@@ -90,7 +83,7 @@ def test_sh_encode_refuses_a_nan_vertex(tmp_path, capsys):
     out = tmp_path / "c.npz"
     assert main_module.main(["sh-encode", str(mesh), "--out", str(out)]) == 2
     assert not out.exists()
-    _one_line(capsys, f"{mesh}: 1 mesh vertices are not finite")
+    one_error_line(capsys, f"{mesh}: 1 mesh vertices are not finite")
     with pytest.raises(SceneError):
         load_surface(mesh)
 
@@ -112,7 +105,7 @@ def test_mesh_refuses_a_cloud_without_volume(tmp_path, capsys, kind):
     assert not out.exists()
     word = {"one point": "are all one point", "one line": "lie on one line",
             "one plane": "lie in one plane"}[kind]
-    _one_line(capsys, f"{cloud}: the cloud's 200 points {word}")
+    one_error_line(capsys, f"{cloud}: the cloud's 200 points {word}")
 
 
 def test_cloud_rank_counts_spanned_dimensions():

@@ -20,17 +20,10 @@ from core.io.mesh_scene import make_scene
 from core.formats.common import select
 from core.io.scene import SceneError, read_scene, write_scene
 from core.train.predict import image_input
+from tests.core.conftest import one_error_line
 
 DEEP = "[" * 100_000 + "]" * 100_000
 MAX_VIEWS = 2000  # core.io.scene.MAX_VIEWS
-
-
-def _one_line(capsys, *needles: str) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    for n in needles:
-        assert n in err, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +44,7 @@ def test_hull_refuses_a_deeply_nested_scene_json(scene_dir, tmp_path, capsys):
     out = tmp_path / "h.ply"
     assert main_module.main(["hull", str(s), "--out", str(out)]) == 2
     assert not out.exists()
-    _one_line(capsys, f"{s / 'scene.json'}: JSON nested too deeply")
+    one_error_line(capsys, f"{s / 'scene.json'}: JSON nested too deeply")
 
 
 def test_deeply_nested_value_inside_a_scene_json(scene_dir, tmp_path):
@@ -73,7 +66,7 @@ def test_deeply_nested_dataset_json(scene_dir, tmp_path, capsys):
     assert main_module.main(["train", str(ds), "--out", str(out), "--iterations", "1",
                              "--quiet"]) == 2
     assert not out.exists()
-    _one_line(capsys, f"{ds / 'dataset.json'}: JSON nested too deeply")
+    one_error_line(capsys, f"{ds / 'dataset.json'}: JSON nested too deeply")
 
 
 def _many_views(scene_dir: Path, folder: Path, n: int) -> Path:
@@ -102,7 +95,7 @@ def test_hull_refuses_18000_views(scene_dir, tmp_path, capsys):
     out = tmp_path / "h.ply"
     assert main_module.main(["hull", str(s), "--out", str(out)]) == 2
     assert not out.exists()
-    _one_line(capsys, f"{s / 'scene.json'}: lists 18000 views; a scene holds at most 2000")
+    one_error_line(capsys, f"{s / 'scene.json'}: lists 18000 views; a scene holds at most 2000")
 
 
 def test_dataset_readers_cap_the_selected_views():
@@ -152,7 +145,7 @@ def test_predict_refuses_a_decompression_bomb(tmp_path, capsys):
     out = tmp_path / "pred" / "p.ply"
     assert main_module.main(["predict", str(run), str(bomb), "--out", str(out)]) == 2
     assert not out.exists() and not out.parent.exists()
-    _one_line(capsys, f"{bomb}: image is too large to read")
+    one_error_line(capsys, f"{bomb}: image is too large to read")
 
 
 def test_pixel_limit_scene_image(scene_dir, tmp_path):

@@ -177,24 +177,39 @@ def test_double_click_looks_through_and_interaction_leaves(window: Any, qtbot: A
         look.look_through(scene.n_views)
 
 
-def test_look_through_flag_and_bad_view(qtbot: Any, tmp_path: Any, capsys: Any,
-                                        monkeypatch: Any) -> None:
-    from app.gui_main import run_gui
-    from app.look_through import LookThroughControl
+# the whole window in its own process (an app.exec_() inside this test session would leave
+# the session's QApplication unusable for the window tests that follow)
+_FLAG_PROBE = """
+import sys
+from app.gui_main import run_gui
+from app.look_through import LookThroughControl
+looked = []
+original = LookThroughControl.look_through
+def spy(self, index):
+    original(self, index)
+    looked.append((index, self.index))
+LookThroughControl.look_through = spy
+code = run_gui(sys.argv[1:])
+print("LOOKED", looked, "CODE", code)
+"""
 
-    looked: list[tuple[int, int | None]] = []
-    original = LookThroughControl.look_through
 
-    def spy(self: Any, index: int) -> None:
-        original(self, index)
-        looked.append((index, self.index))
+def _run_window(*args: str) -> Any:
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    monkeypatch.setattr(LookThroughControl, "look_through", spy)
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-c", _FLAG_PROBE, *args], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_look_through_flag_and_bad_view(tmp_path: Any) -> None:
     shot = tmp_path / "look.png"
-    code = run_gui(["--demo", "--points", "300", "--look-through", "1", "--exit-after", "2",
-                    "--screenshot", str(shot)])
-    assert code == 0 and shot.exists()
-    assert looked == [(1, 1)]  # once the first cloud was drawn
+    res = _run_window("--demo", "--points", "300", "--look-through", "1", "--exit-after", "2",
+                      "--screenshot", str(shot))
+    assert "LOOKED [(1, 1)] CODE 0" in res.stdout, res.stderr[-2000:]  # once, after a cloud
+    assert shot.exists()
     for bad in ("-1", "99"):
-        code = run_gui(["--demo", "--look-through", bad, "--exit-after", "1"])
-        assert code == 2 and "--look-through" in capsys.readouterr().err
+        res = _run_window("--demo", "--look-through", bad, "--exit-after", "1")
+        assert "CODE 2" in res.stdout and "--look-through" in res.stderr

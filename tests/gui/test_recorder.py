@@ -105,14 +105,23 @@ def test_a_recorded_frame_shows_the_cloud_drawn_in_that_frame(window: Any, qtbot
     assert widths[1] < 0.3 * widths[0], widths
 
 
-def test_record_flag_writes_the_gif_at_exit(qtbot: Any, tmp_path: Any, capsys: Any) -> None:
-    from app.gui_main import run_gui
+def test_record_flag_writes_the_gif_at_exit(tmp_path: Any) -> None:
+    """The whole window in its own process (an app.exec_() inside this test session would
+    leave the session's QApplication unusable for the window tests that follow)."""
+    import subprocess
+    import sys
+    from pathlib import Path
 
+    root = Path(__file__).resolve().parents[2]
     path = tmp_path / "rec.gif"
-    code = run_gui(["--demo", "--points", "300", "--record", str(path), "--exit-after", "3"])
-    assert code == 0
-    out = capsys.readouterr().out
+
+    def window(*args: str) -> Any:
+        return subprocess.run([sys.executable, str(root / "main.py"), *args], cwd=root,
+                              capture_output=True, text=True, timeout=300)
+
+    res = window("--demo", "--points", "300", "--record", str(path), "--exit-after", "3")
+    assert res.returncode == 0, res.stderr[-2000:]
     n = Image.open(path).n_frames
-    assert f"recorded {n} frames to {path}" in out and n >= 1
-    assert run_gui(["--demo", "--record", str(tmp_path / "rec.avi"), "--exit-after", "1"]) == 2
-    assert "rec.avi" in capsys.readouterr().err
+    assert f"recorded {n} frames to {path}" in res.stdout and n >= 1
+    res = window("--demo", "--record", str(tmp_path / "rec.avi"), "--exit-after", "1")
+    assert res.returncode == 2 and "rec.avi" in res.stderr
