@@ -8,7 +8,8 @@
         [--run-dir RUN]            where that training writes (default ~/.cache/drwr-studio/runs)
     --follow RUN                   follow a run folder another process writes
     --exit-after S                 run for S seconds, then save --screenshot/--export, exit 0
-                                   (--export waits up to 2 min more for a job's first cloud)
+                                   (--export and --look-through wait up to 2 min more for
+                                   a job's first cloud)
     --screenshot FILE, --export FILE
     --compare SPEC                 also fit the scene with SPEC's settings, side by side
                                    (comma-separated field=value overrides, preset=NAME too)
@@ -289,13 +290,15 @@ def _run(args: argparse.Namespace) -> int:
             if result.get("ending"):
                 return
             second = win.compare.controller
-            if ((args.export and win.controller.latest_points() is None
-                    and win.controller.state() in ("starting", "running")
+            starting = win.controller.state() in ("starting", "running")
+            if ((args.export and win.controller.latest_points() is None and starting
                     or args.export_compare and second is not None
                     and second.latest_points() is None
-                    and second.state() in ("starting", "running"))
+                    and second.state() in ("starting", "running")
+                    or win.look_through.pending is not None and starting)
                     and waited["s"] < FIRST_CLOUD_GRACE_S):
-                # the job is still building its first cloud (a loaded machine): wait for it
+                # the job is still building its first cloud (a loaded machine), which the
+                # exports and a --look-through screenshot need: wait for it
                 waited["s"] += 0.5
                 QtCore.QTimer.singleShot(500, finish)
                 return

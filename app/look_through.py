@@ -47,6 +47,11 @@ class LookThroughControl:
         self.look.enter(index, scene.K[index], scene.R[index], scene.t[index],
                         scene.masks[index])
 
+    @property
+    def pending(self) -> int | None:
+        """The view to look through once the first cloud is drawn (None: none waits)."""
+        return self._pending
+
     def look_when_drawn(self, index: int) -> None:
         """Look through view ``index`` once the first cloud is on screen (the first cloud
         resets the 3D camera); at once when one is already there."""

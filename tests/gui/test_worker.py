@@ -173,7 +173,7 @@ def test_frames_carry_the_jobs_loss_names(start: Any, qtbot: Any) -> None:
     job = FakeJob()
     w = start(job, run=False, autosave_s=0)
     # the state is the worker's at once; its ``ready`` signal reaches this thread queued
-    qtbot.waitUntil(lambda: w.state == "paused" and w.rec.ready, timeout=5000)
+    qtbot.waitUntil(lambda: w.state == "paused" and bool(w.rec.ready), timeout=5000)
     assert w.rec.ready == [("total", "fit", "prior")]
     for _ in range(3):
         w.step_once()
