@@ -209,6 +209,7 @@ class TrainMode(QtCore.QObject):
     def stop_follow(self) -> None:
         if self.follower is not None:
             self.follower.stop()
+            self.follower.deleteLater()  # a child of the window: Qt would keep it (and its data)
             self.follower = None
 
     def _activate(self, source: str) -> None:

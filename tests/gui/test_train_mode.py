@@ -147,6 +147,23 @@ def test_follow_a_run_folder_written_by_the_cli(window: Any, qtbot: Any, dataset
     assert Path(out).is_file()
 
 
+def test_following_again_frees_the_run_followed_before(window: Any, qtbot: Any,
+                                                       tmp_path: Path) -> None:
+    """Each follow makes a RunFollower, a child of the window; the one it replaces must go
+    (the training-mode soak saw one more kept, with its dataset, per follow)."""
+    from app.follow import RunFollower
+
+    for k in range(3):
+        run = tmp_path / f"run{k}"
+        run.mkdir()
+        (run / "metrics.jsonl").write_text("")
+        window.train_mode.follow(str(run))
+    qtbot.waitUntil(lambda: len(window.findChildren(RunFollower)) == 1, timeout=5000)
+    assert window.findChildren(RunFollower)[0] is window.train_mode.follower
+    window.train_mode.stop_follow()
+    qtbot.waitUntil(lambda: not window.findChildren(RunFollower), timeout=5000)
+
+
 def test_metrics_tail_reads_complete_lines_and_restarts(tmp_path: Path) -> None:
     from app.follow import MetricsTail
 
