@@ -33,22 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("LP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from soak_gui import anon_mb  # noqa: E402  (the fit-mode soak's RssAnon reader)
 
 #: a small network, so a step takes well under a second on a shared CPU
 NET = {"points": 256, "input_size": 32, "width": 8, "hidden": 128, "batch_size": 4,
        "views_per_object": 2, "workers": 0, "val_every": 50, "val_objects": 4}
-
-
-def anon_mb() -> float:
-    """Anonymous resident memory of this process (RssAnon) in MiB; 0 where unknown."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def cli_flags() -> list[str]:
