@@ -29,10 +29,10 @@ from PyQt5 import QtCore, QtWidgets
 from widgets.cloud_view import CloudView
 from widgets.compare_table import CompareTable
 from widgets.linked_views import CameraLink
-from widgets.silhouette_panels import INSIDE, OVERLAY_INSIDE
 
 from core.fit.config import FitConfig
 
+from .compare_layout import SideBySide
 from .compare_metrics import RunScorer
 from .compare_spec import SpecError, compare_config, describe
 from .controller import JobController
@@ -107,10 +107,7 @@ class CompareMode(QtCore.QObject):
         self.win = win
         self.spec = "preset=drwr-paper"
         self.controller: CompareController | None = None
-        self.view: CloudView | None = None
-        self.table: CompareTable | None = None
-        self._link: CameraLink | None = None
-        self._labels: list[tuple[Any, Any]] = []  # (plotter, text actor)
+        self._layout: SideBySide | None = None  # B's view, the table, the camera link
         self._scorers: list[RunScorer] = []
         self._its = [0.0, 0.0]
         self._panels_t = 0.0
@@ -129,6 +126,18 @@ class CompareMode(QtCore.QObject):
     @property
     def active(self) -> bool:
         return self.controller is not None
+
+    @property
+    def view(self) -> CloudView | None:
+        return None if self._layout is None else self._layout.view
+
+    @property
+    def table(self) -> CompareTable | None:
+        return None if self._layout is None else self._layout.table
+
+    @property
+    def _link(self) -> CameraLink | None:
+        return None if self._layout is None else self._layout.link
 
     # -- entering and leaving ------------------------------------------------------------
     def ask(self) -> None:
@@ -182,36 +191,7 @@ class CompareMode(QtCore.QObject):
 
     def _build(self, scene: Any) -> None:
         win = self.win
-        a = win.cloud_view
-        self.view = CloudView()
-        self.view.toolbar.hide()  # A's toolbar, above both views, drives both
-        self.view.set_color_mode(a.color_mode)
-        self.view.set_point_size(a.point_size)
-        a.color_box.currentTextChanged.connect(self.view.set_color_mode)
-        a.size_box.valueChanged.connect(self.view.set_point_size)
-        left = win.views.parentWidget()
-        total = sum(left.sizes())
-        left.insertWidget(0, a.toolbar)
-        left.setCollapsible(0, False)
-        left.handle(1).setEnabled(False)
-        win.views.addWidget(self.view)
-        half = max(1, sum(win.views.sizes()) // 2)
-        win.views.setSizes([half, half])
-        self._link = CameraLink(a, self.view)
-        b_label = f"B  {describe(self.spec)}"
-        for view, text, colour in ((a, LABEL_A, INSIDE), (self.view, b_label, OVERLAY_INSIDE)):
-            actor = view.plotter.add_text(text, position="upper_left", font_size=9,
-                                          color=tuple(c / 255 for c in colour), render=False)
-            self._labels.append((view.plotter, actor))
-        self.table = CompareTable((LABEL_A.replace("  ", " "), b_label.replace("  ", " ")),
-                                  (INSIDE, OVERLAY_INSIDE))
-        left.insertWidget(left.indexOf(win.views) + 1, self.table)
-        left.setCollapsible(left.indexOf(self.table), False)
-        sizes = left.sizes()  # toolbar, views, table, plot: the views take what is left
-        fixed = a.toolbar.sizeHint().height() + self.table.height()
-        if total > fixed + sizes[-1]:
-            left.setSizes([a.toolbar.sizeHint().height(), total - fixed - sizes[-1],
-                           self.table.height(), sizes[-1]])
+        self._layout = SideBySide(win, (LABEL_A, f"B  {describe(self.spec)}"))
         gt = getattr(scene, "gt_points", None)
         scorers: list[RunScorer] = []  # scores of an earlier compare never reach this table
         scorers += [RunScorer(gt, lambda i, s, r=r: self._scored(scorers, r, s),
@@ -239,33 +219,12 @@ class CompareMode(QtCore.QObject):
         self.win.run_controls.set_state(self.win.controller.state())
         if self._on_main_frame in self.win.frame_hooks:
             self.win.frame_hooks.remove(self._on_main_frame)
-        if self._link is not None:
-            self._link.unlink()
-            self._link = None
-        for plotter, actor in self._labels:
-            plotter.remove_actor(actor, render=False)
-        self._labels = []
-        a = self.win.cloud_view
-        a.restore_toolbar()
-        self.win.views.parentWidget().handle(
-            self.win.views.parentWidget().indexOf(self.win.views)).setEnabled(True)
-        if self.view is not None:
-            for sig, slot in ((a.color_box.currentTextChanged, self.view.set_color_mode),
-                              (a.size_box.valueChanged, self.view.set_point_size)):
-                try:
-                    sig.disconnect(slot)
-                except TypeError:
-                    pass
-            self.view.close_view()
-        for w in (self.view, self.table):
-            if w is not None:
-                w.hide()
-                w.setParent(None)  # out of the splitter now (its VTK window is closed)
-                w.deleteLater()
-        self.view = self.table = None
+        if self._layout is not None:
+            self._layout.remove()
+            self._layout = None
         self._scorers = []
         self.win.panels.set_overlay(None)
-        a.refresh()
+        self.win.cloud_view.refresh()
         self.leave_action.setEnabled(False)
         self.changed.emit(False)
 

@@ -23,7 +23,7 @@ from core.train.data import input_tensor
 from core.device import resolve_device
 from core.train.model import build_model
 
-__all__ = ["Predictor", "image_input", "input_tensor", "load_run"]
+__all__ = ["Predictor", "image_input", "input_tensor", "load_checkpoint", "load_run"]
 
 
 def image_input(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
@@ -82,13 +82,26 @@ def load_run(run: str | Path, which: str = "best", device: str = "auto") -> Pred
     if not path.is_file():
         raise FileNotFoundError(f"{root / 'checkpoints'}: no checkpoint (not a training run "
                                 "folder, or the training has not saved yet)")
+    return load_checkpoint(path, device)
+
+
+def load_checkpoint(path: str | Path, device: str = "auto") -> Predictor:
+    """The network of checkpoint file ``path`` (a run's ``checkpoints/*.pt`` or one saved
+    from the window). FileNotFoundError/ValueError naming the file when it is missing, not a
+    training checkpoint, or its weights do not fit the network of its config."""
+    path = Path(path)
     dev = resolve_device(device)
     ck = read_checkpoint(path, dev)
-    cfg = config_from_dict(ck["config"])
+    try:
+        cfg = config_from_dict(ck["config"])
+        iteration = int(ck["iteration"])
+        weights = ck["model"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: a damaged checkpoint (its config, step or weights: "
+                         f"{exc.__class__.__name__})") from None
     model = build_model(cfg)
     try:
-        model.load_state_dict(ck["model"])
+        model.load_state_dict(weights)
     except RuntimeError:
         raise ValueError(f"{path}: weights do not fit the network of its config") from None
-    return Predictor(model.to(dev), cfg, dev, dict(ck.get("info", {})), int(ck["iteration"]),
-                     path)
+    return Predictor(model.to(dev), cfg, dev, dict(ck.get("info", {})), iteration, path)

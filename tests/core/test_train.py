@@ -153,3 +153,25 @@ def test_mask_only_dataset_trains_on_masks(tmp_path):
         assert np.isfinite(tr.step()["total"])
     x = tr.train_set[(0, [0])]["input"]
     assert set(torch.unique(x).tolist()) <= {0.0, 1.0}  # no jitter on masks
+
+
+def test_load_checkpoint_reads_one_file_as_load_run_reads_a_folder(ds, tmp_path):
+    from core.train.checkpoint import read_checkpoint, write_checkpoint
+    from core.train.predict import load_checkpoint
+
+    tr = Trainer(ds, TrainConfig(iterations=3, **TINY), run_dir=tmp_path / "run")
+    for _ in range(3):
+        tr.step()
+    path = tr.save(tmp_path / "saved.pt")
+    pred = load_checkpoint(path, "cpu")
+    sc = tr.display_scene
+    assert pred.iteration == 3 and pred.path == path
+    np.testing.assert_allclose(pred.predict_scene(sc, 0), snap_points(tr), atol=1e-6)
+    ck = read_checkpoint(path)
+    del ck["config"]
+    write_checkpoint(tmp_path / "damaged.pt", {k: v for k, v in ck.items()
+                                               if k not in ("format", "version")})
+    with pytest.raises(ValueError, match="damaged.pt: a damaged checkpoint"):
+        load_checkpoint(tmp_path / "damaged.pt", "cpu")
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt", "cpu")
