@@ -13,7 +13,9 @@
     --screenshot FILE, --export FILE
     --compare SPEC                 also fit the scene with SPEC's settings, side by side
                                    (comma-separated field=value overrides, preset=NAME too)
-    --export-compare FILE          write the second run's cloud (--exit-after), as --export
+    --compare-checkpoint PT        with --dataset/--follow: the checkpoint PT's prediction of
+                                   the object shown, beside the training's
+    --export-compare FILE          write the second cloud (--exit-after), as --export
     --look-through N               put the 3D view at view N's camera once the cloud is drawn
     --record FILE.gif|.mp4         record the 3D view, one frame per drawn snapshot; finished
                                    at exit (.mp4 needs imageio-ffmpeg)
@@ -69,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "scene with SPEC's settings beside the first, e.g. preset=drwr-paper or "
                          "beta=3,sigma=2 (comma-separated field=value overrides of the fit "
                          "settings)"))
+    reads(p.add_argument("--compare-checkpoint", metavar="PT", help="with --dataset or "
+                         "--follow: a training checkpoint's (.pt) prediction of the validation "
+                         "object shown, beside the training's"), "checkpoint")
     writes(p.add_argument("--export-compare", metavar="FILE", help="write the second run's "
                           "cloud (.ply/.obj/.xyz) (--exit-after)"))
     p.add_argument("--look-through", type=int, metavar="N", help="show the 3D view through "
@@ -113,8 +118,10 @@ def _check_args(args: argparse.Namespace) -> str:
         return clash
     if args.compare is not None and not (args.scene or args.demo):
         return "--compare goes with --scene or --demo (a fit)"
-    if args.export_compare and args.compare is None:
-        return "--export-compare goes with --compare"
+    if args.compare_checkpoint and not (args.dataset or args.follow):
+        return "--compare-checkpoint goes with --dataset or --follow (training mode)"
+    if args.export_compare and args.compare is None and not args.compare_checkpoint:
+        return "--export-compare goes with --compare or --compare-checkpoint"
     if args.look_through is not None and args.look_through < 0:
         return f"--look-through takes a view number from 0, got {args.look_through}"
     if args.record:
@@ -163,7 +170,12 @@ def _fit_config(args: argparse.Namespace) -> Any:
 
 
 def _check_compare(args: argparse.Namespace) -> str:
-    """The problem with --compare's SPEC, or '' (checked before any window opens)."""
+    """The problem with --compare's SPEC or --compare-checkpoint's file, or '' (checked
+    before any window opens)."""
+    if args.compare_checkpoint:
+        from .compare_checkpoint import check_checkpoint
+
+        return check_checkpoint(args.compare_checkpoint)
     if args.compare is None:
         return ""
     from .compare_spec import SpecError, compare_config
@@ -217,9 +229,11 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"drwr-studio: {exc}", file=sys.stderr)
                 return 2
             QtWidgets.QMessageBox.critical(None, "DRWR Studio", f"Cannot open the scene:\n{exc}")
+    from .train_mode import training_inputs
+
     dataset = follow = None
     try:
-        dataset, follow = _training_inputs(args)
+        dataset, follow = training_inputs(args.dataset, args.follow)
     except ValueError as exc:
         if headless:
             print(f"drwr-studio: {exc}", file=sys.stderr)
@@ -255,6 +269,7 @@ def _run(args: argparse.Namespace) -> int:
 
         win.controller.errored.connect(failed)
         win.compare.errored.connect(failed)
+        win.checkpoint_compare.errored.connect(failed)
     if args.demo:
         win.start_fit(scene, config, run=True)
     elif scene is not None:
@@ -279,6 +294,8 @@ def _run(args: argparse.Namespace) -> int:
             win.show_error(str(exc))
     elif follow is not None:
         win.train_mode.follow(follow)
+    if args.compare_checkpoint and win.train_mode.active:
+        win.checkpoint_compare.start(args.compare_checkpoint)
     if args.look_through is not None:
         win.look_through.look_when_drawn(args.look_through)
     if args.record:
@@ -295,7 +312,8 @@ def _run(args: argparse.Namespace) -> int:
                     or args.export_compare and second is not None
                     and second.latest_points() is None
                     and second.state() in ("starting", "running")
-                    or win.look_through.pending is not None and starting)
+                    or win.look_through.pending is not None and starting
+                    or win.checkpoint_compare.waiting())
                     and waited["s"] < FIRST_CLOUD_GRACE_S):
                 # the job is still building its first cloud (a loaded machine), which the
                 # exports and a --look-through screenshot need: wait for it
@@ -306,12 +324,14 @@ def _run(args: argparse.Namespace) -> int:
             try:
                 win.refresh_now()
                 win.compare.refresh_now()
+                win.checkpoint_compare.refresh_now()
                 if args.screenshot:
                     win.save_screenshot(args.screenshot)
                 if args.export:
                     win.export_cloud(args.export)
                 if args.export_compare:
-                    win.compare.export(args.export_compare)
+                    (win.checkpoint_compare if args.compare_checkpoint
+                     else win.compare).export(args.export_compare)
             except Exception as exc:
                 print(f"drwr-studio: {exc}", file=sys.stderr)
                 result["code"] = 1
@@ -340,31 +360,6 @@ def _report_recording(win: Any, result: dict[str, Any]) -> None:
         print(f"drwr-studio: recorded {last[1]} frames to {last[0]}")
     else:
         print("drwr-studio: nothing was recorded (no frame was drawn)", file=sys.stderr)
-
-
-def _training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The --dataset (read) and the --follow folder (checked); ValueError naming the path."""
-    from core.io.scene import SceneError
-
-    dataset = None
-    if args.dataset:
-        from core.formats.datasets import read_dataset
-
-        try:
-            dataset = read_dataset(args.dataset)
-        except (SceneError, OSError) as exc:
-            raise ValueError(str(exc)) from None
-    if args.follow:
-        from pathlib import Path
-
-        run = Path(args.follow)
-        if not run.is_dir():
-            raise ValueError(f"{run}: no such run folder")
-        if not ((run / "metrics.jsonl").exists() or (run / "config.json").exists()
-                or (run / "checkpoints").is_dir()):
-            raise ValueError(f"{run}: not a training run folder (no metrics.jsonl, config.json "
-                             "or checkpoints/)")
-    return dataset, args.follow
 
 
 def _on_signals(app: Any, win: Any, result: dict[str, Any]) -> dict[int, Any]:

@@ -38,7 +38,8 @@ from .follow import RunFollower, display_ids
 #: the window's TrainConfig changes: no forked loader processes; validation points early
 WINDOW_DEFAULTS = {"workers": 0, "val_every": 50}
 
-__all__ = ["WINDOW_DEFAULTS", "TrainMode", "default_run_dir", "install_train_mode"]
+__all__ = ["WINDOW_DEFAULTS", "TrainMode", "default_run_dir", "install_train_mode",
+           "training_inputs"]
 
 
 def default_run_dir(dataset_root: Any) -> Path:
@@ -329,6 +330,30 @@ class TrainMode(QtCore.QObject):
             self.win, "Save checkpoint", str(folder / "saved.pt"), "Checkpoint (*.pt)")
         if path:
             self.save_checkpoint(path)
+
+
+def training_inputs(dataset: str | None, follow: str | None) -> tuple[Any, str | None]:
+    """The window's --dataset (read) and --follow folder (checked); ValueError naming the
+    path."""
+    from core.io.scene import SceneError
+
+    ds = None
+    if dataset:
+        from core.formats.datasets import read_dataset
+
+        try:
+            ds = read_dataset(dataset)
+        except (SceneError, OSError) as exc:
+            raise ValueError(str(exc)) from None
+    if follow:
+        run = Path(follow)
+        if not run.is_dir():
+            raise ValueError(f"{run}: no such run folder")
+        if not ((run / "metrics.jsonl").exists() or (run / "config.json").exists()
+                or (run / "checkpoints").is_dir()):
+            raise ValueError(f"{run}: not a training run folder (no metrics.jsonl, config.json "
+                             "or checkpoints/)")
+    return ds, follow
 
 
 def install_train_mode(win: Any) -> TrainMode:

@@ -82,14 +82,16 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
         self._build_status()
         self.build_menus()
         # surface tools: Shape dock, Export mesh; training mode: dataset, run folder;
-        # View → Compare with…
+        # View → Compare with…, Compare with checkpoint… (training mode)
         from .compare import install_compare
+        from .compare_checkpoint import install_checkpoint_compare
         from .shape_tab import install_shape_tab
         from .train_mode import install_train_mode
 
         self.shape_tab = install_shape_tab(self)
         self.train_mode = install_train_mode(self)
         self.compare = install_compare(self)
+        self.checkpoint_compare = install_checkpoint_compare(self)
         # history slider, looking through a view's camera, recording the 3D view
         from .look_through import install_look_through
         from .recorder import install_recorder
