@@ -230,6 +230,7 @@ def main() -> int:
             bench_gui_compare.report(res, args.compare, args.points, args.seconds,
                                      args.rounds)
     finally:
+        bench_gui_compare.release_app()
         if xvfb is not None:
             xvfb.terminate()
     return 0

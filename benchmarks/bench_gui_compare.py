@@ -15,6 +15,7 @@ Used by ``bench_gui.py`` (``--compare SPEC``, ``--no-compare``).
 
 from __future__ import annotations
 
+import gc
 import statistics
 import tempfile
 import threading
@@ -41,6 +42,13 @@ def qt_app() -> Any:
 
     _APP = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     return _APP
+
+
+def release_app() -> None:
+    """Let the QApplication go (before the X server it draws on stops)."""
+    global _APP
+    _APP = None
+    gc.collect()
 
 
 def spin(sec: float) -> None:
