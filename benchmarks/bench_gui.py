@@ -10,10 +10,15 @@
    silhouette panels and the loss plot (each redrawn once).
 3. 3D view frames per second at 100k points: update the PolyData in place + one synchronous
    repaint, as the window does each tick.
+4. Compare mode (``--compare SPEC``, default ``beta=3``; ``--no-compare`` skips it): it/s of
+   runs A and B in the compared window against two headless Fitters stepping at once in two
+   threads, paired per round as in 1, the frames/s of both views and what B's view and
+   overlay cost per frame (``bench_gui_compare.py``).
 
 Needs an X display; without DISPLAY it starts Xvfb itself when it is installed.
 
     python benchmarks/bench_gui.py [--points 2000] [--seconds 3] [--rounds 10] [--view-points 100000]
+        [--compare SPEC | --no-compare]
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))
+import bench_gui_compare  # noqa: E402
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("LP_NUM_THREADS", "1")
 
@@ -45,7 +52,7 @@ def compare_its(points: int, seconds: float, rounds: int,
     each), so that load from other processes on a shared machine hits all alike. Returns the
     three it/s lists and the GUI's frames/s."""
     import torch
-    from PyQt5 import QtCore, QtWidgets
+    from PyQt5 import QtCore
 
     import app.window as window_module
     from app.window import MainWindow
@@ -66,7 +73,7 @@ def compare_its(points: int, seconds: float, rounds: int,
         while time.perf_counter() < end:
             fitter.step()
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    bench_gui_compare.qt_app()
     settings = QtCore.QSettings(tempfile.mktemp(suffix=".ini"), QtCore.QSettings.IniFormat)
     win = MainWindow(settings=settings, autosave_s=0, show_dialogs=False)
     win.show()
@@ -189,7 +196,7 @@ def ensure_display() -> subprocess.Popen | None:
     return proc
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=3.0, help="per segment")
@@ -197,16 +204,41 @@ def main() -> None:
     ap.add_argument("--view-points", type=int, default=100_000)
     ap.add_argument("--draw-share", type=float, default=None,
                     help="the window's display CPU budget (default: app.window.DRAW_SHARE)")
+    ap.add_argument("--compare", metavar="SPEC", default=bench_gui_compare.DEFAULT_SPEC,
+                    help="B's settings over A's for the compare-mode block (default: "
+                    f"{bench_gui_compare.DEFAULT_SPEC})")
+    ap.add_argument("--no-compare", action="store_true", help="skip the compare-mode block")
     args = ap.parse_args()
+    if not args.no_compare:
+        from app.compare_spec import SpecError, compare_config
+
+        try:
+            compare_config(args.compare, bench_gui_compare.base_config(args.points))
+        except SpecError as exc:
+            print(f"error: --compare: {exc}", file=sys.stderr)
+            return 2
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="drwr-xdg-"))
     xvfb = ensure_display()
     try:
         head, gui, bare, fps_gui, parts = compare_its(args.points, args.seconds, args.rounds,
                                            args.draw_share)
         fps = view_fps(args.view_points)
+        print_single(args, head, gui, bare, fps_gui, parts, fps)
+        if not args.no_compare:
+            res = bench_gui_compare.compare_two_its(args.points, args.seconds, args.rounds,
+                                                    args.compare, args.draw_share)
+            bench_gui_compare.report(res, args.compare, args.points, args.seconds,
+                                     args.rounds)
     finally:
+        bench_gui_compare.release_app()
         if xvfb is not None:
             xvfb.terminate()
+    return 0
+
+
+def print_single(args: argparse.Namespace, head: list, gui: list, bare: list, fps_gui: float,
+                 parts: dict, fps: float) -> None:
+    """Print the single-run blocks (1-3 of the module docstring)."""
     h, g = statistics.median(head), statistics.median(gui)
     # each GUI segment against the mean of the headless segments just before and after it:
     # the machine's speed drifts by several % over tens of seconds on a shared VM
