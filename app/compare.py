@@ -275,6 +275,7 @@ class CompareMode(QtCore.QObject):
         self._its[1] = frame.its
         self._update_row(1, snap, frame.state)
         self.frames_drawn += 1
+        ctl.request_frame()  # B's next frame is ready at A's next draw, not every other one
         return True
 
     def _update_row(self, row: int, snap: Any, state: str) -> None:

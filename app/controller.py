@@ -135,6 +135,11 @@ class JobController(QtCore.QObject):
     def take(self) -> Frame | None:
         return None if self.worker is None else self.worker.take()
 
+    def request_frame(self) -> None:
+        """Have the running job publish a frame after its current step (JobWorker.want_frame)."""
+        if self.worker is not None:
+            self.worker.want_frame()
+
     def latest_points(self) -> np.ndarray | None:
         snap = None if self.worker is None else self.worker.last_snapshot()
         return self.static_points if snap is None else snap.points

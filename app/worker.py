@@ -151,6 +151,13 @@ class JobWorker(QObject):
                 self._wanted = True
         return frame
 
+    def want_frame(self) -> None:
+        """Ask for a frame after the current step without taking one (a display that draws
+        this job only now and then, e.g. compare mode's second view, asks right after drawing,
+        so that a frame is ready at its next draw)."""
+        with self._lock:
+            self._wanted = True
+
     def last_snapshot(self) -> Any:
         """The last published Snapshot (kept after take, for export)."""
         with self._lock:

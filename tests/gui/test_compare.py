@@ -247,3 +247,14 @@ def test_gui_main_compare_and_export_compare(qtbot: Any, tmp_path: Path) -> None
     pa, pb = read_points(a), read_points(b)
     assert pa.shape == pb.shape == (64, 3) and not np.allclose(pa, pb, atol=1e-3)
     assert shot.stat().st_size > 10_000
+
+
+def test_the_second_view_is_drawn_with_the_first_not_every_other_frame(comparing: Any,
+                                                                       qtbot: Any) -> None:
+    """B's worker is asked for its next frame as soon as one is drawn, so that one is ready
+    when A's next frame is drawn (without the request, B drew every other A frame)."""
+    w = comparing
+    a0, b0 = w.frames_drawn, w.compare.frames_drawn
+    qtbot.waitUntil(lambda: w.frames_drawn >= a0 + 12, timeout=60000)
+    a, b = w.frames_drawn - a0, w.compare.frames_drawn - b0
+    assert b >= 0.75 * a, (a, b)

@@ -242,3 +242,20 @@ def test_autosave_goes_through_job_save(start: Any, qtbot: Any, tmp_path: Path) 
     start(job, autosave_s=0.05, autosave_to=tmp_path / "auto.ply")
     qtbot.waitUntil(lambda: len(job.saved) >= 2, timeout=5000)
     assert set(job.saved) == {tmp_path / "auto.ply"}
+
+
+def test_a_frame_is_published_on_request_without_a_take(start: Any, qtbot: Any) -> None:
+    """A display that draws a job only now and then (compare mode's second view) asks for the
+    next frame right after drawing one; without the request the worker publishes nothing."""
+    job = FakeJob()
+    w = start(job, autosave_s=0)
+    qtbot.waitUntil(lambda: w.take() is not None, timeout=5000)  # the slot is empty now
+    s = w.last_snapshot().iteration
+    qtbot.waitUntil(lambda: job.iteration > s + 5, timeout=5000)
+    assert w.last_snapshot().iteration == s  # nobody asked: nothing published
+    w.want_frame()
+    qtbot.waitUntil(lambda: w.last_snapshot().iteration > s, timeout=5000)
+    f = w.take()
+    assert f is not None and f.snapshot.iteration == w.last_snapshot().iteration
+    w.stop()
+    qtbot.waitUntil(lambda: w.state == "stopped", timeout=3000)
