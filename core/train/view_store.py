@@ -52,7 +52,7 @@ __all__ = ["CACHE_VERSION", "FG_SAMPLES", "ViewArrays", "build_arrays", "build_w
            "default_cache_root", "input_image", "loss_grid", "split_key"]
 
 #: bump when any stored number changes, so old folders are not reused
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 #: silhouette pixel samples kept per view for the coverage term
 FG_SAMPLES = 512
 #: objects per worker task
