@@ -35,18 +35,39 @@ __all__ = ["signed_distance", "smooth_field", "boundary_bias", "sample_maps", "o
 
 
 def signed_distance(masks: np.ndarray) -> np.ndarray:
-    """(I, H, W) float32 signed distance (pixels) to the pixel edges, positive inside."""
+    """(I, H, W) float32 signed distance (pixels) to the pixel edges, positive inside.
+
+    The inside distance is taken on the mask's bounding box grown by one pixel (cut at the
+    image border): that frame is background, and the nearest background pixel of any
+    foreground pixel is in it or no farther than its projection onto it, so the numbers equal
+    the EDT of the whole image; the outside one needs the whole image.
+    """
     masks = np.asarray(masks, bool)
     if masks.ndim != 3:
         raise ValueError(f"masks must be (I, H, W), got {masks.shape}")
     out = np.empty(masks.shape, np.float32)
     for i, m in enumerate(masks):
-        if not m.any():
+        box = _bounds(m, 1)
+        if box is None:
             raise ValueError(f"mask {i} is empty")
-        inside = ndimage.distance_transform_edt(m) - 0.5  # to the nearest pixel edge
-        outside = ndimage.distance_transform_edt(~m) - 0.5
-        out[i] = np.where(m, inside, -outside)
+        outside = ndimage.distance_transform_edt(~m)  # to the nearest foreground centre
+        np.subtract(0.5, outside, out=out[i], casting="same_kind")
+        crop = m[box]
+        inside = ndimage.distance_transform_edt(crop) - 0.5  # to the nearest pixel edge
+        out[i][box][crop] = inside[crop]
     return out
+
+
+def _bounds(m: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    """Row and column slices of the bounding box of ``m`` (H, W) bool grown by ``margin``
+    pixels and cut at the border; None when ``m`` is empty."""
+    rows = np.flatnonzero(m.any(1))
+    if not len(rows):
+        return None
+    cols = np.flatnonzero(m.any(0))
+    H, W = m.shape
+    return (slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, H)),
+            slice(max(cols[0] - margin, 0), min(cols[-1] + margin + 1, W)))
 
 
 def smooth_field(masks: np.ndarray) -> np.ndarray:
@@ -63,14 +84,39 @@ def smooth_field(masks: np.ndarray) -> np.ndarray:
 
 def boundary_bias(masks: np.ndarray, rings: int) -> np.ndarray:
     """δ for masks (I, H, W) -> (I, H, W) float32: mean over r = 1..rings of the (2r+1)² box
-    means (``rings`` is the paper's R, ``FitConfig.R``)."""
+    means (``rings`` is the paper's R, ``FitConfig.R``), zero-padded beyond the image.
+
+    All box sums come from one summed-area table per view, taken on the mask's bounding box
+    grown by ``rings`` (δ is 0 beyond it); equal to the mean of ``rings`` uniform filters to
+    float32 round-off.
+    """
     if rings < 1:
         raise ValueError(f"R (rings) must be >= 1, got {rings}")
-    m = np.asarray(masks, np.float32)
-    acc = np.zeros_like(m)
-    for r in range(1, rings + 1):
-        acc += ndimage.uniform_filter(m, size=(1, 2 * r + 1, 2 * r + 1), mode="constant")
-    return acc / rings
+    masks = np.asarray(masks, bool)
+    out = np.zeros(masks.shape, np.float32)
+    for i, m in enumerate(masks):
+        box = _bounds(m, rings)
+        if box is not None:
+            out[i][box] = _box_means(m[box], rings)
+    return out
+
+
+def _box_means(m: np.ndarray, rings: int) -> np.ndarray:
+    """(H, W) float32 mean over r = 1..rings of the (2r+1)² box means of m (H, W) bool."""
+    H, W, R = *m.shape, rings
+    S = np.zeros((H + 2 * R + 1, W + 2 * R + 1), np.int32)  # S[y, x]: sum above-left of y, x
+    S[R + 1:R + 1 + H, R + 1:R + 1 + W] = m
+    np.cumsum(S, 0, out=S)
+    np.cumsum(S, 1, out=S)
+    acc = np.zeros((H, W), np.float32)
+    box = np.empty((H, W), np.int32)
+    for r in range(1, R + 1):
+        lo, hi = R - r, R + r + 1
+        np.subtract(S[hi:hi + H, hi:hi + W], S[lo:lo + H, hi:hi + W], out=box)
+        box -= S[hi:hi + H, lo:lo + W]
+        box += S[lo:lo + H, lo:lo + W]
+        acc += box * np.float32(1.0 / (R * (2 * r + 1) ** 2))
+    return acc
 
 
 def sample_maps(maps: torch.Tensor, uv: torch.Tensor, zero_outside: bool = True) -> torch.Tensor:

@@ -52,7 +52,7 @@ __all__ = ["CACHE_VERSION", "FG_SAMPLES", "ViewArrays", "build_arrays", "build_w
            "default_cache_root", "input_image", "loss_grid", "split_key"]
 
 #: bump when any stored number changes, so old folders are not reused
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 #: silhouette pixel samples kept per view for the coverage term
 FG_SAMPLES = 512
 #: objects per worker task
@@ -260,7 +260,7 @@ class _Sink:
                 self.parts[name] = []
         self.shapes[name][0][0] += len(a)
         if self.folder is not None:
-            self.files[name].write(np.ascontiguousarray(a).tobytes())
+            self.files[name].write(memoryview(np.ascontiguousarray(a)).cast("B"))
         else:
             self.parts[name].append(a)
 
@@ -358,10 +358,11 @@ def _store(it: Iterable[dict[str, Any]], S: int, R: int, gt_points: int, ids: li
                 raise SceneError(f"{without}: has no images while other objects do; give every "
                                  "object images, or none (the network's input is one kind)")
             fg = np.zeros((len(o["mask"]), FG_SAMPLES, 2), np.float32)
+            width = o["mask"].shape[2]
             for i, m in enumerate(o["mask"]):  # the same draws, in the same order, as one loop
-                rr, cc = np.nonzero(m)
-                pick = rng.integers(len(rr), size=FG_SAMPLES)
-                fg[i] = np.stack([cc[pick], rr[pick]], 1)
+                on = np.flatnonzero(m != 0)  # row-major, as np.nonzero's (row, col)
+                rr, cc = np.divmod(on[rng.integers(len(on), size=FG_SAMPLES)], width)
+                fg[i, :, 0], fg[i, :, 1] = cc, rr
             for name in (*_MAPS, "bias"):
                 sink.add(name, o[name])
             sink.add("fg", fg)

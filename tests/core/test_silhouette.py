@@ -67,6 +67,32 @@ def test_signed_distance_signs_and_empty_mask():
         signed_distance(m[0])
 
 
+def _mask_stack() -> np.ndarray:
+    """Blobs of every kind: small, touching each border and corner, holed, full, one pixel."""
+    rng = np.random.default_rng(3)
+    H, W = 23, 31
+    yy, xx = np.mgrid[:H, :W]
+    masks = []
+    for cy, cx, ry, rx in ((11, 15, 4, 6), (0, 0, 6, 9), (22, 30, 5, 4), (11, 0, 20, 3),
+                           (0, 15, 3, 40), (11, 15, 30, 40)):
+        masks.append((yy - cy) ** 2 / ry**2 + (xx - cx) ** 2 / rx**2 < 1)
+    masks[0] &= ~((yy == 11) & (xx == 15))  # a hole
+    masks.append(rng.random((H, W)) < 0.05)  # scattered pixels across the whole image
+    one = np.zeros((H, W), bool)
+    one[5, 7] = True
+    masks.append(one)
+    return np.stack(masks)
+
+
+def test_signed_distance_equals_whole_image_edts():
+    masks = _mask_stack()
+    ref = np.stack([np.where(m, ndimage.distance_transform_edt(m) - 0.5,
+                             -(ndimage.distance_transform_edt(~m) - 0.5)) for m in masks])
+    sd = signed_distance(masks)
+    assert sd.dtype == np.float32
+    np.testing.assert_array_equal(sd, ref.astype(np.float32))
+
+
 # -- sample_maps -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def maps() -> torch.Tensor:
@@ -161,6 +187,19 @@ def test_boundary_bias_deep_inside_and_on_a_straight_boundary():
     assert edge.item() == pytest.approx(0.5, abs=1e-6)
     with pytest.raises(ValueError):
         boundary_bias(m, 0)
+
+
+@pytest.mark.parametrize("rings", [1, 2, 5, 12])
+def test_boundary_bias_equals_the_mean_of_uniform_filters(rings):
+    masks = _mask_stack()
+    m = masks.astype(np.float32)
+    ref = sum(ndimage.uniform_filter(m, size=(1, 2 * r + 1, 2 * r + 1), mode="constant")
+              for r in range(1, rings + 1)) / rings
+    d = boundary_bias(masks, rings)
+    assert d.dtype == np.float32 and d.shape == masks.shape
+    np.testing.assert_allclose(d, ref, rtol=0, atol=1e-6)
+    assert (d[ref == 0] == 0).all()  # 0 beyond the rings, exactly
+    assert (boundary_bias(np.zeros((1, 4, 5), bool), rings) == 0).all()
 
 
 def test_silhouette_maps_set_R():
