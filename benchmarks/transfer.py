@@ -5,7 +5,7 @@ For each dataset spec (``SPECS``; objects from ``benchmarks/transfer_shapes.py``
 runs
 
     python main.py train DATA --out RUN --minutes M --device cpu --threads 1 --quiet
-    python main.py evaluate RUN DATA --split test --json RUN/eval_test.json --quiet
+    python main.py evaluate RUN DATA --split test --json WORK/eval_test_NAME.json --quiet
 
 and writes ``benchmarks/results_transfer.md``: per dataset and category the network, the
 category medoid and silhouette retrieval (CD×100 with both halves), the overall ratio
@@ -13,7 +13,7 @@ network / medoid, and whether the network beats retrieval in every category. Not
 chosen on these numbers: the test split is scored once per run, after training.
 
     python benchmarks/transfer.py [--datasets A B] [--minutes 12] [--work DIR] [--out PATH]
-        [--split T,V,E] [--note TEXT]
+        [--split T,V,E] [--note TEXT] [--reuse-runs]
 
 A dataset folder under ``--work`` whose dataset.json records the same spec is reused.
 """
@@ -129,23 +129,43 @@ def table(result: dict) -> tuple[str, float, bool]:
     return head + "\n".join(lines) + "\n", net / med, every
 
 
-def measure(name: str, spec: TransferSpec, work: Path, minutes: float) -> str:
-    """Make dataset ``name``, train with defaults, evaluate on test; its markdown section."""
+def _trained_seconds(run: Path) -> float:
+    """The training clock of the last step in RUN/metrics.jsonl (0 when none)."""
+    t = 0.0
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        try:
+            t = max(t, float(json.loads(line).get("time", 0.0)))
+        except (ValueError, AttributeError, TypeError):
+            continue
+    return t
+
+
+def measure(name: str, spec: TransferSpec, work: Path, minutes: float,
+            reuse_run: bool = False) -> str:
+    """Make dataset ``name``, train with defaults, evaluate on test; its markdown section.
+    ``reuse_run``: a finished run already in ``work`` is scored instead of trained again."""
     data, reused = ensure_dataset(work / f"data_{name}", spec)
     run = work / f"run_{name}"
-    if run.exists() and any(run.iterdir()):
-        _fail(f"{run}: run folder exists; give another --work")
+    trained = (run / "checkpoints" / "best.pt").is_file() and (run / "metrics.jsonl").is_file()
+    if run.exists() and any(run.iterdir()) and not (reuse_run and trained):
+        _fail(f"{run}: run folder exists; give another --work (or --reuse-runs if it is a "
+              "finished training)")
     meta = json.loads((data / "dataset.json").read_text())
     sizes = {s: len(ids) for s, ids in meta["splits"].items()}
     py = sys.executable
     train = [py, "main.py", "train", str(data), "--out", str(run), "--minutes", f"{minutes:g}",
              "--device", "cpu", "--threads", "1", "--quiet"]
-    ev_json = run / "eval_test.json"
+    ev_json = work / f"eval_test_{name}.json"  # outside the run folder that evaluate reads
     evaluate = [py, "main.py", "evaluate", str(run), str(data), "--split", "test", "--json",
                 str(ev_json), "--no-objects", "--quiet"]
-    load0 = os.getloadavg()
-    t_train = _run(train)
-    load1 = os.getloadavg()
+    if reuse_run and trained:
+        load0 = load1 = None
+        t_train = _trained_seconds(run)
+        print(f"reusing the finished run {run} (training clock {t_train:.0f} s)", flush=True)
+    else:
+        load0 = os.getloadavg()
+        t_train = _run(train)
+        load1 = os.getloadavg()
     t_eval = _run(evaluate)
     steps, best = _steps(run)
     result = json.loads(ev_json.read_text())
@@ -155,6 +175,10 @@ def measure(name: str, spec: TransferSpec, work: Path, minutes: float) -> str:
                                   ("elevation", spec.elevation), ("shading", spec.shading),
                                   ("seed", spec.seed)))
         + f" --categories {' '.join(spec.categories)} --split {','.join(map(str, spec.split))}")
+    load_txt = ("training clock read from the run's metrics.jsonl (run scored with "
+                "--reuse-runs)" if load0 is None else
+                f"load average {load0[0]:.1f} before, {load1[0]:.1f} after training (2-core "
+                "machine shared with other jobs)")
     best_txt = (f"best validation CD×100 {best['val_cd']:.3f} at step {best['step']}"
                 if best else "no validation record")
     return (f"## Dataset {name}\n\n"
@@ -166,8 +190,7 @@ def measure(name: str, spec: TransferSpec, work: Path, minutes: float) -> str:
             f"```\n{gen}\n{shlex.join(['python'] + train[1:])}\n"
             f"{shlex.join(['python'] + evaluate[1:])}\n```\n\n"
             f"Training: {steps} steps in {t_train:.0f} s wall ({best_txt}; evaluate scores "
-            f"best.pt); load average {load0[0]:.1f} before, {load1[0]:.1f} after training "
-            f"(2-core machine shared with other jobs). Evaluation {t_eval:.0f} s; baselines at "
+            f"best.pt); {load_txt}. Evaluation {t_eval:.0f} s; baselines at "
             f"the network's {result['n_points']} points, input view {result['view']}.\n\n"
             f"{text}\n"
             f"Network / medoid overall: **{ratio:.2f}×** (target ≤ 0.65×). Network better than "
@@ -184,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="",
                     help="train,val,test objects per category instead of the specs' 50,5,10")
     ap.add_argument("--note", default="", help="a line added to the results file")
+    ap.add_argument("--reuse-runs", action="store_true",
+                    help="score finished runs already in --work instead of training again")
     a = ap.parse_args(argv)
     a.work.mkdir(parents=True, exist_ok=True)
     specs = {n: SPECS[n] for n in a.datasets}
@@ -203,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         intro += "\n" + a.note + "\n"
     sections: list[str] = []
     for n, s in specs.items():  # the file is rewritten after each dataset
-        sections.append(measure(n, s, a.work.resolve(), a.minutes))
+        sections.append(measure(n, s, a.work.resolve(), a.minutes, a.reuse_runs))
         write_results(a.out, intro + "\n" + "\n".join(sections), "transfer.py")
     return 0
 
