@@ -17,14 +17,14 @@ whichever worker loads it (needed for exact resume).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from core.io.dataset import DrwrDataset
-from core.io.scene import Scene
+from core.io.scene import Scene, SceneError
 from core.train.view_store import (
     FG_SAMPLES,
     ViewArrays,
@@ -43,6 +43,7 @@ __all__ = [
     "collate",
     "input_image",
     "input_tensor",
+    "next_batch",
     "worker_message",
 ]
 
@@ -223,3 +224,12 @@ def worker_message(exc: Exception) -> str:
         return text
     last = text.rstrip().splitlines()[-1]
     return last.split(f"{type(exc).__name__}: ", 1)[-1]
+
+
+def next_batch(loader_iter: Iterator) -> dict[str, torch.Tensor]:
+    """The next batch of a DataLoader iterator; a SceneError from a worker (an object read
+    the first time) raised again with its own one-line message."""
+    try:
+        return next(loader_iter)
+    except SceneError as exc:
+        raise SceneError(worker_message(exc)) from None
