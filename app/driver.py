@@ -19,6 +19,9 @@ leaves ``out`` alone.
 - Divergence (:class:`core.job.JobDiverged`): the job's last good (finite) state is written
   and a :class:`app.errors.UserError` names the iteration it came from; if there is none, nothing
   is written and the message says so.
+- Bad input found by a step (:class:`core.io.scene.SceneError`, e.g. a training object read
+  the first time it is used): the steps done so far are written as on a signal (the step
+  that failed changed nothing) and a UserError gives the problem and where they went.
 - The end: the result is written and the resume file removed (the job is complete).
 """
 
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from core.io.atomic import check_writable
+from core.io.scene import SceneError
 from core.job import JobDiverged
 
 from .errors import UserError
@@ -198,6 +202,14 @@ def drive(make_job: Callable[[], Any], *, out: Path, autosave_s: float = 60.0,
                       file=sys.stderr)
                 return DriveResult(job, "interrupted", exit_code(exc),
                                    time.perf_counter() - t0, job.iteration - start_it)
+            except SceneError as exc:
+                bar.close()
+                if not writes or job.iteration == start_it:
+                    raise
+                with _no_interrupts():
+                    _write_interrupted(job, out, state if resume_file else None)
+                raise UserError(f"{exc}; wrote the result so far (iteration {job.iteration}) to "
+                                f"{out} (continue with --resume)") from None
             except JobDiverged as exc:
                 bar.close()
                 if not writes:

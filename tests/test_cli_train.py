@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,10 +122,26 @@ def _empty_train(root):
     _edit_index(root, lambda m: m["splits"].__setitem__("train", []))
 
 
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_bad_object_found_in_training_gives_one_error_line(dataset, tmp_path, capsys, workers):
+    """Objects are read the first time a batch needs them: the error comes after the start-up
+    lines, as one line naming the file, and the steps done before it are written."""
+    bad = _copy(dataset, tmp_path)
+    _image_not_mask_size(bad)
+    capsys.readouterr()
+    assert main(["train", str(bad), "--out", str(tmp_path / "run"), "--iterations", "40",
+                 *TINY, "--workers", workers]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [x for x in err if x.startswith(("error", "Traceback"))] == err[-1:], err
+    assert re.search("table_002.*image 0 is 30x30", err[-1]), err[-1]
+    if "wrote the result so far" in err[-1]:
+        assert (tmp_path / "run" / "checkpoints" / "latest.pt").is_file()
+
+
 @pytest.mark.parametrize("breaker, words", [
     (_missing_folder, "chair_002"), (_two_splits, "two splits|in splits"),
     (_mixed_sizes, "table_002"), (_mixed_val_sizes, "table_000"),
-    (_image_not_mask_size, "table_002.*image 0 is 30x30"), (_empty_train, "train"),
+    (_empty_train, "train"),
 ])
 def test_bad_datasets_give_one_line(dataset, tmp_path, capsys, breaker, words):
     import re

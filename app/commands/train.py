@@ -236,8 +236,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     # a cache, not a result: its own hashed subfolder, never a file the user gave
     value(t.add_argument("--cache-dir", default="auto", metavar="DIR", help="folder for the "
-                         "training views' maps, built once (in parallel) and reused by later runs "
-                         "on the same dataset files, read in place so memory does not grow with "
+                         "training views' maps, made per object on first use and reused by later "
+                         "runs on the same dataset files, read in place so memory does not grow with "
                          "the dataset (default auto: $XDG_CACHE_HOME or ~/.cache, then "
                          "drwr-studio/views; about 10 bytes per image pixel of each view, 170 KB "
                          "per 128² view; safe to delete); 'none' keeps them in memory"))

@@ -4,9 +4,11 @@ workers.
 :class:`ViewCache` holds, per view of the objects of one split, the network input (resized
 RGB or mask, uint8), the camera and the DRWR maps of core.drwr.silhouette: signed distance
 ``sd`` (px), ``mask`` and boundary bias ``bias`` (δ for the current R; made for all views only
-when R changes). They are built once, in parallel (core.train.view_store), and either kept in
-memory or stored in a folder that later runs reuse and read in place (np.memmap): then a
-training's memory does not grow with the number of objects. Nothing is recomputed per step.
+when R changes). They are either built at once, in parallel, and kept in memory, or kept in a folder
+(core.train.view_store) read in place (np.memmap), where each object's maps are made the first
+time one of its items is loaded and later runs reuse them: then a training starts without
+building anything first and its memory does not grow with the number of objects. Nothing is
+recomputed once made.
 :class:`SilhouetteViews` is the torch Dataset over it: item ``(index, key)`` -> the object's
 input view (random in training, a fixed view for validation), V supervising views' cameras
 and maps; all randomness comes from ``numpy.random.default_rng(key)``, so a batch is the same
@@ -15,14 +17,14 @@ whichever worker loads it (needed for exact resume).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from core.io.dataset import DrwrDataset
-from core.io.scene import Scene
+from core.io.scene import Scene, SceneError
 from core.train.view_store import (
     FG_SAMPLES,
     ViewArrays,
@@ -41,6 +43,8 @@ __all__ = [
     "collate",
     "input_image",
     "input_tensor",
+    "next_batch",
+    "worker_message",
 ]
 
 #: silhouette samples drawn per item from the FG_SAMPLES kept per view (coverage term)
@@ -66,12 +70,14 @@ class ViewCache:
     H, W (``size``) are then that grid's. ``gt`` keeps up to ``gt_points`` ground-truth
     points per object (None when missing or ``gt_points`` is 0) for validation.
 
-    ``cache_dir`` None keeps the arrays in memory; a folder stores them in
-    ``<cache_dir>/<key>`` (see core.train.view_store; "auto" = default_cache_root()), reused
-    by later runs on the same files and read in place; ``gt_points`` must then be 0.
-    ``workers`` processes build them (default view_store.build_workers(): one per CPU, at
-    most 4, none off the main thread); ``progress`` wraps
-    the per-object iterable of a build (a progress bar).
+    ``cache_dir`` None builds the arrays in memory; a folder stores them in
+    ``<cache_dir>/<key>`` (see core.train.view_store; "auto" = default_cache_root()), each
+    object's rows made on first use (:meth:`ensure`), reused by later runs on the same files
+    and read in place; ``gt_points`` must then be 0. ``workers`` processes build them in
+    memory, or the missing objects of a folder when δ for another R needs every mask
+    (default view_store.build_workers(): one per CPU, at most 4, none off the main thread);
+    ``progress`` wraps the per-object iterable of a build or of a folder's look at every
+    object's scene.json (a progress bar).
     """
 
     def __init__(self, ds: DrwrDataset, ids: list[str], input_size: int, R: int,
@@ -83,6 +89,7 @@ class ViewCache:
         if cache_dir is not None and gt_points:
             raise ValueError("ground-truth points are kept in memory only (cache_dir=None)")
         self.ids = list(ids)
+        self.ds = ds
         self.input_size = input_size
         self.workers = build_workers() if workers is None else workers
         folder = None
@@ -116,14 +123,19 @@ class ViewCache:
         if self.folder is None:
             return self.__dict__
         return {k: v for k, v in self.__dict__.items()
-                if k in ("ids", "input_size", "workers", "folder", "R_bias")}
+                if k in ("ds", "ids", "input_size", "workers", "folder", "R_bias")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         if "store" not in state:
-            self.store = ViewArrays.open(self.folder)
+            self.store = ViewArrays.open(self.folder, self.ds)
             self._attach()
             self.bias = self.store.bias(self.R_bias, 0)
+
+    def ensure(self, k: int) -> None:
+        """Make object ``k``'s rows when a folder does not hold them yet (SceneError naming
+        its file when it cannot be read)."""
+        self.store.ensure(k)
 
     def rows(self, k: int) -> slice:
         """The rows of object ``k``'s views in the flat arrays."""
@@ -164,6 +176,7 @@ class SilhouetteViews(torch.utils.data.Dataset):
     def __getitem__(self, item) -> dict[str, torch.Tensor]:
         k, key = item if isinstance(item, tuple) else (item, 0)
         c = self.cache
+        c.ensure(k)
         n = int(c.n_views[k])
         rng = np.random.default_rng(key)
         if self.train:
@@ -200,3 +213,23 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
 def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Stack items into a batch (B leading)."""
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def worker_message(exc: Exception) -> str:
+    """The message of an error raised in a DataLoader worker (torch raises it again in the
+    training with "Caught <type> in DataLoader worker ..." and the worker's traceback: the
+    traceback's last line holds the message); others' own message."""
+    text = str(exc)
+    if not text.startswith(f"Caught {type(exc).__name__} "):
+        return text
+    last = text.rstrip().splitlines()[-1]
+    return last.split(f"{type(exc).__name__}: ", 1)[-1]
+
+
+def next_batch(loader_iter: Iterator) -> dict[str, torch.Tensor]:
+    """The next batch of a DataLoader iterator; a SceneError from a worker (an object read
+    the first time) raised again with its own one-line message."""
+    try:
+        return next(loader_iter)
+    except SceneError as exc:
+        raise SceneError(worker_message(exc)) from None

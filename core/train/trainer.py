@@ -37,7 +37,7 @@ from core.train.checkpoint import (
     write_checkpoint,
 )
 from core.train.config import LIVE_FIELDS, TrainConfig, config_dict, config_from_dict
-from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor
+from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor, next_batch
 from core.device import resolve_device
 from core.train.distributed import DistInfo, all_max
 from core.train.model import build_model, build_optimizer
@@ -227,7 +227,7 @@ class Trainer:
                                 worker_init_fn=ignore_stop_signals if cfg.workers else None,
                                 prefetch_factor=4 if cfg.workers else None)
             self._loader_iter = iter(loader)
-        batch = next(self._loader_iter)
+        batch = next_batch(self._loader_iter)
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def losses_of(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

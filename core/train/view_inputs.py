@@ -8,7 +8,7 @@ from PIL import Image
 
 from core.io.scene import Scene, SceneError
 
-__all__ = ["input_image", "loss_grid"]
+__all__ = ["input_image", "loss_grid", "loss_grid_size"]
 
 
 def input_image(scene: Scene, view: int, size: tuple[int, int]) -> np.ndarray:
@@ -35,6 +35,14 @@ def input_image(scene: Scene, view: int, size: tuple[int, int]) -> np.ndarray:
     return img
 
 
+def loss_grid_size(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """(H', W') of :func:`loss_grid` for masks of ``size`` (H, W)."""
+    H, W = size
+    if not side or side >= max(H, W):
+        return H, W
+    return max(1, round(H * side / max(H, W))), max(1, round(W * side / max(H, W)))
+
+
 def loss_grid(masks: np.ndarray, K: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
     """Masks (I, H, W) bool and intrinsics K (I, 3, 3) brought down to longest side ``side``
     (no change when ``side`` is 0 or not smaller): masks area-averaged then ``>= 0.5``, K
@@ -43,7 +51,7 @@ def loss_grid(masks: np.ndarray, K: np.ndarray, side: int) -> tuple[np.ndarray, 
     H, W = masks.shape[1:]
     if not side or side >= max(H, W):
         return masks, K
-    W2, H2 = max(1, round(W * side / max(H, W))), max(1, round(H * side / max(H, W)))
+    H2, W2 = loss_grid_size((H, W), side)
     sx, sy = W2 / W, H2 / H
     small = np.stack([np.asarray(Image.fromarray(m.astype(np.float32)).resize((W2, H2),
                                                                                Image.BOX))

@@ -1,6 +1,8 @@
-"""The training views' maps built in parallel, in memory or in a reusable folder read in place:
-every number equals a plain one-object-after-another build, the folder is reused until the
-dataset's files change, and a training on it gives the same losses as one in memory."""
+"""The training views' maps built in parallel in memory, or in a reusable folder read in place
+whose objects are made on first use: every number equals a plain one-object-after-another
+build whatever the order and the process that makes an object, a folder filled in part by one
+run is completed by the next, the folder is reused until the dataset's files change, and a
+training on it gives the same losses as one in memory."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from core.drwr.silhouette import boundary_bias, signed_distance
 from core.formats.datasets import read_dataset
 from core.io.scene import write_scene
 from core.train.config import TrainConfig
+from core.io.scene import SceneError
 from core.train.data import FG_SAMPLES, SilhouetteViews, ViewCache, input_image
 from core.train.trainer import Trainer
 from tests.train_fixtures import make_tiny_dataset
@@ -38,12 +41,12 @@ def ds(tmp_path_factory):
 
 
 def eager_maps(ds, ids, S, R, gt_points=0):
-    """The reference: one object after another, one generator drawing the silhouette samples
-    (then the ground-truth subset) of each object in turn."""
+    """The reference: one object after another, object k's generator ``default_rng((0, k))``
+    drawing its silhouette samples, then its ground-truth subset."""
     out = {k: [] for k in ("inputs", "K", "R", "t", "sd", "mask", "bias", "fg")}
     gts = []
-    rng = np.random.default_rng(0)
-    for oid in ids:
+    for k, oid in enumerate(ids):
+        rng = np.random.default_rng((0, k))
         s = ds.scene(oid)
         out["inputs"] += [input_image(s, i, (S, S)).transpose(2, 0, 1) for i in range(s.n_views)]
         out["K"] += list(s.K.astype(np.float32))
@@ -64,6 +67,7 @@ def eager_maps(ds, ids, S, R, gt_points=0):
 
 
 def assert_same_maps(c: ViewCache, ref: dict[str, np.ndarray]) -> None:
+    assert c.store.missing() == []
     for name, want in ref.items():
         got = getattr(c, name)
         assert got.dtype == want.dtype and got.shape == want.shape, name
@@ -79,6 +83,11 @@ def test_built_maps_equal_a_plain_build(ds, tmp_path, where, workers):
     c = ViewCache(ds, ids, 32, R=2, cache_dir=folder, workers=workers)
     assert list(c.n_views[:3]) == [3, 2, 3] and c.first[-1] == len(ref["sd"])
     assert c.rows(1) == slice(3, 5)
+    if where == "disk":  # nothing made yet; items make their objects, here in reverse order
+        assert c.store.missing() == list(range(len(ids))) and not c.sd.any()
+        items = SilhouetteViews(c, views=2)
+        for k in reversed(range(len(ids))):
+            items[(k, 0)]
     assert_same_maps(c, ref)
     c.set_R(4)
     np.testing.assert_array_equal(c.bias, eager_maps(ds, ids, 32, 4)[0]["bias"])
@@ -87,6 +96,73 @@ def test_built_maps_equal_a_plain_build(ds, tmp_path, where, workers):
         again = ViewCache(ds, ids, 32, R=4, cache_dir=folder, workers=workers)
         assert not again.store.built and again.folder == c.folder
         assert_same_maps(again, {**ref, "bias": np.asarray(c.bias)})
+
+
+def test_another_R_makes_the_missing_objects_first(ds, tmp_path):
+    ids = ds.ids("train")
+    c = ViewCache(ds, ids, 32, R=2, cache_dir=tmp_path / "v", workers=2)
+    c.ensure(1)
+    c.set_R(3)  # δ for R=3 needs every mask: the others are made (in 2 processes)
+    assert_same_maps(c, eager_maps(ds, ids, 32, 3)[0])
+
+
+def test_a_folder_filled_in_part_is_completed_by_the_next_run(ds, tmp_path):
+    ids = ds.ids("train")
+    ref, _ = eager_maps(ds, ids, 32, 2)
+    a = ViewCache(ds, ids, 32, R=2, cache_dir=tmp_path / "v", workers=0)
+    for k in (4, 0):
+        a.ensure(k)
+    b = ViewCache(ds, ids, 32, R=2, cache_dir=tmp_path / "v", workers=0)
+    assert a.store.built and not b.store.built and b.folder == a.folder
+    assert b.store.missing() == [k for k in range(len(ids)) if k not in (0, 4)]
+    for k in range(len(ids)):
+        b.ensure(k)
+    assert_same_maps(b, ref)
+    assert_same_maps(a, ref)  # the first run sees the rows the second one wrote
+
+
+def test_silhouette_samples_do_not_depend_on_order_or_loader_workers(ds, tmp_path):
+    ids = ds.ids("train")
+    ref = eager_maps(ds, ids, 32, 2)[0]["fg"]
+    for n, order in enumerate((range(len(ids)), [3, 0, 5, 2, 1, 4, 6, 7, 8, 9, 10, 11])):
+        c = ViewCache(ds, ids, 32, R=2, cache_dir=tmp_path / f"v{n}", workers=0)
+        for k in order:
+            if k < len(ids):
+                c.ensure(k)
+        np.testing.assert_array_equal(c.fg, ref)
+    c = ViewCache(ds, ids, 32, R=2, cache_dir=tmp_path / "w", workers=0)
+    loader = torch.utils.data.DataLoader(SilhouetteViews(c, views=2), num_workers=2,
+                                         batch_size=None,
+                                         sampler=[(k, 0) for k in range(len(ids))])
+    assert len(list(loader)) == len(ids)  # every object made in a loader worker
+    np.testing.assert_array_equal(c.fg, ref)
+
+
+def test_objects_with_and_without_images_are_refused_before_any_map(tmp_path):
+    root = make_tiny_dataset(tmp_path / "d", per_category=3, views=2, res=16, gt_points=50)
+    d = read_dataset(root)
+    ids = d.ids("train")
+    sc = d.scene(ids[2])
+    shutil.rmtree(root / ids[2])
+    write_scene(dataclasses.replace(sc, images=None), root / ids[2])
+    with pytest.raises(SceneError, match=f"{ids[2]}: has no images while other objects do"):
+        ViewCache(d, ids, 16, R=2, cache_dir=tmp_path / "c", workers=0)
+    assert not list((tmp_path / "c").glob("*/meta.json"))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_bad_object_found_in_training_names_its_file(tmp_path, workers):
+    root = make_tiny_dataset(tmp_path / "d", per_category=4, views=3, res=24, gt_points=300)
+    d = read_dataset(root)
+    bad = root / d.ids("train")[3] / "masks" / "001.png"
+    tr = Trainer(d, TrainConfig(iterations=20, **{**TINY, "workers": workers}),
+                 cache_dir=tmp_path / "v")
+    bad.write_bytes(b"not a png")  # after the start: found when the object is first loaded
+    with pytest.raises(SceneError) as err:
+        for _ in range(20):
+            tr.step()
+    msg = str(err.value)
+    assert "\n" not in msg and str(bad) in msg and "Traceback" not in msg
 
 
 def test_validation_ground_truth_subsets_are_unchanged(ds):
@@ -111,6 +187,7 @@ def test_folder_is_reused_until_a_file_changes(tmp_path):
     write_scene(sc, root / ids[0])
     c = ViewCache(d, ids, 16, R=2, cache_dir=tmp_path / "c", workers=0)
     assert c.store.built and c.folder != a.folder
+    c.ensure(0)
     np.testing.assert_array_equal(c.mask[0], sc.masks[0])
 
 
