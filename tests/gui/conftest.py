@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from PyQt5 import QtCore
+from PyQt5 import QtCore, QtGui, QtWidgets
 
 J = 300  # small clouds keep the GUI tests fast
 
@@ -68,3 +68,17 @@ def went_round(w: Any, qtbot: Any, times: int = 2) -> None:
     for k in range(times):
         with qtbot.waitSignal(w.passed, timeout=3000, check_params_cb=lambda t, k=k: t == k):
             w.barrier(k)
+
+
+def drag(widget: Any, dx: int = 80, dy: int = 20) -> None:
+    """A left-button drag across ``widget`` from its centre, through (40, 10) to (dx, dy)
+    pixels from it."""
+    c = widget.rect().center()
+    mid, end = c + QtCore.QPoint(40, 10), c + QtCore.QPoint(dx, dy)
+    for kind, pos, buttons in ((QtCore.QEvent.MouseButtonPress, c, QtCore.Qt.LeftButton),
+                               (QtCore.QEvent.MouseMove, mid, QtCore.Qt.LeftButton),
+                               (QtCore.QEvent.MouseMove, end, QtCore.Qt.LeftButton),
+                               (QtCore.QEvent.MouseButtonRelease, end, QtCore.Qt.NoButton)):
+        ev = QtGui.QMouseEvent(kind, QtCore.QPointF(pos), QtCore.Qt.LeftButton, buttons,
+                               QtCore.Qt.NoModifier)
+        QtWidgets.QApplication.sendEvent(widget, ev)

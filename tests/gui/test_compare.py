@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PyQt5 import QtCore, QtGui, QtWidgets
+from PyQt5 import QtWidgets
 
-from tests.gui.conftest import J, load_demo, went_round
+from tests.gui.conftest import J, drag, load_demo, went_round
 
 
 def second(w: Any) -> Any:
@@ -177,18 +177,7 @@ def test_linked_cameras_follow_each_other(comparing: Any, qtbot: Any) -> None:
     assert camera_pose(a.plotter.camera) == camera_pose(b.plotter.camera)
     before = camera_pose(b.plotter.camera)
     # a left-button drag on A's 3D view rotates A's camera; B's follows
-    widget = a.plotter.interactor
-    c = widget.rect().center()
-    for kind, pos, btns in ((QtCore.QEvent.MouseButtonPress, c, QtCore.Qt.LeftButton),
-                            (QtCore.QEvent.MouseMove, c + QtCore.QPoint(40, 10),
-                             QtCore.Qt.LeftButton),
-                            (QtCore.QEvent.MouseMove, c + QtCore.QPoint(90, 25),
-                             QtCore.Qt.LeftButton),
-                            (QtCore.QEvent.MouseButtonRelease, c + QtCore.QPoint(90, 25),
-                             QtCore.Qt.NoButton)):
-        ev = QtGui.QMouseEvent(kind, QtCore.QPointF(pos), QtCore.Qt.LeftButton, btns,
-                               QtCore.Qt.NoModifier)
-        QtWidgets.QApplication.sendEvent(widget, ev)
+    drag(a.plotter.interactor, 90, 25)
     moved = camera_pose(a.plotter.camera)
     assert moved[0] != pytest.approx(before[0], abs=1e-3)  # the drag moved A's camera
     assert camera_pose(b.plotter.camera) == moved

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PyQt5 import QtCore, QtGui, QtWidgets
+from PyQt5 import QtCore, QtWidgets
 
-from tests.gui.conftest import load_demo
+from tests.gui.conftest import drag, load_demo
 
 pytestmark = pytest.mark.gl
 
@@ -131,21 +131,6 @@ def test_the_silhouette_is_drawn_behind_where_the_mask_is(qtbot: Any) -> None:
     view.close_view()
 
 
-def _drag(widget: QtWidgets.QWidget) -> None:
-    """A left-button drag across the 3D view."""
-    c = widget.rect().center()
-    for kind, pos, buttons in ((QtCore.QEvent.MouseButtonPress, c, QtCore.Qt.LeftButton),
-                               (QtCore.QEvent.MouseMove, c + QtCore.QPoint(40, 10),
-                                QtCore.Qt.LeftButton),
-                               (QtCore.QEvent.MouseMove, c + QtCore.QPoint(80, 20),
-                                QtCore.Qt.LeftButton),
-                               (QtCore.QEvent.MouseButtonRelease, c + QtCore.QPoint(80, 20),
-                                QtCore.Qt.NoButton)):
-        ev = QtGui.QMouseEvent(kind, QtCore.QPointF(pos), QtCore.Qt.LeftButton, buttons,
-                               QtCore.Qt.NoModifier)
-        QtWidgets.QApplication.sendEvent(widget, ev)
-
-
 def test_double_click_looks_through_and_interaction_leaves(window: Any, qtbot: Any) -> None:
     load_demo(window, qtbot, run=False)
     scene = window.controller.scene
@@ -167,7 +152,7 @@ def test_double_click_looks_through_and_interaction_leaves(window: Any, qtbot: A
     look.look_through(5)
     assert look.index == 5
     before = np.array(window.cloud_view.plotter.camera.GetPosition())
-    _drag(window.cloud_view.plotter.interactor)
+    drag(window.cloud_view.plotter.interactor)
     assert look.index is None
     assert not np.allclose(window.cloud_view.plotter.camera.GetPosition(), before)
     # a single click still enlarges the panel
