@@ -86,19 +86,24 @@ def _run(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def _steps(run: Path) -> tuple[int, dict | None]:
-    """Last training step in RUN/metrics.jsonl and the best validation record."""
-    step, best = 0, None
+def _steps(run: Path) -> tuple[int, dict | None, float]:
+    """Last training step in RUN/metrics.jsonl, the best validation record and the training
+    clock (seconds) of the last record."""
+    step, best, clock = 0, None, 0.0
     for line in (run / "metrics.jsonl").read_text().splitlines():
         try:
             rec = json.loads(line)
         except ValueError:
             continue
+        if not isinstance(rec, dict):
+            continue
+        if isinstance(rec.get("time"), (int, float)):
+            clock = max(clock, float(rec["time"]))
         if "total" in rec:
             step = max(step, int(rec["step"]))
         if "val_cd" in rec and (best is None or rec["val_cd"] < best["val_cd"]):
             best = rec
-    return step, best
+    return step, best, clock
 
 
 def halves(result: dict, cat: str | None, method: str) -> tuple[float, float, float, int]:
@@ -129,17 +134,6 @@ def table(result: dict) -> tuple[str, float, bool]:
     return head + "\n".join(lines) + "\n", net / med, every
 
 
-def _trained_seconds(run: Path) -> float:
-    """The training clock of the last step in RUN/metrics.jsonl (0 when none)."""
-    t = 0.0
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        try:
-            t = max(t, float(json.loads(line).get("time", 0.0)))
-        except (ValueError, AttributeError, TypeError):
-            continue
-    return t
-
-
 def measure(name: str, spec: TransferSpec, work: Path, minutes: float,
             reuse_run: bool = False) -> str:
     """Make dataset ``name``, train with defaults, evaluate on test; its markdown section.
@@ -160,14 +154,14 @@ def measure(name: str, spec: TransferSpec, work: Path, minutes: float,
                 str(ev_json), "--no-objects", "--quiet"]
     if reuse_run and trained:
         load0 = load1 = None
-        t_train = _trained_seconds(run)
+        t_train = _steps(run)[2]
         print(f"reusing the finished run {run} (training clock {t_train:.0f} s)", flush=True)
     else:
         load0 = os.getloadavg()
         t_train = _run(train)
         load1 = os.getloadavg()
     t_eval = _run(evaluate)
-    steps, best = _steps(run)
+    steps, best, _ = _steps(run)
     result = json.loads(ev_json.read_text())
     text, ratio, every = table(result)
     gen = ("python benchmarks/transfer_data.py DATA " + " ".join(
