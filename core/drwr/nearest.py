@@ -5,10 +5,13 @@ of each of I rows (objects x views), the nearest of that row's J projected point
 way measures all I x P x J distances (21M at a batch of 16 x 5 views, P = 128, J = 2048) and
 takes their argmin; here:
 
-- on the CPU, one k-d tree (scipy's ``cKDTree``) holds the finite points of every row, each row
-  lifted to its own height ``z = row * gap`` with ``gap`` larger than any distance within a row,
-  so a query (lifted the same way) always finds a point of its own row: one build of I*J points
-  and I*P queries of O(log) each, in float64;
+- on the CPU, a compiled (numba) bucket grid per row: the row's finite points are sorted into
+  square cells (about two points a cell over the box of the row's queries; points outside the
+  box go to its border cells), and each query searches rings of cells around its own, nearest
+  first, until the best distance found is no more than the distance to the next ring.  Exact:
+  a point whose cell is k + 1 rings out lies at least k cell sides away (moving a point into
+  the box never takes it farther from a query inside the box).  O(J + P) a row for clouds
+  spread like their silhouettes, one pass over the rows, one thread;
 - on other devices (CUDA), the dense argmin, which is fast there.
 
 Both give the same index as :func:`nearest_index_naive` (ties between equally distant points
@@ -17,11 +20,16 @@ aside).  Non-finite points are never nearest; a row without a finite point answe
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
+from numba import njit
 
 __all__ = ["nearest_index", "nearest_index_naive"]
+
+_POINTS_PER_CELL = 2.0
+_MAX_SIDE = 1024  # cells along one side of a row's grid
 
 
 def _check(queries: torch.Tensor, points: torch.Tensor) -> None:
@@ -43,6 +51,73 @@ def nearest_index_naive(queries: torch.Tensor, points: torch.Tensor) -> torch.Te
     return d2.nan_to_num(nan=float("inf")).argmin(-1)
 
 
+@njit(cache=True, nogil=True)
+def _grid_nearest(q: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    """q (I, P, 2), x (I, J, 2) float64 -> out (I, P) int64 (module docstring: method)."""
+    I, P, J = q.shape[0], q.shape[1], x.shape[1]
+    cell = np.empty(J, np.int64)
+    order = np.empty(J, np.int64)
+    for i in range(I):
+        nf = 0
+        for j in range(J):
+            if math.isfinite(x[i, j, 0]) and math.isfinite(x[i, j, 1]):
+                nf += 1
+        if nf == 0 or P == 0:
+            out[i, :] = 0
+            continue
+        u0, u1, v0, v1 = q[i, 0, 0], q[i, 0, 0], q[i, 0, 1], q[i, 0, 1]
+        for p in range(P):
+            u0, u1 = min(u0, q[i, p, 0]), max(u1, q[i, p, 0])
+            v0, v1 = min(v0, q[i, p, 1]), max(v1, q[i, p, 1])
+        w, h = max(u1 - u0, 1e-9), max(v1 - v0, 1e-9)
+        side = max(math.sqrt(w * h * _POINTS_PER_CELL / nf), max(w, h) / _MAX_SIDE, 1e-9)
+        gu = min(int(w / side) + 1, _MAX_SIDE)
+        gv = min(int(h / side) + 1, _MAX_SIDE)
+        start = np.zeros(gu * gv + 1, np.int64)
+        for j in range(J):
+            if math.isfinite(x[i, j, 0]) and math.isfinite(x[i, j, 1]):
+                cu = min(max(int(math.floor((x[i, j, 0] - u0) / side)), 0), gu - 1)
+                cv = min(max(int(math.floor((x[i, j, 1] - v0) / side)), 0), gv - 1)
+                cell[j] = cv * gu + cu
+                start[cell[j] + 1] += 1
+            else:
+                cell[j] = -1
+        for c in range(gu * gv):
+            start[c + 1] += start[c]
+        fill = start[:-1].copy()
+        for j in range(J):
+            if cell[j] >= 0:
+                order[fill[cell[j]]] = j
+                fill[cell[j]] += 1
+        for p in range(P):
+            qu, qv = q[i, p, 0], q[i, p, 1]
+            qcu = min(max(int(math.floor((qu - u0) / side)), 0), gu - 1)
+            qcv = min(max(int(math.floor((qv - v0) / side)), 0), gv - 1)
+            last = max(qcu, gu - 1 - qcu, qcv, gv - 1 - qcv)
+            best, arg = math.inf, -1
+            k = 0
+            while True:
+                for dv in range(-k, k + 1):
+                    cv = qcv + dv
+                    if cv < 0 or cv >= gv:
+                        continue
+                    step = 1 if (dv == -k or dv == k) else 2 * k
+                    for du in range(-k, k + 1, max(step, 1)):
+                        cu = qcu + du
+                        if cu < 0 or cu >= gu:
+                            continue
+                        c = cv * gu + cu
+                        for s in range(start[c], start[c + 1]):
+                            j = order[s]
+                            d2 = (x[i, j, 0] - qu) ** 2 + (x[i, j, 1] - qv) ** 2
+                            if d2 < best or (d2 == best and j < arg):
+                                best, arg = d2, j
+                if k >= last or (arg >= 0 and best <= (k * side) ** 2):
+                    break
+                k += 1
+            out[i, p] = arg
+
+
 def nearest_index(queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Index of the nearest point of each query (module docstring: method).
 
@@ -53,23 +128,8 @@ def nearest_index(queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     _check(queries, points)
     if points.device.type != "cpu":
         return nearest_index_naive(queries, points)
-    I, J, _ = points.shape
-    P = queries.shape[1]
-    x = points.detach().to(torch.float64)
-    q = queries.detach().to(torch.float64).reshape(I * P, 2)
-    fin = torch.isfinite(x[..., 0]) & torch.isfinite(x[..., 1])  # (I, J)
-    keep = torch.nonzero(fin.reshape(-1)).squeeze(1)  # flat index of the finite points
-    if keep.numel() == 0:
-        return torch.zeros(I, P, dtype=torch.long)
-    xs = x.reshape(-1, 2).index_select(0, keep)
-    lo = torch.minimum(xs.amin(0), q.amin(0))
-    hi = torch.maximum(xs.amax(0), q.amax(0))
-    gap = 2.0 * float((hi - lo).norm()) + 1.0  # more than any distance within a row
-    data = torch.cat([xs - lo, (keep // J).to(torch.float64)[:, None] * gap], 1).numpy()
-    rowq = torch.arange(I, dtype=torch.float64).repeat_interleave(P)[:, None] * gap
-    lifted = torch.cat([q - lo, rowq], 1).numpy()
-    tree = cKDTree(data, leafsize=64, balanced_tree=False, compact_nodes=False,
-                   copy_data=False)
-    _, k = tree.query(lifted)
-    near = (keep[torch.from_numpy(k.astype(np.int64))] % J).view(I, P)  # tree index -> j
-    return near.masked_fill_(~fin.any(1, keepdim=True), 0)  # a row without a finite point
+    q = queries.detach().to(torch.float64).contiguous().numpy()
+    x = points.detach().to(torch.float64).contiguous().numpy()
+    out = np.empty(q.shape[:2], np.int64)
+    _grid_nearest(q, x, out)
+    return torch.from_numpy(out)

@@ -43,6 +43,7 @@ import torch
 
 from core.drwr.repulsion_base import check_inputs
 from core.drwr.repulsion_grid import MAX_CELLS, _toeplitz
+from core.drwr.stencil_cubic import gather_cubic, splat_cubic
 
 __all__ = ["repulsion_cubic", "cubic_error_bound", "CUBIC_SPACING"]
 
@@ -124,7 +125,17 @@ class _Geom:
         self.dself_k = torch.stack([dk1[0] * k1[1], dk1[1] * k1[0]], -1).div_(h)  # (N, 2)
 
     def splat(self, vals: torch.Tensor) -> torch.Tensor:
-        """Per-point values (N,) -> grid (I, Gy, Gx)."""
+        """Per-point values (N,) -> grid (I, Gy, Gx) (compiled on the CPU:
+        core.drwr.stencil_cubic)."""
+        if vals.device.type == "cpu" and self.W.dtype == vals.dtype:
+            grid = vals.new_zeros(self.L + self.pad)
+            splat_cubic(self.W.numpy(), self.base.numpy(), vals.detach().contiguous().numpy(),
+                        self.gx, grid.numpy())
+            return grid[: self.L].view(self.I, self.gy, self.gx)
+        return self.splat_loops(vals)
+
+    def splat_loops(self, vals: torch.Tensor) -> torch.Tensor:
+        """:meth:`splat` as 16 shifted scatter-adds (any device; the reference)."""
         grid = vals.new_zeros(self.L + self.pad)
         Wu = self.W[:, 0]
         buf = torch.empty_like(Wu)  # (4, N)
@@ -136,7 +147,20 @@ class _Geom:
 
     def value_grad(self, flat: torch.Tensor, grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Interpolated field (N,) and, with ``grad``, its (d/du, d/dv) in pixels (N, 2), from
-        the flat padded grid (L + pad,)."""
+        the flat padded grid (L + pad,) (compiled on the CPU: core.drwr.stencil_cubic)."""
+        if flat.device.type == "cpu" and self.W.dtype == flat.dtype:
+            n = self.base.shape[0]
+            val = flat.new_empty(n)
+            duv = flat.new_empty(n, 2) if grad else flat.new_empty(0, 2)
+            gather_cubic(flat.contiguous().numpy(), self.W.numpy(), self.dW.numpy(),
+                         self.base.numpy(), self.gx, 1.0 / self.h, grad, val.numpy(),
+                         duv.numpy())
+            return val, (duv if grad else None)
+        return self.value_grad_loops(flat, grad)
+
+    def value_grad_loops(self, flat: torch.Tensor, grad: bool
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`value_grad` as 16 shifted index-selects (any device; the reference)."""
         Wu, Wv, dWu, dWv = self.W[:, 0], self.W[:, 1], self.dW[:, 0], self.dW[:, 1]
         nodes = torch.empty_like(Wu)  # (4, N): one grid row of the stencil
         val = torch.zeros_like(Wu[0])
