@@ -59,7 +59,7 @@ def _predict(pred: Any, ds: Any, oid: str) -> dict[str, Any]:
 
     scene = ds.scene(oid)
     t0 = time.perf_counter()
-    pts = pred.predict_scene(scene, 0)
+    pts = pred.predict_scene(scene, 0, refine=0)  # raw, as the live training shows it
     ms = (time.perf_counter() - t0) * 1000
     maps = SilhouetteMaps(scene.masks, pred.config.R, "cpu")
     sigma = pred.config.sigma * max(scene.resolution) / 64.0

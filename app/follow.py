@@ -93,7 +93,7 @@ def _prediction(run: Path, ds: Any, oid: str) -> dict[str, Any]:
 
     pred = load_run(run, "latest", device="cpu")
     scene = ds.scene(oid)
-    pts = pred.predict_scene(scene, 0)
+    pts = pred.predict_scene(scene, 0, refine=0)  # raw, as the live training shows it
     maps = SilhouetteMaps(scene.masks, pred.config.R, "cpu")
     sigma = pred.config.sigma * max(scene.resolution) / 64.0
     snap = make_snapshot(torch.from_numpy(pts), scene, maps, sigma=sigma,

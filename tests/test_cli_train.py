@@ -65,13 +65,21 @@ def test_train_resume_predict(dataset, tmp_path, capsys):
     assert sorted(p.stem for p in (tmp_path / "p").glob("*.ply")) == sorted(test_ids)
     scene_dir = dataset / test_ids[0]
     assert main(["predict", str(run), str(scene_dir), "--out", str(tmp_path / "s.ply"),
-                 "--view", "1"]) == 0
+                 "--view", "1", "--refine-steps", "0"]) == 0
     assert main(["predict", str(run), str(scene_dir / "images" / "001.png"), "--out",
                  str(tmp_path / "i.ply")]) == 0
     a, b = read_points(tmp_path / "s.ply"), read_points(tmp_path / "i.ply")
     assert a.shape == (64, 3) and np.abs(a).max() < 0.5
     np.testing.assert_allclose(a, b, atol=1e-5)  # the same view as a scene and as an image
+    # by default a scene's prediction is refined on its input view (an image has no camera)
+    assert main(["predict", str(run), str(scene_dir), "--out", str(tmp_path / "r.ply"),
+                 "--view", "1"]) == 0
+    r = read_points(tmp_path / "r.ply")
+    assert r.shape == (64, 3) and np.abs(r - b).max() > 1e-4
     capsys.readouterr()
+    assert main(["predict", str(run), str(scene_dir), "--out", str(tmp_path / "x.ply"),
+                 "--refine-steps", "-1"]) == 2
+    assert "--refine-steps" in _error_line(capsys)
     assert main(["predict", str(run), str(tmp_path / "nothing.png"), "--out",
                  str(tmp_path / "x.ply")]) == 2
     assert "nothing.png" in _error_line(capsys)

@@ -52,13 +52,17 @@ def cmd_make_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_predictor(run: str):
-    """``predict_scene`` of the trained network in ``run`` (core.train.predict.load_run)."""
+def _load_predictor(run: str, refine: int | None = None):
+    """``predict_scene`` of the trained network in ``run`` (core.train.predict.load_run),
+    with ``refine`` test-time refinement steps (None: the run's own)."""
     try:
         from core.train.predict import load_run
     except ImportError as exc:
         raise UserError(f"{run}: cannot load a trained network here ({exc})") from None
-    return load_run(run).predict_scene
+    pred = load_run(run)
+    if refine is not None:
+        pred.refine_steps = refine
+    return pred
 
 
 PROTOCOL_LINES = {
@@ -86,13 +90,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.view < 0:
         raise UserError(f"--view must be >= 0, got {args.view}")
     ds = read_dataset(data)  # every rule checked; the baselines read every object anyway
-    predict = _load_predictor(run) if run else None
+    if args.refine_steps is not None and args.refine_steps < 0:
+        raise UserError(f"--refine-steps must be >= 0, got {args.refine_steps}")
+    pred = _load_predictor(run, args.refine_steps) if run else None
+    predict = pred.predict_scene if pred is not None else None
     if args.points is not None and args.points < 1:
         raise UserError(f"--points must be >= 1, got {args.points}")
     result = score_split(ds, args.split, predict, view=args.view, n_points=args.points,
                             progress=not args.quiet, protocol=args.protocol)
-    result.update({"dataset": str(data), "run": run})
+    result.update({"dataset": str(data), "run": run,
+                   "refine_steps": pred.refine_steps if pred is not None else None})
     print(PROTOCOL_LINES[args.protocol].format(view=args.view))
+    if pred is not None:
+        print(f"network: {pred.refine_steps} test-time refinement steps on the input view"
+              if pred.refine_steps else "network: raw output (no test-time refinement)")
     print(format_table(result, per_object=not args.no_objects))
     write_json(args.json, result)
     return 0
@@ -116,6 +127,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "or 'drwr' (every view in turn, an object's best view kept, as DRWR's "
                    "released eval_chamfer_distance.py)")
     writes(e.add_argument("--json", help="also write all numbers to this JSON file"))
+    e.add_argument("--refine-steps", type=int, default=None, metavar="N",
+                   help="test-time refinement of each prediction towards its input view's "
+                   "silhouette: N steps (default: the run's refine_steps, 20 unless trained "
+                   "with another value; 0 = the network's raw output)")
     e.add_argument("--points", type=int, default=None,
                    help="points of the baselines' clouds (default: as many as the network "
                    "predicts; 2048 with --baselines-only)")

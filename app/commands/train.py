@@ -176,7 +176,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.mesh_cloud_only and not args.mesh:
         raise UserError("--mesh-cloud-only goes with --mesh")
+    if args.refine_steps is not None and args.refine_steps < 0:
+        raise UserError(f"--refine-steps must be >= 0, got {args.refine_steps}")
     pred = load_run(args.run, args.which, args.device)
+    if args.refine_steps is not None:
+        pred.refine_steps = args.refine_steps
     src, out = Path(args.input), Path(args.out)
     if not src.exists():
         raise UserError(f"{src}: no such file or folder")
@@ -257,6 +261,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--which", choices=("best", "latest"), default="best",
                    help="checkpoint (default best)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--refine-steps", type=int, default=None, metavar="N",
+                   help="test-time refinement of a scene or dataset prediction towards its "
+                   "input view's silhouette: N steps (default: the run's refine_steps, 20 "
+                   "unless trained with another value; 0 = the network's raw output; an image "
+                   "file has no camera and is never refined)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--mesh", action="store_true", help="also write a watertight mesh beside "
                    "each cloud (<cloud>.obj; <cloud>_mesh.ply for a PLY mesh of a PLY cloud) "

@@ -91,6 +91,13 @@ class TrainConfig(JobConfig):
                       min=0, max=64, live=False)
     preset: str = _f("default", "named preset the other values started from (PRESETS)",
                      choices=("default", "drwr-paper", "dpc"), live=False)
+    refine_steps: int = _f(20, "test-time refinement in predict and evaluate: Adam steps that "
+                           "move each prediction towards its input view's silhouette (the "
+                           "silhouette and coverage terms of that view, its camera; 0 = off)",
+                           min=0, max=10_000, live=False)
+    refine_step: float = _f(0.002, "size of a refinement step, as a fraction of the predicted "
+                            "cloud's bounding-box diagonal", min=1e-5, max=0.1, log=True,
+                            live=False)
 
 
 LIVE_FIELDS = live_fields(TrainConfig)
@@ -124,12 +131,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                    "beta": round(_DRWR_BETA / 2000, 6), "sigma": _drwr_sigma(32), "R": 5,
                    "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "batch_size": 1,
                    "views_per_object": 4, "lr": 1e-4, "lr_final": 1.0, "warmup": 0,
-                   "weight_decay": 0.0, "iterations": 1_000_000},
+                   "weight_decay": 0.0, "iterations": 1_000_000, "refine_steps": 0},
     "dpc": {"arch": "paper", "input_size": 128, "points": 8000, "loss_size": 64,
             "beta": round(_DRWR_BETA / 8000, 6), "sigma": _drwr_sigma(64), "R": 5,
             "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "batch_size": 8,
             "views_per_object": 4, "lr": 1e-4, "lr_final": 1.0, "warmup": 0,
-            "weight_decay": 1e-3, "iterations": 600_000},
+            "weight_decay": 1e-3, "iterations": 600_000, "refine_steps": 0},
 }
 TrainConfig.PRESETS = PRESETS
 

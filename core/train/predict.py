@@ -22,6 +22,7 @@ from core.train.config import TrainConfig, config_from_dict
 from core.train.data import input_tensor
 from core.device import resolve_device
 from core.train.model import build_model
+from core.train.refine import refine_prediction
 
 __all__ = ["Predictor", "image_input", "input_tensor", "load_checkpoint", "load_run"]
 
@@ -38,12 +39,16 @@ def image_input(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
 
 class Predictor:
     """``config``, ``device``, ``info`` (the run's dataset facts: input_kind 'rgb'|'mask',
-    image size), ``iteration`` of the loaded checkpoint, ``path`` of it."""
+    image size), ``iteration`` of the loaded checkpoint, ``path`` of it, ``refine_steps``
+    (test-time refinement of :meth:`predict_scene`; a run saved before refinement existed
+    gets the default)."""
 
     def __init__(self, model: torch.nn.Module, config: TrainConfig, device: torch.device,
                  info: dict, iteration: int, path: Path) -> None:
         self.model, self.config, self.device = model.eval(), config, device
         self.info, self.iteration, self.path = info, iteration, path
+        #: test-time refinement steps of :meth:`predict_scene` (the run's ``refine_steps``)
+        self.refine_steps = int(config.refine_steps)
 
     def input_for(self, scene: Scene, view: int) -> torch.Tensor:
         """(3, S, S) network input of ``scene``'s view ``view``; ValueError when the run
@@ -62,9 +67,19 @@ class Predictor:
                for i in range(0, len(inputs), chunk)]
         return torch.cat(out)
 
-    def predict_scene(self, scene: Scene, view: int = 0) -> np.ndarray:
-        """(J, 3) float32 prediction from ``scene``'s view ``view``."""
-        return self.predict(self.input_for(scene, view)[None])[0].numpy().astype(np.float32)
+    def predict_scene(self, scene: Scene, view: int = 0, refine: int | None = None
+                      ) -> np.ndarray:
+        """(J, 3) float32 prediction from ``scene``'s view ``view``, refined towards that
+        view's silhouette by ``refine`` steps (default: :attr:`refine_steps`;
+        core.train.refine)."""
+        pts = self.predict(self.input_for(scene, view)[None])[0].numpy().astype(np.float32)
+        steps = self.refine_steps if refine is None else int(refine)
+        if steps <= 0:
+            return pts
+        c = self.config
+        return refine_prediction(pts, scene.masks[view], scene.K[view], scene.R[view],
+                                 scene.t[view], steps, c.refine_step, c.sil_weight,
+                                 c.cover_weight, c.loss_size)
 
 
 def load_run(run: str | Path, which: str = "best", device: str = "auto") -> Predictor:
