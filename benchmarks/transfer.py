@@ -134,6 +134,12 @@ def table(result: dict) -> tuple[str, float, bool]:
     return head + "\n".join(lines) + "\n", net / med, every
 
 
+def _refined(result: dict) -> str:
+    n = result.get("refine_steps")
+    return (f"refined by {n} steps on their input view (`--refine-steps`)" if n else
+            "raw (no test-time refinement)")
+
+
 def measure(name: str, spec: TransferSpec, work: Path, minutes: float,
             reuse_run: bool = False) -> str:
     """Make dataset ``name``, train with defaults, evaluate on test; its markdown section.
@@ -184,7 +190,8 @@ def measure(name: str, spec: TransferSpec, work: Path, minutes: float,
             f"```\n{gen}\n{shlex.join(['python'] + train[1:])}\n"
             f"{shlex.join(['python'] + evaluate[1:])}\n```\n\n"
             f"Training: {steps} steps in {t_train:.0f} s wall ({best_txt}; evaluate scores "
-            f"best.pt); {load_txt}. Evaluation {t_eval:.0f} s; baselines at "
+            f"best.pt); {load_txt}. Evaluation {t_eval:.0f} s; the network's predictions "
+            f"{_refined(result)}; baselines at "
             f"the network's {result['n_points']} points, input view {result['view']}.\n\n"
             f"{text}\n"
             f"Network / medoid overall: **{ratio:.2f}×** (target ≤ 0.65×). Network better than "
