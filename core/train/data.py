@@ -192,7 +192,8 @@ class SilhouetteViews(torch.utils.data.Dataset):
         rows = int(c.first[k]) + sup
         x = c.inputs[int(c.first[k]) + src].astype(np.float32) / 255.0
         if self.train and self.shift > 0:
-            x = shift_scale(x, self.shift, rng)
+            a = self.shift
+            x = shift_scale(x, rng.uniform(-a, a, size=2) * x.shape[1], 1.0 + rng.uniform(-a, a))
         if self.train and self.jitter > 0 and c.has_images:
             j = self.jitter
             gain = 1.0 + rng.uniform(-j, j, size=(3, 1, 1))
@@ -210,21 +211,19 @@ class SilhouetteViews(torch.utils.data.Dataset):
         }
 
 
-def shift_scale(x: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
-    """(3, S, S) float image moved by a random translation of up to ± ``amount`` of its side
-    per axis and scaled about its centre by a random factor in 1 ± ``amount`` (bilinear);
-    pixels brought in from outside take the colour of the image's top-left corner (its
-    background). Returns a new (3, S, S) float32 array in the input's range."""
-    S = np.array(x.shape[1:], np.float64)
-    t = rng.uniform(-amount, amount, size=2) * S
-    s = 1.0 + rng.uniform(-amount, amount)
-    c = (S - 1) / 2
-    # output pixel o samples the input at (o - c - t) / s + c
-    offset = c - (c + t) / s
-    out = np.empty_like(x, dtype=np.float32)
+def shift_scale(x: np.ndarray, shift: np.ndarray, scale: float) -> np.ndarray:
+    """(3, S, S) float image scaled by ``scale`` about its centre, then moved by ``shift``
+    (2,) pixels (rows, columns); bilinear, pixels from outside the image taking the colour of
+    its top-left corner (its background). Returns a new (3, S, S) float32 array in the
+    input's range."""
+    c = (np.array(x.shape[1:], np.float64) - 1) / 2
+    # output pixel o samples the input at (o - c - shift) / scale + c
+    offset = c - (c + np.asarray(shift, np.float64)) / scale
+    out = np.empty(x.shape, np.float32)
     for ch in range(x.shape[0]):
-        out[ch] = ndimage.affine_transform(x[ch], np.full(2, 1.0 / s), offset=offset, order=1,
-                                           mode="constant", cval=float(x[ch, 0, 0]))
+        out[ch] = ndimage.affine_transform(x[ch], np.full(2, 1.0 / scale), offset=offset,
+                                           order=1, mode="grid-constant",
+                                           cval=float(x[ch, 0, 0]))
     return out
 
 
