@@ -69,6 +69,13 @@ class TrainConfig(JobConfig):
     jitter: float = _f(0.2, "colour augmentation of RGB inputs during training: random "
                        "brightness, contrast and per-channel gain of ± this fraction (0 = off)",
                        min=0.0, max=1.0, live=False)
+    shift: float = _f(0.0, "geometric augmentation of the input view during training: random "
+                      "translation by up to ± this fraction of its side and scale by 1 ± this "
+                      "fraction, the border filled with the image's corner colour (0 = off; "
+                      "the supervising views are unchanged)", min=0.0, max=0.5, live=False)
+    dropout: float = _f(0.0, "dropout probability on the compact network's decoder hidden "
+                        "layer during training (0 = off; never in evaluation)", min=0.0,
+                        max=0.9, live=False)
     iterations: int = _f(100_000, "training steps (stops earlier when the minutes end)",
                          min=1, max=10_000_000, log=True, live=True)
     minutes: float = _f(0.0, "wall-clock limit in minutes (0 = none); the learning-rate "
@@ -129,14 +136,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "drwr-paper": {"arch": "paper", "input_size": 128, "points": 2000, "loss_size": 32,
                    "beta": round(_DRWR_BETA / 2000, 6), "sigma": _drwr_sigma(32), "R": 5,
-                   "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "batch_size": 1,
-                   "views_per_object": 4, "lr": 1e-4, "lr_final": 1.0, "warmup": 0,
-                   "weight_decay": 0.0, "iterations": 1_000_000, "refine_steps": 0},
+                   "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "shift": 0.0,
+                   "dropout": 0.0, "batch_size": 1, "views_per_object": 4, "lr": 1e-4,
+                   "lr_final": 1.0, "warmup": 0, "weight_decay": 0.0, "iterations": 1_000_000,
+                   "refine_steps": 0},
     "dpc": {"arch": "paper", "input_size": 128, "points": 8000, "loss_size": 64,
             "beta": round(_DRWR_BETA / 8000, 6), "sigma": _drwr_sigma(64), "R": 5,
-            "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "batch_size": 8,
-            "views_per_object": 4, "lr": 1e-4, "lr_final": 1.0, "warmup": 0,
-            "weight_decay": 1e-3, "iterations": 600_000, "refine_steps": 0},
+            "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "shift": 0.0,
+            "dropout": 0.0, "batch_size": 8, "views_per_object": 4, "lr": 1e-4,
+            "lr_final": 1.0, "warmup": 0, "weight_decay": 1e-3, "iterations": 600_000,
+            "refine_steps": 0},
 }
 TrainConfig.PRESETS = PRESETS
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from core.io.dataset import DrwrDataset
 from core.io.scene import Scene, SceneError
@@ -44,6 +45,7 @@ __all__ = [
     "input_image",
     "input_tensor",
     "next_batch",
+    "shift_scale",
     "worker_message",
 ]
 
@@ -152,7 +154,7 @@ class ViewCache:
 
 class SilhouetteViews(torch.utils.data.Dataset):
     """Items of a :class:`ViewCache` for training (``train=True``: random input view, colour
-    jitter) or validation (input view ``view``, the first V views supervise).
+    jitter, ``shift``: random translation and scale of the input) or validation (input view ``view``, the first V views supervise).
 
     ``self[(index, key)]`` -> dict of tensors: ``input`` (3, S, S) float32 in [0, 1],
     ``K``/``R`` (V, 3, 3), ``t`` (V, 3), ``sd``/``mask``/``bias`` (V, H, W), ``fg``
@@ -160,8 +162,9 @@ class SilhouetteViews(torch.utils.data.Dataset):
     """
 
     def __init__(self, cache: ViewCache, views: int, train: bool = True, jitter: float = 0.0,
-                 view: int = 0) -> None:
+                 view: int = 0, shift: float = 0.0) -> None:
         self.cache, self.V, self.train, self.jitter, self.view = cache, views, train, jitter, view
+        self.shift = shift
 
     def __len__(self) -> int:
         return len(self.cache)
@@ -188,6 +191,9 @@ class SilhouetteViews(torch.utils.data.Dataset):
             sup = np.resize(np.arange(n), self.V)
         rows = int(c.first[k]) + sup
         x = c.inputs[int(c.first[k]) + src].astype(np.float32) / 255.0
+        if self.train and self.shift > 0:
+            a = self.shift
+            x = shift_scale(x, rng.uniform(-a, a, size=2) * x.shape[1], 1.0 + rng.uniform(-a, a))
         if self.train and self.jitter > 0 and c.has_images:
             j = self.jitter
             gain = 1.0 + rng.uniform(-j, j, size=(3, 1, 1))
@@ -203,6 +209,22 @@ class SilhouetteViews(torch.utils.data.Dataset):
             "fg": _tensor(self._fg(rows, rng)),
             "index": torch.tensor(k),
         }
+
+
+def shift_scale(x: np.ndarray, shift: np.ndarray, scale: float) -> np.ndarray:
+    """(3, S, S) float image scaled by ``scale`` about its centre, then moved by ``shift``
+    (2,) pixels (rows, columns); bilinear, pixels from outside the image taking the colour of
+    its top-left corner (its background). Returns a new (3, S, S) float32 array in the
+    input's range."""
+    c = (np.array(x.shape[1:], np.float64) - 1) / 2
+    # output pixel o samples the input at (o - c - shift) / scale + c
+    offset = c - (c + np.asarray(shift, np.float64)) / scale
+    out = np.empty(x.shape, np.float32)
+    for ch in range(x.shape[0]):
+        out[ch] = ndimage.affine_transform(x[ch], np.full(2, 1.0 / scale), offset=offset,
+                                           order=1, mode="grid-constant",
+                                           cval=float(x[ch, 0, 0]))
+    return out
 
 
 def _tensor(a: np.ndarray) -> torch.Tensor:

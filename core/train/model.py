@@ -28,7 +28,8 @@ def _stage(cin: int, cout: int) -> nn.Sequential:
 
 class PointNet2D(nn.Module):
     """Encoder (4 stride-2 stages, ``width``·2^k channels) -> ``hidden`` features -> decoder
-    (hidden -> hidden -> J·3) -> 0.5·tanh.
+    (hidden -> hidden -> J·3) -> 0.5·tanh; ``dropout`` > 0 drops the decoder's hidden units
+    with that probability in training mode (none in eval mode).
 
     forward: x (B, 3, S, S) float in [0, 1] -> (B, J, 3) points in (-0.5, 0.5)³. The input is
     centred ((x - 0.5) / 0.5) inside the network. The last layer starts with small weights and
@@ -37,7 +38,7 @@ class PointNet2D(nn.Module):
     """
 
     def __init__(self, points: int, input_size: int = 64, width: int = 32, hidden: int = 512,
-                 seed: int = 0) -> None:
+                 seed: int = 0, dropout: float = 0.0) -> None:
         super().__init__()
         if input_size % 16:
             raise ValueError(f"input_size must be a multiple of 16, got {input_size}")
@@ -48,6 +49,7 @@ class PointNet2D(nn.Module):
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(feat, hidden), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
                                      nn.Linear(hidden, points * 3))
+        self.dropout = float(dropout)  # applied in forward: the decoder's state keys stay
         g = torch.Generator().manual_seed(seed + 12345)
         d = torch.randn(points, 3, generator=g)
         r = 0.3 * torch.rand(points, 1, generator=g) ** (1 / 3)
@@ -59,7 +61,13 @@ class PointNet2D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc(self.encoder((x - 0.5) / 0.5))
-        return 0.5 * torch.tanh(self.decoder(h).view(x.shape[0], self.points, 3))
+        if self.dropout > 0:
+            h = self.decoder[1](self.decoder[0](h))
+            h = nn.functional.dropout(h, self.dropout, self.training)
+            out = self.decoder[2](h)
+        else:
+            out = self.decoder(h)
+        return 0.5 * torch.tanh(out.view(x.shape[0], self.points, 3))
 
 
 class PaperNet(nn.Module):
@@ -107,7 +115,8 @@ def build_model(cfg) -> nn.Module:
     torch.manual_seed(cfg.seed)
     if getattr(cfg, "arch", "compact") == "paper":
         return PaperNet(cfg.points, cfg.input_size)
-    return PointNet2D(cfg.points, cfg.input_size, cfg.width, cfg.hidden, cfg.seed)
+    return PointNet2D(cfg.points, cfg.input_size, cfg.width, cfg.hidden, cfg.seed,
+                      getattr(cfg, "dropout", 0.0))
 
 
 def build_optimizer(net: nn.Module, cfg) -> torch.optim.Adam:

@@ -126,7 +126,8 @@ class Trainer:
         cfg = self.config
         self.train_cache.set_R(cfg.R)
         self.val_cache.set_R(cfg.R)
-        self.train_set = SilhouetteViews(self.train_cache, cfg.views_per_object, True, cfg.jitter)
+        self.train_set = SilhouetteViews(self.train_cache, cfg.views_per_object, True, cfg.jitter,
+                                         shift=cfg.shift)
         self.net = build_model(cfg).to(self.device)
         self.model: torch.nn.Module = self.net
         if self.info.active:

@@ -11,7 +11,7 @@ from core.drwr.silhouette import boundary_bias, signed_distance
 from core.formats.datasets import read_dataset
 from core.job import Job
 from core.train.config import TrainConfig
-from core.train.data import SilhouetteViews, ViewCache, input_tensor
+from core.train.data import SilhouetteViews, ViewCache, input_tensor, shift_scale
 from core.train.model import PointNet2D
 from core.train.predict import load_run
 from core.train.trainer import Trainer
@@ -50,6 +50,75 @@ def test_items_are_deterministic_per_key(ds):
     assert any(not torch.equal(other[0], o) for o in other), "views/jitter never vary"
 
 
+def _naive_shift_scale(x, shift, scale):
+    """Per-pixel bilinear reference of shift_scale: output (i, j) samples the input at
+    ((i, j) - centre - shift) / scale + centre, pixels outside the image = its corner."""
+    C, H, W = x.shape
+    ci, cj = (H - 1) / 2, (W - 1) / 2
+    out = np.zeros(x.shape, np.float32)
+    for ch in range(C):
+        def px(a, b):
+            return x[ch, a, b] if 0 <= a < H and 0 <= b < W else x[ch, 0, 0]
+        for i in range(H):
+            for j in range(W):
+                y = (i - ci - shift[0]) / scale + ci
+                u = (j - cj - shift[1]) / scale + cj
+                y0, u0 = int(np.floor(y)), int(np.floor(u))
+                fy, fu = y - y0, u - u0
+                out[ch, i, j] = ((1 - fy) * (1 - fu) * px(y0, u0) + (1 - fy) * fu * px(y0, u0 + 1)
+                                 + fy * (1 - fu) * px(y0 + 1, u0) + fy * fu * px(y0 + 1, u0 + 1))
+    return out
+
+
+def test_shift_scale_matches_a_per_pixel_reference():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, (3, 12, 12)).astype(np.float32)
+    x[:, 0, 0] = [0.9, 0.8, 0.7]  # the background colour brought in from outside
+    for shift, scale in [((0.0, 0.0), 1.0), ((2.0, -3.0), 1.0), ((1.3, 0.4), 0.85),
+                         ((-0.7, 2.2), 1.2)]:
+        np.testing.assert_allclose(shift_scale(x, np.array(shift), scale),
+                                   _naive_shift_scale(x, shift, scale), atol=1e-5)
+    moved = shift_scale(x, np.array([0.0, 3.0]), 1.0)  # three columns right
+    np.testing.assert_allclose(moved[:, :, 3:], x[:, :, :-3], atol=1e-6)
+    np.testing.assert_allclose(moved[:, :, :3], np.broadcast_to(x[:, :1, :1], (3, 12, 3)))
+
+
+def _centre_of_object(x: torch.Tensor) -> np.ndarray:
+    """(row, column) centre of the pixels that differ from the corner (background) colour."""
+    fg = (x - x[:, :1, :1]).abs().sum(0).numpy() > 0.1
+    return np.argwhere(fg).mean(0)
+
+
+def test_shift_moves_the_training_input_only(ds):
+    c = ViewCache(ds, ds.ids("train"), 32, R=2)
+    still = SilhouetteViews(c, views=2, train=True)
+    moving = SilhouetteViews(c, views=2, train=True, shift=0.15)
+    centres = []
+    for key in range(6):
+        a, b = still[(1, key)], moving[(1, key)]
+        src = np.random.default_rng(key).integers(int(c.n_views[1]))  # the item's input view
+        stored = torch.from_numpy(c.inputs[c.rows(1)][src].astype(np.float32) / 255)
+        torch.testing.assert_close(a["input"], stored)  # shift 0: the stored view
+        assert b["input"].shape == (3, 32, 32) and b["input"].dtype == torch.float32
+        assert 0.0 <= b["input"].min() and b["input"].max() <= 1.0
+        for k in ("K", "R", "t", "sd", "mask", "bias"):  # the supervision is untouched
+            torch.testing.assert_close(a[k], b[k])
+        centres.append(_centre_of_object(b["input"]) - _centre_of_object(stored))
+    moves = np.linalg.norm(centres, axis=1)
+    assert moves.max() > 1.0 and len({round(m, 3) for m in moves}) > 1, moves
+    assert moves.max() < 0.15 * 32 * 1.5 + 2  # within the drawn range
+    val = SilhouetteViews(c, views=2, train=False, jitter=0.3, shift=0.3)
+    for key in range(3):  # validation items never move
+        torch.testing.assert_close(val[(1, key)]["input"],
+                                   torch.from_numpy(c.inputs[c.rows(1)][0] / np.float32(255)))
+
+
+def test_trainer_shifts_its_training_items_only(ds, tmp_path):
+    tr = Trainer(ds, TrainConfig(iterations=2, shift=0.1, dropout=0.2, **TINY), run_dir=tmp_path)
+    assert tr.train_set.shift == 0.1
+    assert tr.net.dropout == 0.2
+
+
 def test_input_tensor_composites_rgba_on_white(ds):
     sc = ds.scene(ds.ids("train")[0])
     img = np.zeros((24, 24, 4), np.uint8)
@@ -71,6 +140,23 @@ def test_model_output_is_bounded():
     assert y.shape == (2, 50, 3) and y.abs().max() < 0.5
     with pytest.raises(ValueError, match="multiple of 16"):
         PointNet2D(50, 40)
+
+
+def test_dropout_drops_decoder_units_in_training_only():
+    x = torch.rand(2, 3, 32, 32)
+    torch.manual_seed(0)
+    plain = PointNet2D(50, 32, 4, 16, seed=1)
+    torch.manual_seed(0)
+    dropped = PointNet2D(50, 32, 4, 16, seed=1, dropout=0.5)
+    assert plain.state_dict().keys() == dropped.state_dict().keys()  # checkpoints interchange
+    plain.train()
+    dropped.train()
+    assert torch.equal(plain(x), plain(x))
+    a, b = dropped(x), dropped(x)
+    assert not torch.equal(a, b) and not torch.allclose(a, plain(x))
+    dropped.eval()
+    torch.testing.assert_close(dropped(x), plain(x))  # eval mode drops nothing
+    assert torch.equal(dropped(x), dropped(x))
 
 
 def test_tiny_training_lowers_the_loss(ds, tmp_path):
@@ -120,7 +206,9 @@ def test_live_params_snapshot_and_predictor(ds, tmp_path):
     pred = load_run(tmp_path, "latest", "cpu")
     x = torch.stack([pred.input_for(sc, 0)])
     np.testing.assert_allclose(pred.predict(x)[0].numpy(), tr.predict_inputs(x)[0], atol=1e-6)
-    np.testing.assert_allclose(pred.predict_scene(sc, 0), snap_points(tr), atol=1e-6)
+    np.testing.assert_allclose(pred.predict_scene(sc, 0, refine=0), snap_points(tr), atol=1e-6)
+    assert pred.refine_steps == 20  # by default a scene's prediction is refined on its view
+    assert np.abs(pred.predict_scene(sc, 0) - snap_points(tr)).max() > 1e-5
     sc.images = None
     with pytest.raises(ValueError, match="trained on images"):
         pred.predict_scene(sc, 0)
@@ -166,7 +254,7 @@ def test_load_checkpoint_reads_one_file_as_load_run_reads_a_folder(ds, tmp_path)
     pred = load_checkpoint(path, "cpu")
     sc = tr.display_scene
     assert pred.iteration == 3 and pred.path == path
-    np.testing.assert_allclose(pred.predict_scene(sc, 0), snap_points(tr), atol=1e-6)
+    np.testing.assert_allclose(pred.predict_scene(sc, 0, refine=0), snap_points(tr), atol=1e-6)
     ck = read_checkpoint(path)
     del ck["config"]
     write_checkpoint(tmp_path / "damaged.pt", {k: v for k, v in ck.items()

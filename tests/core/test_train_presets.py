@@ -25,6 +25,8 @@ def test_drwr_paper_preset_is_the_released_config():
     assert (c.batch_size, c.views_per_object, c.lr, c.lr_final, c.warmup) == (1, 4, 1e-4, 1.0, 0)
     assert (c.R, c.sil_weight, c.cover_weight, c.jitter, c.weight_decay) == (5, 1.0, 0.0, 0.0,
                                                                                0.0)
+    for name in ("drwr-paper", "dpc"):  # no augmentation whatever the defaults become
+        assert (PRESETS[name]["shift"], PRESETS[name]["dropout"]) == (0.0, 0.0)
     # their potential_weight · e^gauss_bias · mean over pairs == our β · sum over pairs
     assert c.beta * c.points == pytest.approx(3.0 * math.exp(3.5), rel=1e-5)
     # their exp(-d² / 5) on the 32² grid == our exp(-d² / σ_px²), σ given per 64 px of side

@@ -65,7 +65,7 @@ def test_live_training_beside_a_checkpoint(window: Any, qtbot: Any, dataset: Pat
     first, other = ds.ids("val")[0], ds.ids("val")[2]
     _wait_b(window, qtbot, first)
     pred = load_checkpoint(ckpt, "cpu")
-    want = pred.predict_scene(ds.scene(first), 0)
+    want = pred.predict_scene(ds.scene(first), 0, refine=0)
     assert window.views.count() == 2 and cc.leave_action.isEnabled()
     np.testing.assert_allclose(_b_points(window), want, atol=1e-5)
     assert cc.table.text(1, "iteration") == "3"
@@ -82,7 +82,7 @@ def test_live_training_beside_a_checkpoint(window: Any, qtbot: Any, dataset: Pat
     # another object: both sides follow it
     tm.select_object(other)
     _wait_b(window, qtbot, other)
-    want2 = pred.predict_scene(ds.scene(other), 0)
+    want2 = pred.predict_scene(ds.scene(other), 0, refine=0)
     np.testing.assert_allclose(_b_points(window), want2, atol=1e-5)
     p0 = window.panels.panels[0]
     assert p0.n_overlay_inside + p0.n_overlay_outside > 0  # B's points over the silhouettes
@@ -147,7 +147,7 @@ def test_followed_run_beside_another_runs_checkpoint(window: Any, qtbot: Any, da
             tm.select_object(oid)
             _wait_b(window, qtbot, oid)
         scene = ds.scene(oid)
-        want_a, want_b = a.predict_scene(scene, 0), b.predict_scene(scene, 0)
+        want_a, want_b = a.predict_scene(scene, 0, refine=0), b.predict_scene(scene, 0, refine=0)
         np.testing.assert_allclose(_b_points(window), want_b, atol=1e-5)
         qtbot.waitUntil(lambda: window.controller.scene.name == scene.name, timeout=20000)
         np.testing.assert_allclose(window.controller.static_points, want_a, atol=1e-5)
@@ -181,7 +181,7 @@ def test_gui_main_compare_checkpoint_flags(dataset: Path, runs: tuple[Path, Path
     assert res.returncode == 0, res.stderr[-2000:]
     ds = read_dataset(dataset)
     scene = ds.scene(ds.ids("val")[0])
-    want = scene.to_original(load_checkpoint(ckpt, "cpu").predict_scene(scene, 0))
+    want = scene.to_original(load_checkpoint(ckpt, "cpu").predict_scene(scene, 0, refine=0))
     np.testing.assert_allclose(read_points(cloud), want, atol=1e-4)
     assert shot.stat().st_size > 10_000
 

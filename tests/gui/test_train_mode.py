@@ -126,13 +126,13 @@ def test_follow_a_run_folder_written_by_the_cli(window: Any, qtbot: Any, dataset
     pred = load_run(run, "latest")
     first = ds.ids("val")[0]
     np.testing.assert_allclose(window.controller.static_points,
-                               pred.predict_scene(ds.scene(first), 0), atol=1e-5)
+                               pred.predict_scene(ds.scene(first), 0, refine=0), atol=1e-5)
 
     other = ds.ids("val")[1]
     tm.select_object(other)
     qtbot.waitUntil(lambda: window.controller.scene.name == ds.scene(other).name, timeout=20000)
     np.testing.assert_allclose(window.controller.static_points,
-                               pred.predict_scene(ds.scene(other), 0), atol=1e-5)
+                               pred.predict_scene(ds.scene(other), 0, refine=0), atol=1e-5)
     assert np.allclose(window.panels._last[0], _project(window.controller.static_points,
                                                          ds.scene(other)), atol=1e-3)
 
