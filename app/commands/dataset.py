@@ -53,8 +53,8 @@ def cmd_make_dataset(args: argparse.Namespace) -> int:
 
 
 def _load_predictor(run: str, refine: int | None = None):
-    """``predict_scene`` of the trained network in ``run`` (core.train.predict.load_run),
-    with ``refine`` test-time refinement steps (None: the run's own)."""
+    """The trained network of ``run`` (core.train.predict.load_run: a Predictor), with
+    ``refine`` test-time refinement steps (None: the run's own)."""
     try:
         from core.train.predict import load_run
     except ImportError as exc:

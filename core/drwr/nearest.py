@@ -101,8 +101,8 @@ def _grid_nearest(q: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:  # pra
                     cv = qcv + dv
                     if cv < 0 or cv >= gv:
                         continue
-                    step = 1 if (dv == -k or dv == k) else 2 * k
-                    for du in range(-k, k + 1, max(step, 1)):
+                    step = 1 if (dv == -k or dv == k) else 2 * k  # inner rows: both ends
+                    for du in range(-k, k + 1, step):
                         cu = qcu + du
                         if cu < 0 or cu >= gu:
                             continue

@@ -154,7 +154,8 @@ class ViewCache:
 
 class SilhouetteViews(torch.utils.data.Dataset):
     """Items of a :class:`ViewCache` for training (``train=True``: random input view, colour
-    jitter, ``shift``: random translation and scale of the input) or validation (input view ``view``, the first V views supervise).
+    jitter, ``shift``: random translation and scale of the input) or validation (input view
+    ``view``, the first V views supervise).
 
     ``self[(index, key)]`` -> dict of tensors: ``input`` (3, S, S) float32 in [0, 1],
     ``K``/``R`` (V, 3, 3), ``t`` (V, 3), ``sd``/``mask``/``bias`` (V, H, W), ``fg``

@@ -5,9 +5,10 @@ prediction time (a drwr-dataset or drwr-scene lists them), and the prediction ne
 them exactly. A few Adam steps on the DRWR silhouette term and the coverage term of that one
 view (``sil_weight * mean l1 + cover_weight * mean coverage``, the training loss without the
 repulsion, which spreads points in the image plane of the one view) pull points that fall
-outside the silhouette back in and draw points into parts of it no point reaches. Only image-
-plane motion is asked for, so the depth the network inferred stays. The step is a fraction of
-the prediction's bounding-box diagonal, so the same setting serves clouds of any scale.
+outside the silhouette back in and draw points into parts of it no point reaches. Each point
+moves across the view at its own depth (its camera-frame x and y; z fixed), so the depth the
+network inferred stays. The step is a fraction of the prediction's bounding-box diagonal, so
+the same setting serves clouds of any scale.
 
 Chosen on validation splits only (docs/training.md, "Test-time refinement").
 """
@@ -60,9 +61,9 @@ def refine_prediction(points: np.ndarray, mask: np.ndarray, K: np.ndarray, R: np
     sd, mk = tensor(signed_distance(masks)[0]), tensor(masks[0])
     bias = torch.zeros_like(sd)  # δ only enters the repulsion, which is not used here
     fg = tensor(np.stack([cc, rr], 1))
-    Kt, Rt, tt = tensor(Kg[0]), tensor(R), tensor(np.asarray(t).reshape(3))
     Rm = torch.from_numpy(np.asarray(R, np.float32))
     tv = torch.from_numpy(np.asarray(t, np.float32).reshape(3))
+    Kt, Rt, tt = tensor(Kg[0]), Rm[None, None], tv[None, None]
     cam = torch.from_numpy(pts) @ Rm.T + tv  # (J, 3) camera frame: the depth z stays fixed
     xy = cam[:, :2].clone().requires_grad_(True)
     opt = torch.optim.Adam([xy], lr=step * diag)
