@@ -58,6 +58,9 @@ class MainWindow(MenuMixin, QtWidgets.QMainWindow):
     def __init__(self, settings: QtCore.QSettings | None = None, autosave_s: float = 60.0,
                  show_dialogs: bool = True) -> None:
         super().__init__()
+        from .gui_gc import install as install_gc
+
+        self.collector = install_gc()  # Qt and VTK objects are freed on this thread only
         self.setWindowTitle("DRWR Studio")
         self.resize(1400, 900)
         self.settings = settings or QtCore.QSettings("drwr-studio", "DRWR Studio")
