@@ -4,6 +4,7 @@ scene and a dataset; bad datasets give one clear line each; 2-process DDP under 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -144,6 +145,9 @@ def test_a_bad_object_found_in_training_gives_one_error_line(dataset, tmp_path, 
     assert re.search("table_002.*image 0 is 30x30", err[-1]), err[-1]
     if "wrote the result so far" in err[-1]:
         assert (tmp_path / "run" / "checkpoints" / "latest.pt").is_file()
+    # the loader's workers (which ignore SIGTERM) are ended with the error, not left for the
+    # interpreter's exit to wait on
+    assert multiprocessing.active_children() == []
 
 
 @pytest.mark.parametrize("breaker, words", [

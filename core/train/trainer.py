@@ -40,6 +40,7 @@ from core.train.config import LIVE_FIELDS, TrainConfig, config_dict, config_from
 from core.train.data import SilhouetteViews, ViewCache, collate, input_tensor, next_batch
 from core.device import resolve_device
 from core.train.distributed import DistInfo, all_max
+from core.train import loader_workers
 from core.train.model import build_model, build_optimizer
 from core.train.resume import ignore_stop_signals, resume_problem, run_data
 from core.train.runlog import RunFiles
@@ -194,7 +195,7 @@ class Trainer:
             self.val_cache.set_R(self.config.R)
             if self._display is not None:
                 self._display[2].set_R(self.config.R)
-            self._loader_iter = None  # workers hold the old δ: start them again
+            self._end_loader()  # workers hold the old δ: start them again
         return invalid
 
     def extend(self, iterations: int) -> None:
@@ -227,9 +228,18 @@ class Trainer:
                                 collate_fn=collate, pin_memory=self.device.type == "cuda",
                                 worker_init_fn=ignore_stop_signals if cfg.workers else None,
                                 prefetch_factor=4 if cfg.workers else None)
-            self._loader_iter = iter(loader)
-        batch = next_batch(self._loader_iter)
+            self._loader_iter = loader_workers.start(loader)
+        try:
+            batch = next_batch(self._loader_iter)
+        except BaseException:  # a bad object found by a worker, Ctrl-C: end the workers now
+            self._end_loader()
+            raise
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def _end_loader(self) -> None:
+        """End the batch loader's worker processes (a new loader starts at the next step)."""
+        it, self._loader_iter = self._loader_iter, None
+        loader_workers.end(it)
 
     def losses_of(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Forward pass and the loss terms of one batch (scalars)."""
@@ -259,7 +269,7 @@ class Trainer:
         batch = self._next_batch()
         terms = self.losses_of(batch)
         if not bool(torch.isfinite(terms["total"])):
-            self._loader_iter = None
+            self._end_loader()
             raise JobDiverged(f"training diverged at step {self.iteration} (non-finite loss); "
                               "the weights are those before the step", self.iteration)
         self.optimizer.zero_grad(set_to_none=True)
@@ -359,7 +369,7 @@ class Trainer:
         self.best_cd = float(ck["best_cd"])
         self._extended = bool(ck.get("extended", False))
         set_rng_state(ck["rng"])
-        self._loader_iter = None
+        self._end_loader()
         self._validated_at = self.iteration
         if self.files is not None:
             self.files.truncate_after(self.iteration)
