@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 from PyQt5 import QtCore, QtWidgets
-from pyvistaqt import QtInteractor
-
+from widgets.cloud_interactor import CloudInteractor
 from widgets.color_bar import RAMPS, ColorBar, ramp
 
 __all__ = ["CloudView", "COLOR_MODES", "BACKGROUND"]
@@ -50,13 +49,14 @@ class CloudView(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plotter = QtInteractor(self, auto_update=False)
+        self.plotter = CloudInteractor(self, auto_update=False)
         # An OpenGL widget makes Qt composite its whole top-level window in GL on every repaint
         # of any widget (in software GL a status-label change cost ~20 ms, the silhouette
         # panels ~180 ms). In a native child window of its own, only the 3D view is composited.
         self.plotter.interactor.setAttribute(QtCore.Qt.WA_DontCreateNativeAncestors)
         self.plotter.interactor.setAttribute(QtCore.Qt.WA_NativeWindow)
         self.plotter.set_background(BACKGROUND)
+        self.plotter.make_opaque()
         self.cloud: pv.PolyData | None = None
         self._actor = None
         self._values: np.ndarray | None = None  # per-point loss for the loss colour mode
