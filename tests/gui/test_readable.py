@@ -118,3 +118,29 @@ def test_welcome_opens_a_dataset_for_training_and_follows_a_run(
     window.welcome.buttons["follow_run"].click()
     qtbot.waitUntil(lambda: tm.follower is not None, timeout=10000)
     assert "following" in tm.source_label.text()
+
+
+def test_the_widget_gets_the_rendered_frame_pixel_for_pixel_and_opaque(qtbot: Any) -> None:
+    """The frame Qt shows (the widget's framebuffer) is VTK's frame, pixel for pixel (the
+    nearest-pixel copy), with alpha 255 everywhere (no separate alpha pass is needed)."""
+    from PyQt5 import QtGui
+
+    from widgets.cloud_view import CloudView
+
+    v = CloudView()
+    qtbot.addWidget(v)
+    v.resize(500, 400)
+    v.show()
+    qtbot.waitExposed(v)
+    pts = np.random.default_rng(1).normal(size=(300, 3)).astype(np.float32) * 0.3
+    v.set_points(pts, np.random.default_rng(2).random(len(pts)).astype(np.float32))
+    w = v.plotter.interactor
+    w.repaint()
+    shown = w.grabFramebuffer().convertToFormat(QtGui.QImage.Format_RGBA8888)
+    h_, w_ = shown.height(), shown.width()
+    rgba = np.frombuffer(shown.constBits().asstring(h_ * w_ * 4), np.uint8).reshape(h_, w_, 4)
+    assert (rgba[..., 3] == 255).all()
+    vtk_frame = v.screenshot()  # VTK's own read of its frame (H, W, 3)
+    assert vtk_frame.shape[:2] == (h_, w_)
+    assert np.abs(rgba[..., :3].astype(int) - vtk_frame.astype(int)).max() <= 1
+    v.close_view()
