@@ -45,8 +45,8 @@ from core.job import FIELDS, JobDiverged
 
 __all__ = ["JobWorker", "Frame", "start_worker", "autosave_path"]
 
-PUBLISH_S = 0.1  # at most 10 snapshots a second, and only as many as the window asks for
-SNAPSHOT_SHARE = 0.02  # snapshots may take at most this share of the loop's time
+PUBLISH_S = 1 / 12  # at most 12 snapshots a second, and only as many as the window asks for
+SNAPSHOT_SHARE = 0.04  # snapshots may take at most this share of the loop's time
 CD_SHARE = 0.02  # the live Chamfer distance may take at most this share
 CD_GT_SAMPLES = 3000
 
