@@ -22,18 +22,26 @@ def test_every_ramp_colour_reads_on_the_background() -> None:
         assert contrast_ratio(cols, bg).min() >= MIN_CONTRAST, mode
 
 
-@pytest.mark.parametrize("mode", ["silhouette loss", "depth", "plain"])
-def test_points_inside_every_silhouette_are_drawn_bright(qtbot: Any, mode: str) -> None:
-    """A cloud whose points all have loss 0 (the end of a good fit): every point pixel of
-    the rendered view stands out from the background (viridis drew them near-black)."""
-    from widgets.cloud_view import BACKGROUND, CloudView
-    from widgets.color_bar import contrast_ratio
+def _shown_view(qtbot: Any) -> Any:
+    """A 500×400 CloudView on screen."""
+    from widgets.cloud_view import CloudView
 
     v = CloudView()
     qtbot.addWidget(v)
     v.resize(500, 400)
     v.show()
     qtbot.waitExposed(v)
+    return v
+
+
+@pytest.mark.parametrize("mode", ["silhouette loss", "depth", "plain"])
+def test_points_inside_every_silhouette_are_drawn_bright(qtbot: Any, mode: str) -> None:
+    """A cloud whose points all have loss 0 (the end of a good fit): every point pixel of
+    the rendered view stands out from the background (viridis drew them near-black)."""
+    from widgets.cloud_view import BACKGROUND
+    from widgets.color_bar import contrast_ratio
+
+    v = _shown_view(qtbot)
     pts = np.random.default_rng(0).normal(size=(400, 3)).astype(np.float32) * 0.3
     v.set_point_size(6)
     v.set_color_mode(mode)
@@ -125,13 +133,7 @@ def test_the_widget_gets_the_rendered_frame_pixel_for_pixel_and_opaque(qtbot: An
     nearest-pixel copy), with alpha 255 everywhere (no separate alpha pass is needed)."""
     from PyQt5 import QtGui
 
-    from widgets.cloud_view import CloudView
-
-    v = CloudView()
-    qtbot.addWidget(v)
-    v.resize(500, 400)
-    v.show()
-    qtbot.waitExposed(v)
+    v = _shown_view(qtbot)
     pts = np.random.default_rng(1).normal(size=(300, 3)).astype(np.float32) * 0.3
     v.set_points(pts, np.random.default_rng(2).random(len(pts)).astype(np.float32))
     w = v.plotter.interactor
