@@ -5,8 +5,8 @@ linearly filtered blit, then clears the alpha channel to 1 in a second full-view
 software OpenGL (llvmpipe) both run as shaders over every pixel of the view. Here the copy is
 nearest-pixel when the two sizes match (a plain copy; linear only when they differ, as on a
 high-DPI screen), and the renderers clear to an opaque background, so the alpha pass is not
-needed. At J = 2000 in the 1400×900 window this takes a 3D frame from about 22 to 16 ms
-(`benchmarks/bench_gui.py`'s breakdown; docs/performance.md).
+needed. At J = 2000 in the 1400×900 window a repaint loop went from about 22 to 16 ms, and
+`benchmarks/bench_gui.py`'s "update + repaint" from 18.1 to 14.8 ms (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from pyvistaqt import QtInteractor
+from pyvistaqt.rwi import GL_COLOR_BUFFER_BIT, GL_DRAW_FRAMEBUFFER, GL_LINEAR, GL_SCISSOR_TEST
 
 __all__ = ["CloudInteractor"]
 
-GL_DRAW_FRAMEBUFFER = 0x8CA9
-GL_SCISSOR_TEST = 0x0C11
-GL_COLOR_BUFFER_BIT = 0x00004000
-GL_NEAREST = 0x2600
-GL_LINEAR = 0x2601
+GL_NEAREST = 0x2600  # the one filter pyvistaqt.rwi does not name
 
 
 class CloudInteractor(QtInteractor):

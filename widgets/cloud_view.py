@@ -55,8 +55,7 @@ class CloudView(QtWidgets.QWidget):
         # panels ~180 ms). In a native child window of its own, only the 3D view is composited.
         self.plotter.interactor.setAttribute(QtCore.Qt.WA_DontCreateNativeAncestors)
         self.plotter.interactor.setAttribute(QtCore.Qt.WA_NativeWindow)
-        self.plotter.set_background(BACKGROUND)
-        self.plotter.make_opaque()
+        self.plotter.set_background(BACKGROUND)  # colour only: the renderers stay opaque
         self.cloud: pv.PolyData | None = None
         self._actor = None
         self._values: np.ndarray | None = None  # per-point loss for the loss colour mode

@@ -59,10 +59,7 @@ def _load_predictor(run: str, refine: int | None = None):
         from core.train.predict import load_run
     except ImportError as exc:
         raise UserError(f"{run}: cannot load a trained network here ({exc})") from None
-    pred = load_run(run)
-    if refine is not None:
-        pred.refine_steps = refine
-    return pred
+    return load_run(run, refine_steps=refine)
 
 
 PROTOCOL_LINES = {

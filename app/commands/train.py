@@ -178,9 +178,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise UserError("--mesh-cloud-only goes with --mesh")
     if args.refine_steps is not None and args.refine_steps < 0:
         raise UserError(f"--refine-steps must be >= 0, got {args.refine_steps}")
-    pred = load_run(args.run, args.which, args.device)
-    if args.refine_steps is not None:
-        pred.refine_steps = args.refine_steps
+    pred = load_run(args.run, args.which, args.device, args.refine_steps)
     src, out = Path(args.input), Path(args.out)
     if not src.exists():
         raise UserError(f"{src}: no such file or folder")

@@ -52,6 +52,13 @@ def nearest_index_naive(queries: torch.Tensor, points: torch.Tensor) -> torch.Te
 
 
 @njit(cache=True, nogil=True)
+def _cell(v: float, lo: float, side: float, n: int) -> int:  # pragma: no cover (compiled)
+    """The cell (0 .. n - 1) of coordinate ``v`` on a grid from ``lo`` in steps of ``side``;
+    outside the grid, its border cell."""
+    return min(max(int(math.floor((v - lo) / side)), 0), n - 1)
+
+
+@njit(cache=True, nogil=True)
 def _grid_nearest(q: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
     """q (I, P, 2), x (I, J, 2) float64 -> out (I, P) int64 (module docstring: method)."""
     I, P, J = q.shape[0], q.shape[1], x.shape[1]
@@ -76,9 +83,8 @@ def _grid_nearest(q: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:  # pra
         start = np.zeros(gu * gv + 1, np.int64)
         for j in range(J):
             if math.isfinite(x[i, j, 0]) and math.isfinite(x[i, j, 1]):
-                cu = min(max(int(math.floor((x[i, j, 0] - u0) / side)), 0), gu - 1)
-                cv = min(max(int(math.floor((x[i, j, 1] - v0) / side)), 0), gv - 1)
-                cell[j] = cv * gu + cu
+                cell[j] = (_cell(x[i, j, 1], v0, side, gv) * gu
+                           + _cell(x[i, j, 0], u0, side, gu))
                 start[cell[j] + 1] += 1
             else:
                 cell[j] = -1
@@ -91,8 +97,7 @@ def _grid_nearest(q: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:  # pra
                 fill[cell[j]] += 1
         for p in range(P):
             qu, qv = q[i, p, 0], q[i, p, 1]
-            qcu = min(max(int(math.floor((qu - u0) / side)), 0), gu - 1)
-            qcv = min(max(int(math.floor((qv - v0) / side)), 0), gv - 1)
+            qcu, qcv = _cell(qu, u0, side, gu), _cell(qv, v0, side, gv)
             last = max(qcu, gu - 1 - qcu, qcv, gv - 1 - qcv)
             best, arg = math.inf, -1
             k = 0

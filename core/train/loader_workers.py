@@ -40,8 +40,7 @@ def end(it: Iterator | None) -> None:
 
 def live() -> int:
     """Iterators whose worker processes have not been ended."""
-    return sum(1 for it in list(_LIVE) if getattr(it, "_workers_status", None)
-               and any(getattr(it, "_workers_status")))
+    return sum(1 for it in list(_LIVE) if any(getattr(it, "_workers_status", ())))
 
 
 @atexit.register  # registered after multiprocessing's handler, so it runs before it

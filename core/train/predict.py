@@ -82,10 +82,11 @@ class Predictor:
                                  c.cover_weight, c.loss_size)
 
 
-def load_run(run: str | Path, which: str = "best", device: str = "auto") -> Predictor:
+def load_run(run: str | Path, which: str = "best", device: str = "auto",
+             refine_steps: int | None = None) -> Predictor:
     """The network of run folder ``run`` from checkpoint ``which`` ('best' falls back to
-    'latest' when the run has no validation yet). FileNotFoundError/ValueError naming the
-    file when the folder is not a run."""
+    'latest' when the run has no validation yet), refining by ``refine_steps`` (None: the
+    run's own). FileNotFoundError/ValueError naming the file when the folder is not a run."""
     if which not in ("best", "latest"):
         raise ValueError(f"which must be 'best' or 'latest', got {which!r}")
     root = Path(run)
@@ -97,7 +98,10 @@ def load_run(run: str | Path, which: str = "best", device: str = "auto") -> Pred
     if not path.is_file():
         raise FileNotFoundError(f"{root / 'checkpoints'}: no checkpoint (not a training run "
                                 "folder, or the training has not saved yet)")
-    return load_checkpoint(path, device)
+    pred = load_checkpoint(path, device)
+    if refine_steps is not None:
+        pred.refine_steps = int(refine_steps)
+    return pred
 
 
 def load_checkpoint(path: str | Path, device: str = "auto") -> Predictor:
