@@ -8,8 +8,8 @@
         [--run-dir RUN]            where that training writes (default ~/.cache/drwr-studio/runs)
     --follow RUN                   follow a run folder another process writes
     --exit-after S                 run for S seconds, then save --screenshot/--export, exit 0
-                                   (--export and --look-through wait up to 2 min more for
-                                   a job's first cloud)
+                                   (--export, --look-through and --record wait up to 2 min
+                                   more for a job's first cloud)
     --screenshot FILE, --export FILE
     --compare SPEC                 also fit the scene with SPEC's settings, side by side
                                    (comma-separated field=value overrides, preset=NAME too)
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 MAX_EXIT_AFTER = 7 * 24 * 3600.0  # a week: QTimer takes at most ~24 days in milliseconds
-#: with --export, how much longer than --exit-after the window waits for a job's first cloud
+#: with --export/--look-through/--record, how much longer than --exit-after the window waits for a job's first cloud
 FIRST_CLOUD_GRACE_S = 120.0
 
 
@@ -313,10 +313,11 @@ def _run(args: argparse.Namespace) -> int:
                     and second.latest_points() is None
                     and second.state() in ("starting", "running")
                     or win.look_through.pending is not None and starting
+                    or args.record and starting and win.recording.frames() == 0
                     or win.checkpoint_compare.waiting())
                     and waited["s"] < FIRST_CLOUD_GRACE_S):
                 # the job is still building its first cloud (a loaded machine), which the
-                # exports and a --look-through screenshot need: wait for it
+                # exports, a --look-through screenshot and a --record need: wait for it
                 waited["s"] += 0.5
                 QtCore.QTimer.singleShot(500, finish)
                 return

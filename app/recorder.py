@@ -157,6 +157,10 @@ class RecordControl:
     def recording(self) -> bool:
         return self.recorder is not None
 
+    def frames(self) -> int:
+        """Frames in the recording under way (0 when none is)."""
+        return self.recorder.frames if self.recorder is not None else 0
+
     def start(self, path: str) -> None:
         """Record to ``path`` (.gif or .mp4; ValueError naming the problem)."""
         self.stop()

@@ -119,7 +119,9 @@ def test_record_flag_writes_the_gif_at_exit(tmp_path: Any) -> None:
         return subprocess.run([sys.executable, str(root / "main.py"), *args], cwd=root,
                               capture_output=True, text=True, timeout=300)
 
-    res = window("--demo", "--points", "300", "--record", str(path), "--exit-after", "3")
+    # an exit before the first cloud is drawn: the window waits for that frame (a loaded
+    # machine can take longer than any fixed --exit-after to draw it)
+    res = window("--demo", "--points", "300", "--record", str(path), "--exit-after", "0.05")
     assert res.returncode == 0, res.stderr[-2000:]
     n = Image.open(path).n_frames
     assert f"recorded {n} frames to {path}" in res.stdout and n >= 1
