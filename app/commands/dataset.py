@@ -96,10 +96,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = score_split(ds, args.split, predict, view=args.view, n_points=args.points,
                             progress=not args.quiet, protocol=args.protocol)
     result.update({"dataset": str(data), "run": run,
-                   "refine_steps": pred.refine_steps if pred is not None else None})
+                   "refine_steps": pred.refine_steps if pred is not None else None,
+                   "refine_feature_steps": (pred.refine_feature_steps if pred is not None
+                                            and pred.refine_steps else None)})
     print(PROTOCOL_LINES[args.protocol].format(view=args.view))
     if pred is not None:
-        print(f"network: {pred.refine_steps} test-time refinement steps on the input view"
+        print(f"network: test-time refinement on the input view, "
+              f"{pred.refine_feature_steps} steps on the network's feature, then "
+              f"{pred.refine_steps} on the points"
               if pred.refine_steps else "network: raw output (no test-time refinement)")
     print(format_table(result, per_object=not args.no_objects))
     write_json(args.json, result)

@@ -100,11 +100,20 @@ class TrainConfig(JobConfig):
                      choices=("default", "drwr-paper", "dpc"), live=False)
     refine_steps: int = _f(20, "test-time refinement in predict and evaluate: Adam steps that "
                            "move each prediction towards its input view's silhouette (the "
-                           "silhouette and coverage terms of that view, its camera; 0 = off)",
+                           "silhouette and coverage terms of that view, its camera; 0 = off: the "
+                           "network's raw output, neither stage)",
                            min=0, max=10_000, live=False)
     refine_step: float = _f(0.002, "size of a refinement step, as a fraction of the predicted "
                             "cloud's bounding-box diagonal", min=1e-5, max=0.1, log=True,
                             live=False)
+    refine_feature_steps: int = _f(50, "test-time refinement, first stage (with refine_steps "
+                                   "> 0): Adam steps on the network's image feature (the "
+                                   "decoder's input) on the same terms, so the whole cloud "
+                                   "changes as the network would change it (0 = off)",
+                                   min=0, max=10_000, live=False)
+    refine_feature_step: float = _f(0.1, "size of a feature refinement step, as a fraction of "
+                                    "the feature's mean absolute value", min=1e-5, max=10.0,
+                                    log=True, live=False)
 
 
 LIVE_FIELDS = live_fields(TrainConfig)
@@ -139,13 +148,13 @@ PRESETS: dict[str, dict[str, Any]] = {
                    "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "shift": 0.0,
                    "dropout": 0.0, "batch_size": 1, "views_per_object": 4, "lr": 1e-4,
                    "lr_final": 1.0, "warmup": 0, "weight_decay": 0.0, "iterations": 1_000_000,
-                   "refine_steps": 0},
+                   "refine_steps": 0, "refine_feature_steps": 0},
     "dpc": {"arch": "paper", "input_size": 128, "points": 8000, "loss_size": 64,
             "beta": round(_DRWR_BETA / 8000, 6), "sigma": _drwr_sigma(64), "R": 5,
             "sil_weight": 1.0, "cover_weight": 0.0, "jitter": 0.0, "shift": 0.0,
             "dropout": 0.0, "batch_size": 8, "views_per_object": 4, "lr": 1e-4,
             "lr_final": 1.0, "warmup": 0, "weight_decay": 1e-3, "iterations": 600_000,
-            "refine_steps": 0},
+            "refine_steps": 0, "refine_feature_steps": 0},
 }
 TrainConfig.PRESETS = PRESETS
 

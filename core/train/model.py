@@ -60,14 +60,21 @@ class PointNet2D(nn.Module):
             last.bias.copy_(torch.atanh(2 * start).reshape(-1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.fc(self.encoder((x - 0.5) / 0.5))
+        return self.decode(self.encode(x))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) in [0, 1] -> (B, hidden) the image's feature (the decoder's input)."""
+        return self.fc(self.encoder((x - 0.5) / 0.5))
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, hidden) feature -> (B, J, 3) points in (-0.5, 0.5)³."""
         if self.dropout > 0:
             h = self.decoder[1](self.decoder[0](h))
             h = nn.functional.dropout(h, self.dropout, self.training)
             out = self.decoder[2](h)
         else:
             out = self.decoder(h)
-        return 0.5 * torch.tanh(out.view(x.shape[0], self.points, 3))
+        return 0.5 * torch.tanh(out.view(h.shape[0], self.points, 3))
 
 
 class PaperNet(nn.Module):
@@ -106,8 +113,15 @@ class PaperNet(nn.Module):
         nn.init.trunc_normal_(self.out.weight, std=0.025, a=-0.05, b=0.05)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.fc(self.encoder(x * 2 - 1))
-        return 0.5 * torch.tanh(self.out(h).view(x.shape[0], self.points, 3))
+        return self.decode(self.encode(x))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) in [0, 1] -> (B, fc) the last fully connected layer's output."""
+        return self.fc(self.encoder(x * 2 - 1))
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, fc) -> (B, J, 3) points in (-0.5, 0.5)³."""
+        return 0.5 * torch.tanh(self.out(h).view(h.shape[0], self.points, 3))
 
 
 def build_model(cfg) -> nn.Module:

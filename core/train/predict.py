@@ -22,7 +22,7 @@ from core.train.config import TrainConfig, config_from_dict
 from core.train.data import input_tensor
 from core.device import resolve_device
 from core.train.model import build_model
-from core.train.refine import refine_prediction
+from core.train.refine import refine_feature, refine_prediction
 
 __all__ = ["Predictor", "image_input", "input_tensor", "load_checkpoint", "load_run"]
 
@@ -39,9 +39,9 @@ def image_input(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
 
 class Predictor:
     """``config``, ``device``, ``info`` (the run's dataset facts: input_kind 'rgb'|'mask',
-    image size), ``iteration`` of the loaded checkpoint, ``path`` of it, ``refine_steps``
-    (test-time refinement of :meth:`predict_scene`; a run saved before refinement existed
-    gets the default)."""
+    image size), ``iteration`` of the loaded checkpoint, ``path`` of it, ``refine_steps`` and
+    ``refine_feature_steps`` (test-time refinement of :meth:`predict_scene`; a run saved
+    before refinement existed gets the defaults)."""
 
     def __init__(self, model: torch.nn.Module, config: TrainConfig, device: torch.device,
                  info: dict, iteration: int, path: Path) -> None:
@@ -49,6 +49,8 @@ class Predictor:
         self.info, self.iteration, self.path = info, iteration, path
         #: test-time refinement steps of :meth:`predict_scene` (the run's ``refine_steps``)
         self.refine_steps = int(config.refine_steps)
+        #: its first stage, on the network's feature (core.train.refine.refine_feature)
+        self.refine_feature_steps = int(config.refine_feature_steps)
 
     def input_for(self, scene: Scene, view: int) -> torch.Tensor:
         """(3, S, S) network input of ``scene``'s view ``view``; ValueError when the run
@@ -70,13 +72,17 @@ class Predictor:
     def predict_scene(self, scene: Scene, view: int = 0, refine: int | None = None
                       ) -> np.ndarray:
         """(J, 3) float32 prediction from ``scene``'s view ``view``, refined towards that
-        view's silhouette by ``refine`` steps (default: :attr:`refine_steps`;
-        core.train.refine)."""
-        pts = self.predict(self.input_for(scene, view)[None])[0].numpy().astype(np.float32)
+        view's silhouette (core.train.refine): :attr:`refine_feature_steps` steps on the
+        network's feature, then ``refine`` steps on the points (default:
+        :attr:`refine_steps`; 0: the raw output, neither stage)."""
+        x = self.input_for(scene, view)
         steps = self.refine_steps if refine is None else int(refine)
         if steps <= 0:
-            return pts
+            return self.predict(x[None])[0].numpy().astype(np.float32)
         c = self.config
+        pts = refine_feature(self.model, x, scene.masks[view], scene.K[view], scene.R[view],
+                             scene.t[view], self.refine_feature_steps, c.refine_feature_step,
+                             c.sil_weight, c.cover_weight, c.loss_size)
         return refine_prediction(pts, scene.masks[view], scene.K[view], scene.R[view],
                                  scene.t[view], steps, c.refine_step, c.sil_weight,
                                  c.cover_weight, c.loss_size)
