@@ -135,8 +135,9 @@ def table(result: dict) -> tuple[str, float, bool]:
 
 
 def _refined(result: dict) -> str:
-    n = result.get("refine_steps")
-    return (f"refined by {n} steps on their input view (`--refine-steps`)" if n else
+    n, f = result.get("refine_steps"), result.get("refine_feature_steps")
+    stages = f"{f} steps on the network's feature, then {n} on the points" if f else f"{n} steps"
+    return (f"refined on their input view by {stages} (`--refine-steps`)" if n else
             "raw (no test-time refinement)")
 
 
