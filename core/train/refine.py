@@ -84,9 +84,10 @@ def refine_feature(model: torch.nn.Module, x: torch.Tensor, mask: np.ndarray, K:
     with torch.no_grad():
         h0 = model.encode(x[None].to(dev))
         raw = model.decode(h0)
-    loss_of = _view_loss(mask, K, R, t, sil_weight, cover_weight, loss_size)
     scale = float(h0.abs().mean())
-    if steps <= 0 or step <= 0 or loss_of is None or not (scale > 0):
+    loss_of = (_view_loss(mask, K, R, t, sil_weight, cover_weight, loss_size)
+               if steps > 0 and step > 0 and scale > 0 else None)
+    if loss_of is None:
         return raw[0].cpu().numpy().astype(np.float32)
     h = h0.clone().requires_grad_(True)
     opt = torch.optim.Adam([h], lr=step * scale)
