@@ -130,8 +130,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     writes(e.add_argument("--json", help="also write all numbers to this JSON file"))
     e.add_argument("--refine-steps", type=int, default=None, metavar="N",
                    help="test-time refinement of each prediction towards its input view's "
-                   "silhouette: N steps (default: the run's refine_steps, 20 unless trained "
-                   "with another value; 0 = the network's raw output)")
+                   "silhouette: the run's refine_feature_steps (50) on the network's feature, "
+                   "then N steps on the points (default: the run's refine_steps, 20 unless "
+                   "trained with another value; 0 = the network's raw output)")
     e.add_argument("--points", type=int, default=None,
                    help="points of the baselines' clouds (default: as many as the network "
                    "predicts; 2048 with --baselines-only)")

@@ -261,7 +261,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--refine-steps", type=int, default=None, metavar="N",
                    help="test-time refinement of a scene or dataset prediction towards its "
-                   "input view's silhouette: N steps (default: the run's refine_steps, 20 "
+                   "input view's silhouette: the run's refine_feature_steps (50) on the network's "
+                   "feature, then N steps on the points (default: the run's refine_steps, 20 "
                    "unless trained with another value; 0 = the network's raw output; an image "
                    "file has no camera and is never refined)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
