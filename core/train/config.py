@@ -99,9 +99,10 @@ class TrainConfig(JobConfig):
     preset: str = _f("default", "named preset the other values started from (PRESETS)",
                      choices=("default", "drwr-paper", "dpc"), live=False)
     refine_steps: int = _f(20, "test-time refinement in predict and evaluate: Adam steps that "
-                           "move each prediction towards its input view's silhouette (the "
-                           "silhouette and coverage terms of that view, its camera; 0 = off: the "
-                           "network's raw output, neither stage)",
+                           "move each predicted point towards its input view's silhouette at "
+                           "its own depth (the silhouette and coverage terms of that view, its "
+                           "camera), after refine_feature_steps; 0 = off: the network's raw "
+                           "output, neither stage",
                            min=0, max=10_000, live=False)
     refine_step: float = _f(0.002, "size of a refinement step, as a fraction of the predicted "
                             "cloud's bounding-box diagonal", min=1e-5, max=0.1, log=True,
