@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 MAX_EXIT_AFTER = 7 * 24 * 3600.0  # a week: QTimer takes at most ~24 days in milliseconds
-#: with --export/--look-through/--record, how much longer than --exit-after the window waits for a job's first cloud
+#: with --export, --look-through or --record: how much longer than --exit-after the window
+#: waits for a job's first cloud
 FIRST_CLOUD_GRACE_S = 120.0
 
 
