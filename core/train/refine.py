@@ -83,12 +83,12 @@ def refine_feature(model: torch.nn.Module, x: torch.Tensor, mask: np.ndarray, K:
     dev = next(model.parameters()).device
     with torch.no_grad():
         h0 = model.encode(x[None].to(dev))
-        raw = model.decode(h0)
+        raw = model.decode(h0)[0].cpu().numpy().astype(np.float32)
     scale = float(h0.abs().mean())
     loss_of = (_view_loss(mask, K, R, t, sil_weight, cover_weight, loss_size)
                if steps > 0 and step > 0 and scale > 0 else None)
     if loss_of is None:
-        return raw[0].cpu().numpy().astype(np.float32)
+        return raw
     h = h0.clone().requires_grad_(True)
     opt = torch.optim.Adam([h], lr=step * scale)
     with torch.enable_grad():
@@ -98,7 +98,7 @@ def refine_feature(model: torch.nn.Module, x: torch.Tensor, mask: np.ndarray, K:
             opt.step()
     with torch.no_grad():
         pts = model.decode(h)[0].cpu().numpy().astype(np.float32)
-    return pts if np.isfinite(pts).all() else raw[0].cpu().numpy().astype(np.float32)
+    return pts if np.isfinite(pts).all() else raw
 
 
 def refine_prediction(points: np.ndarray, mask: np.ndarray, K: np.ndarray, R: np.ndarray,
