@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 from PyQt5 import QtCore, QtWidgets
+
 from widgets.cloud_interactor import CloudInteractor
 from widgets.color_bar import RAMPS, ColorBar, ramp
 
